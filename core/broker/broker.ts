@@ -1,0 +1,88 @@
+import type { Headers, ProduceRecord, StoredRecord, TopicPartition } from "../types.js";
+
+/**
+ * The seam every runtime fills in: the in-memory broker here, KafkaJS in `rivulet/node`,
+ * the REST proxy in `rivulet/edge`. Narrow on purpose: what the executor needs, nothing else.
+ */
+export interface Broker {
+  /** Creates a topic; resolves quietly when it already exists. */
+  createTopic(name: string, options?: TopicOptions): Promise<void>;
+  /** Partition count of a topic, or `undefined` when it does not exist. */
+  partitions(topic: string): Promise<number | undefined>;
+  /** Joins `group` as a new member subscribed to `topics`. */
+  consumer(options: ConsumerOptions): Promise<Consumer>;
+  /**
+   * Writes records and commits consumer offsets as one atomic unit: readers see all of it or none.
+   * With Kafka this is one transaction (produce + sendOffsetsToTransaction).
+   */
+  commit(tx: Transaction): Promise<void>;
+  /** Committed offsets of a group for one topic (partitions without a commit are absent). */
+  committed(group: string, topic: string): Promise<CommittedOffset[]>;
+}
+
+export interface TopicOptions {
+  partitions?: number;
+  /** Log compaction (`cleanup.policy=compact`), for changelogs. */
+  compact?: boolean;
+}
+
+export interface ConsumerOptions {
+  group: string;
+  topics: readonly string[];
+}
+
+export interface Transaction {
+  records: readonly OutgoingRecord[];
+  offsets?: {
+    group: string;
+    positions: readonly CommittedOffset[];
+  };
+}
+
+export interface OutgoingRecord extends ProduceRecord {
+  topic: string;
+}
+
+export interface CommittedOffset extends TopicPartition {
+  /** The next offset to read. */
+  offset: number;
+  /** Opaque metadata stored with the commit (Rivulet keeps its checkpoint id here). */
+  metadata?: string;
+}
+
+export interface PartitionBatch extends TopicPartition {
+  records: readonly StoredRecord[];
+  /** Offset after the last record in the partition when polled (for lag). */
+  highWatermark: number;
+}
+
+export interface RebalanceEvent {
+  assigned: readonly TopicPartition[];
+  revoked: readonly TopicPartition[];
+}
+
+/** One member of a consumer group. Rebalances are reported from inside `poll`, as in Kafka. */
+export interface Consumer {
+  assignment(): readonly TopicPartition[];
+  /** Up to `maxRecords` per partition, from each assigned partition's position. */
+  poll(options: { maxRecords: number }): Promise<PartitionBatch[]>;
+  /** Sets the next offset `poll` reads for an assigned partition. */
+  seek(topic: string, partition: number, offset: number): void;
+  /** Resolves when new records may be there, or after `timeoutMs`. */
+  wait(timeoutMs: number): Promise<void>;
+  /** Called inside `poll` before the new assignment takes effect. */
+  onRebalance(listener: (event: RebalanceEvent) => void | Promise<void>): void;
+  close(): Promise<void>;
+}
+
+export type { Headers, StoredRecord, TopicPartition };
+
+/** Kafka's rule for topic names (legal characters, length, and not "." or ".."). */
+export function topicNameProblem(name: string): string | undefined {
+  if (typeof name !== "string" || name.length === 0) return "topic name must be a non-empty string";
+  if (name.length > 249) return `topic name "${name.slice(0, 20)}..." is longer than 249 characters`;
+  if (name === "." || name === "..") return `topic name "${name}" is not allowed`;
+  if (!/^[a-zA-Z0-9._-]+$/.test(name))
+    return `topic name "${name}" may only contain ASCII letters, digits, '.', '_' and '-'`;
+  return undefined;
+}

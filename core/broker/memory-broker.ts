@@ -1,0 +1,308 @@
+import { RivuletError } from "../errors.js";
+import type { ProduceRecord, StoredRecord, TopicPartition } from "../types.js";
+import type {
+  Broker,
+  CommittedOffset,
+  Consumer,
+  ConsumerOptions,
+  OutgoingRecord,
+  PartitionBatch,
+  RebalanceEvent,
+  TopicOptions,
+  Transaction,
+} from "./broker.js";
+import { topicNameProblem } from "./broker.js";
+import { partitionForKey } from "./partitioner.js";
+
+interface Topic {
+  name: string;
+  compact: boolean;
+  logs: StoredRecord[][];
+  roundRobin: number;
+}
+
+interface Group {
+  committed: Map<string, CommittedOffset>;
+  members: MemoryConsumer[];
+  generation: number;
+}
+
+const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+/**
+ * Topics that behave like Kafka's, in memory: partitions, offsets, keys, headers, timestamps,
+ * consumer groups with committed offsets and range assignment, a murmur2 key partitioner, and
+ * atomic transactions. Values are stored as given (no serialization).
+ *
+ * @example
+ * const broker = new MemoryBroker();
+ * await broker.createTopic("clicks", { partitions: 3 });
+ * await broker.produce("clicks", [{ key: "u1", value: { userId: "u1" }, timestamp: 1000 }]);
+ * const all = await broker.records("clicks");
+ */
+export class MemoryBroker implements Broker {
+  private readonly topics = new Map<string, Topic>();
+  private readonly groups = new Map<string, Group>();
+  private waiters = new Set<() => void>();
+  /** The broker's wall clock, for records produced without a timestamp. */
+  now: () => number = () => Date.now();
+
+  async createTopic(name: string, options: TopicOptions = {}): Promise<void> {
+    this.createTopicSync(name, options);
+  }
+
+  /** Synchronous form of {@link createTopic}, handy in tests and the playground. */
+  createTopicSync(name: string, options: TopicOptions = {}): void {
+    const problem = topicNameProblem(name);
+    if (problem) throw new RivuletError("INVALID_ARGUMENT", problem);
+    const partitions = options.partitions ?? 1;
+    if (!Number.isInteger(partitions) || partitions < 1)
+      throw new RivuletError("INVALID_ARGUMENT", `topic "${name}": partitions must be a positive integer`);
+    if (this.topics.has(name)) return;
+    const logs: StoredRecord[][] = [];
+    for (let p = 0; p < partitions; p++) logs.push([]);
+    this.topics.set(name, { name, compact: options.compact ?? false, logs, roundRobin: 0 });
+  }
+
+  async partitions(topic: string): Promise<number | undefined> {
+    return this.topics.get(topic)?.logs.length;
+  }
+
+  listTopics(): string[] {
+    return [...this.topics.keys()];
+  }
+
+  /** Appends records; returns them as stored (with partition and offset). */
+  async produce<V>(topic: string, records: readonly ProduceRecord<V>[]): Promise<StoredRecord<V>[]> {
+    return this.produceSync(topic, records);
+  }
+
+  produceSync<V>(topic: string, records: readonly ProduceRecord<V>[]): StoredRecord<V>[] {
+    const t = this.topic(topic);
+    const out = records.map((r) => this.append(t, r)) as StoredRecord<V>[];
+    this.wake();
+    return out;
+  }
+
+  /** Every record of a topic, partition by partition, in offset order. */
+  async records<V = unknown>(topic: string): Promise<StoredRecord<V>[]> {
+    return this.recordsSync<V>(topic);
+  }
+
+  recordsSync<V = unknown>(topic: string): StoredRecord<V>[] {
+    return this.topic(topic).logs.flat() as StoredRecord<V>[];
+  }
+
+  /** End offset (next offset to be written) of each partition. */
+  endOffsets(topic: string): number[] {
+    return this.topic(topic).logs.map((l) => l.length);
+  }
+
+  async commit(tx: Transaction): Promise<void> {
+    // Validate everything first so a failing transaction leaves no trace (atomicity).
+    for (const r of tx.records) this.checkPartition(this.topic(r.topic), r.partition);
+    const offsets = tx.offsets;
+    if (offsets) for (const p of offsets.positions) this.checkPartition(this.topic(p.topic), p.partition);
+    for (const r of tx.records) this.append(this.topic(r.topic), r);
+    if (offsets) {
+      const g = this.group(offsets.group);
+      for (const p of offsets.positions) g.committed.set(tpKey(p.topic, p.partition), { ...p });
+    }
+    if (tx.records.length > 0) this.wake();
+  }
+
+  async committed(group: string, topic: string): Promise<CommittedOffset[]> {
+    const g = this.groups.get(group);
+    if (!g) return [];
+    return [...g.committed.values()].filter((c) => c.topic === topic).map((c) => ({ ...c }));
+  }
+
+  async consumer(options: ConsumerOptions): Promise<Consumer> {
+    for (const t of options.topics) this.topic(t);
+    const g = this.group(options.group);
+    const c = new MemoryConsumer(this, g, options.topics);
+    g.members.push(c);
+    this.rebalance(g);
+    return c;
+  }
+
+  /** @internal */
+  leave(g: Group, c: MemoryConsumer): void {
+    g.members = g.members.filter((m) => m !== c);
+    this.rebalance(g);
+  }
+
+  /** @internal */
+  read(tp: TopicPartition, from: number, max: number): { records: StoredRecord[]; end: number } {
+    const log = this.topic(tp.topic).logs[tp.partition]!;
+    return { records: from >= log.length ? [] : log.slice(from, from + max), end: log.length };
+  }
+
+  /** @internal */
+  committedSync(g: Group, tp: TopicPartition): number | undefined {
+    return g.committed.get(tpKey(tp.topic, tp.partition))?.offset;
+  }
+
+  /** @internal resolves on the next produce or commit with records. */
+  onData(resolve: () => void): () => void {
+    this.waiters.add(resolve);
+    return () => this.waiters.delete(resolve);
+  }
+
+  private wake(): void {
+    if (this.waiters.size === 0) return;
+    const ws = this.waiters;
+    this.waiters = new Set();
+    for (const w of ws) w();
+  }
+
+  // Range assignment over the sorted partitions of every subscribed topic.
+  private rebalance(g: Group): void {
+    g.generation++;
+    const all = new Map<string, TopicPartition>();
+    for (const m of g.members)
+      for (const t of m.topics) {
+        const n = this.topic(t).logs.length;
+        for (let p = 0; p < n; p++) all.set(tpKey(t, p), { topic: t, partition: p });
+      }
+    const owners = new Map<MemoryConsumer, TopicPartition[]>(g.members.map((m) => [m, []]));
+    const byTopic = new Map<string, TopicPartition[]>();
+    for (const tp of all.values()) byTopic.set(tp.topic, [...(byTopic.get(tp.topic) ?? []), tp]);
+    for (const [topic, tps] of byTopic) {
+      const members = g.members.filter((m) => m.topics.includes(topic));
+      const per = Math.floor(tps.length / members.length);
+      const extra = tps.length % members.length;
+      let i = 0;
+      members.forEach((m, mi) => {
+        const n = per + (mi < extra ? 1 : 0);
+        owners.get(m)!.push(...tps.slice(i, i + n));
+        i += n;
+      });
+    }
+    for (const [m, tps] of owners) m.setPending(tps);
+  }
+
+  private topic(name: string): Topic {
+    const t = this.topics.get(name);
+    if (!t) throw new RivuletError("UNKNOWN_TOPIC", `topic "${name}" does not exist`);
+    return t;
+  }
+
+  private group(name: string): Group {
+    let g = this.groups.get(name);
+    if (!g) {
+      g = { committed: new Map(), members: [], generation: 0 };
+      this.groups.set(name, g);
+    }
+    return g;
+  }
+
+  private checkPartition(t: Topic, partition: number | undefined): void {
+    if (partition !== undefined && !(Number.isInteger(partition) && partition >= 0 && partition < t.logs.length))
+      throw new RivuletError("INVALID_ARGUMENT", `topic "${t.name}" has no partition ${partition}`);
+  }
+
+  private append(t: Topic, r: ProduceRecord | OutgoingRecord): StoredRecord {
+    this.checkPartition(t, r.partition);
+    const key = r.key === undefined || r.key === null ? null : String(r.key);
+    let partition = r.partition;
+    if (partition === undefined) {
+      partition = key === null ? t.roundRobin++ % t.logs.length : partitionForKey(key, t.logs.length);
+    }
+    const log = t.logs[partition]!;
+    const stored: StoredRecord = {
+      topic: t.name,
+      partition,
+      offset: log.length,
+      key,
+      value: r.value,
+      timestamp: r.timestamp ?? this.now(),
+      headers: r.headers ? { ...r.headers } : {},
+    };
+    log.push(stored);
+    return stored;
+  }
+}
+
+class MemoryConsumer implements Consumer {
+  private assigned: TopicPartition[] = [];
+  private positions = new Map<string, number>();
+  private pending: TopicPartition[] | undefined;
+  private listeners: ((e: RebalanceEvent) => void | Promise<void>)[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly broker: MemoryBroker,
+    private readonly g: Group,
+    readonly topics: readonly string[],
+  ) {}
+
+  /** @internal */
+  setPending(tps: TopicPartition[]): void {
+    this.pending = tps;
+  }
+
+  assignment(): readonly TopicPartition[] {
+    return this.assigned;
+  }
+
+  onRebalance(listener: (event: RebalanceEvent) => void | Promise<void>): void {
+    this.listeners.push(listener);
+  }
+
+  async poll({ maxRecords }: { maxRecords: number }): Promise<PartitionBatch[]> {
+    if (this.closed) throw new RivuletError("JOB_STOPPED", "consumer is closed");
+    if (this.pending) await this.applyRebalance(this.pending);
+    const out: PartitionBatch[] = [];
+    for (const tp of this.assigned) {
+      const k = tpKey(tp.topic, tp.partition);
+      const from = this.positions.get(k)!;
+      const { records, end } = this.broker.read(tp, from, maxRecords);
+      if (records.length > 0) this.positions.set(k, from + records.length);
+      out.push({ topic: tp.topic, partition: tp.partition, records, highWatermark: end });
+    }
+    return out;
+  }
+
+  seek(topic: string, partition: number, offset: number): void {
+    const k = tpKey(topic, partition);
+    if (!this.positions.has(k))
+      throw new RivuletError("INVALID_ARGUMENT", `partition ${topic}[${partition}] is not assigned to this consumer`);
+    this.positions.set(k, offset);
+  }
+
+  wait(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        off();
+        resolve();
+      };
+      const off = this.broker.onData(finish);
+      const timer = setTimeout(finish, Math.max(0, timeoutMs));
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.broker.leave(this.g, this);
+  }
+
+  private async applyRebalance(next: TopicPartition[]): Promise<void> {
+    this.pending = undefined;
+    const nextKeys = new Set(next.map((tp) => tpKey(tp.topic, tp.partition)));
+    const oldKeys = new Set(this.assigned.map((tp) => tpKey(tp.topic, tp.partition)));
+    const revoked = this.assigned.filter((tp) => !nextKeys.has(tpKey(tp.topic, tp.partition)));
+    const assigned = next.filter((tp) => !oldKeys.has(tpKey(tp.topic, tp.partition)));
+    if (revoked.length === 0 && assigned.length === 0) return;
+    for (const tp of revoked) this.positions.delete(tpKey(tp.topic, tp.partition));
+    this.assigned = next;
+    for (const tp of assigned)
+      this.positions.set(tpKey(tp.topic, tp.partition), this.broker.committedSync(this.g, tp) ?? 0);
+    for (const l of this.listeners) await l({ assigned, revoked });
+  }
+}

@@ -1,0 +1,252 @@
+import type { OutputTag, ProcessContext, ProcessNode, Timers } from "../pipeline/plan.js";
+import { AGGREGATED, compareKeys, type Push, type RuntimeContext } from "../runtime/context.js";
+import type {
+  ListState,
+  MapState,
+  StateDescriptor,
+  ValueState,
+  ValueStateDescriptor,
+} from "../state/descriptors.js";
+import { Heap } from "../time/heap.js";
+import type { Key } from "../types.js";
+import type { TimedOperator } from "./operator.js";
+import { userFailure } from "./window.js";
+
+interface TimerEntry {
+  time: number;
+  key: Key;
+}
+const earlier = (a: TimerEntry, b: TimerEntry) => a.time < b.time || (a.time === b.time && compareKeys(a.key, b.key) < 0);
+
+/** Timers of one domain: a heap plus, per key, the set of live timestamps (deduplicates, deletes lazily). */
+class TimerQueue {
+  readonly heap = new Heap<TimerEntry>(earlier);
+  readonly live = new Map<Key, Set<number>>();
+
+  add(key: Key, time: number): boolean {
+    let s = this.live.get(key);
+    if (!s) {
+      s = new Set();
+      this.live.set(key, s);
+    }
+    if (s.has(time)) return false;
+    s.add(time);
+    this.heap.push({ time, key });
+    return true;
+  }
+
+  delete(key: Key, time: number): void {
+    this.live.get(key)?.delete(time);
+  }
+
+  /** Pops the next live timer at or before `upTo`. */
+  pop(upTo: number): TimerEntry | undefined {
+    for (let t = this.heap.peek(); t !== undefined && t.time <= upTo; t = this.heap.peek()) {
+      this.heap.pop();
+      const s = this.live.get(t.key);
+      if (!s?.delete(t.time)) continue;
+      if (s.size === 0) this.live.delete(t.key);
+      return t;
+    }
+    return undefined;
+  }
+
+  next(): number {
+    return this.heap.peek()?.time ?? Number.POSITIVE_INFINITY;
+  }
+
+  snapshot(): [Key, number[]][] {
+    return [...this.live].map(([k, s]) => [k, [...s]]);
+  }
+
+  restore(snap: [Key, number[]][]): void {
+    this.heap.clear();
+    this.live.clear();
+    for (const [k, times] of snap) for (const t of times) this.add(k, t);
+  }
+}
+
+/**
+ * Flink's KeyedProcessFunction: per-record calls with keyed state (value, map, list) and
+ * event-time / processing-time timers. One context object is reused for every call.
+ */
+export class ProcessOperator implements TimedOperator {
+  wm = Number.NEGATIVE_INFINITY;
+  nextDue = Number.POSITIVE_INFINITY;
+  nextProcessingDue = Number.POSITIVE_INFINITY;
+  readonly push: Push;
+  private readonly values = new Map<string, Map<Key, unknown>>();
+  private readonly accessors = new Map<string, unknown>();
+  private readonly eventTimers = new TimerQueue();
+  private readonly processingTimers = new TimerQueue();
+  private key: Key = "";
+  private ts = 0;
+  private domain: "event" | "processing" | undefined;
+  private readonly ctx: ProcessContext<Key, unknown>;
+
+  constructor(
+    readonly id: string,
+    private readonly node: ProcessNode,
+    private readonly rt: RuntimeContext,
+    private readonly next: Push,
+    private readonly sides: ReadonlyMap<string, Push>,
+  ) {
+    const op = this;
+    const timers: Timers = {
+      eventTime(t) {
+        if (op.eventTimers.add(op.key, t) && t < op.nextDue) op.nextDue = t;
+      },
+      processingTime(t) {
+        if (op.processingTimers.add(op.key, t) && t < op.nextProcessingDue) op.nextProcessingDue = t;
+      },
+      deleteEventTime: (t) => op.eventTimers.delete(op.key, t),
+      deleteProcessingTime: (t) => op.processingTimers.delete(op.key, t),
+    };
+    this.ctx = {
+      get key() {
+        return op.key;
+      },
+      get timestamp() {
+        return op.ts;
+      },
+      get timeDomain() {
+        return op.domain;
+      },
+      timers,
+      watermark: () => op.wm,
+      now: () => op.rt.clock.now(),
+      state: ((d: StateDescriptor) => op.accessor(d)) as ProcessContext<Key, unknown>["state"],
+      emit: (value, timestamp) => op.next(value, timestamp ?? op.ts, op.key),
+      output: <X>(tag: OutputTag<X>, value: X, timestamp?: number) => {
+        op.sides.get(tag.name)?.(value, timestamp ?? op.ts, op.key);
+      },
+    };
+    const onRecord = node.fn.onRecord;
+    const fn = node.fn;
+    this.push = (value, ts, key) => {
+      rt.fate |= AGGREGATED;
+      this.key = key;
+      this.ts = ts;
+      this.domain = undefined;
+      try {
+        onRecord.call(fn, value, this.ctx);
+      } catch (e) {
+        throw userFailure(node.label, e);
+      }
+    };
+  }
+
+  private store(name: string): Map<Key, unknown> {
+    let m = this.values.get(name);
+    if (!m) {
+      m = new Map();
+      this.values.set(name, m);
+    }
+    return m;
+  }
+
+  private accessor(d: StateDescriptor): unknown {
+    const id = `${d.kind}:${d.name}`;
+    let a = this.accessors.get(id);
+    if (a) return a;
+    const m = this.store(id);
+    const op = this;
+    if (d.kind === "value") {
+      const initial = (d as ValueStateDescriptor<unknown>).initial;
+      a = {
+        get: () => (m.has(op.key) ? m.get(op.key) : initial),
+        set: (v: unknown) => void m.set(op.key, v),
+        clear: () => void m.delete(op.key),
+      } satisfies ValueState<unknown>;
+    } else if (d.kind === "map") {
+      const inner = (create: boolean) => {
+        let x = m.get(op.key) as Map<unknown, unknown> | undefined;
+        if (!x && create) {
+          x = new Map();
+          m.set(op.key, x);
+        }
+        return x;
+      };
+      a = {
+        get: (k: unknown) => inner(false)?.get(k),
+        set: (k: unknown, v: unknown) => void inner(true)!.set(k, v),
+        has: (k: unknown) => inner(false)?.has(k) ?? false,
+        delete: (k: unknown) => {
+          const x = inner(false);
+          x?.delete(k);
+          if (x?.size === 0) m.delete(op.key);
+        },
+        entries: () => (inner(false) ?? new Map()).entries(),
+        get size() {
+          return inner(false)?.size ?? 0;
+        },
+        clear: () => void m.delete(op.key),
+      } satisfies MapState<unknown, unknown>;
+    } else {
+      a = {
+        get: () => (m.get(op.key) as unknown[] | undefined) ?? [],
+        add: (v: unknown) => {
+          const l = m.get(op.key) as unknown[] | undefined;
+          if (l) l.push(v);
+          else m.set(op.key, [v]);
+        },
+        update: (vs: readonly unknown[]) => void (vs.length ? m.set(op.key, [...vs]) : m.delete(op.key)),
+        clear: () => void m.delete(op.key),
+      } satisfies ListState<unknown>;
+    }
+    this.accessors.set(id, a);
+    return a;
+  }
+
+  private onTimer(t: TimerEntry, domain: "event" | "processing"): void {
+    const fn = this.node.fn;
+    if (!fn.onTimer) return;
+    this.key = t.key;
+    this.ts = t.time;
+    this.domain = domain;
+    try {
+      fn.onTimer.call(fn, t.time, this.ctx);
+    } catch (e) {
+      this.rt.userError(userFailure(this.node.label, e), { key: t.key, timestamp: t.time, what: `${domain}-time timer` });
+    }
+  }
+
+  advance(wm: number): void {
+    this.wm = wm;
+    for (let t = this.eventTimers.pop(wm); t; t = this.eventTimers.pop(wm)) this.onTimer(t, "event");
+    this.nextDue = this.eventTimers.next();
+  }
+
+  onProcessingTime(now: number): void {
+    for (let t = this.processingTimers.pop(now); t; t = this.processingTimers.pop(now)) this.onTimer(t, "processing");
+    this.nextProcessingDue = this.processingTimers.next();
+  }
+
+  snapshot(): unknown {
+    return {
+      wm: this.wm,
+      state: [...this.values].map(([name, m]) => [name, [...m]]),
+      eventTimers: this.eventTimers.snapshot(),
+      processingTimers: this.processingTimers.snapshot(),
+    };
+  }
+
+  restore(snap: unknown): void {
+    const s = snap as {
+      wm: number;
+      state: [string, [Key, unknown][]][];
+      eventTimers: [Key, number[]][];
+      processingTimers: [Key, number[]][];
+    };
+    this.wm = s.wm;
+    for (const [name, entries] of s.state) {
+      const m = this.store(name);
+      m.clear();
+      for (const [k, v] of entries) m.set(k, v);
+    }
+    this.eventTimers.restore(s.eventTimers);
+    this.processingTimers.restore(s.processingTimers);
+    this.nextDue = this.eventTimers.next();
+    this.nextProcessingDue = this.processingTimers.next();
+  }
+}

@@ -1,0 +1,46 @@
+import type { RollingNode } from "../pipeline/plan.js";
+import { AGGREGATED, type Push, type RuntimeContext } from "../runtime/context.js";
+import type { Key } from "../types.js";
+import type { StatefulOperator } from "./operator.js";
+import { userFailure } from "./window.js";
+
+/**
+ * Rolling (unwindowed) keyed reduce / aggregate: updates the key's accumulator and emits the
+ * new result on every record, as Flink's `KeyedStream.reduce`.
+ */
+export class RollingOperator implements StatefulOperator {
+  readonly push: Push;
+  private accs = new Map<Key, unknown>();
+
+  constructor(
+    readonly id: string,
+    node: RollingNode,
+    rt: RuntimeContext,
+    next: Push,
+  ) {
+    const agg = node.aggregator;
+    const keyed = node.emit === "keyed";
+    this.push = (value, ts, key) => {
+      rt.fate |= AGGREGATED;
+      let acc = this.accs.get(key);
+      let result: unknown;
+      try {
+        if (acc === undefined && !this.accs.has(key)) acc = agg.init();
+        acc = agg.add(acc, value);
+        result = agg.result(acc);
+      } catch (e) {
+        throw userFailure(node.label, e);
+      }
+      this.accs.set(key, acc);
+      next(keyed ? { key, value: result } : result, ts, key);
+    };
+  }
+
+  snapshot(): unknown {
+    return [...this.accs];
+  }
+
+  restore(snap: unknown): void {
+    this.accs = new Map(snap as [Key, unknown][]);
+  }
+}

@@ -1,0 +1,110 @@
+import type { WindowJoinNode } from "../pipeline/plan.js";
+import { AGGREGATED, compareKeys, LATE, type Push, type RuntimeContext } from "../runtime/context.js";
+import { windowStart } from "../time/windows.js";
+import type { Key } from "../types.js";
+import type { TimedOperator } from "./operator.js";
+import { userFailure } from "./window.js";
+
+interface Bucket {
+  start: number;
+  end: number;
+  left: Map<Key, unknown[]>;
+  right: Map<Key, unknown[]>;
+}
+
+/**
+ * Window join of two keyed streams (Flink's `join().where().equalTo().window()`): when a
+ * window fires, every left record of a key pairs with every right record of the same key in
+ * that window, in (key, left arrival, right arrival) order, with timestamp `end - 1`.
+ */
+export class WindowJoinOperator implements TimedOperator {
+  wm = Number.NEGATIVE_INFINITY;
+  nextDue = Number.POSITIVE_INFINITY;
+  readonly pushLeft: Push;
+  readonly pushRight: Push;
+  private buckets: Bucket[] = [];
+  private byStart = new Map<number, Bucket>();
+  private readonly size: number;
+  private readonly slide: number;
+  private readonly offset: number;
+
+  constructor(
+    readonly id: string,
+    private readonly node: WindowJoinNode,
+    private readonly rt: RuntimeContext,
+    private readonly next: Push,
+  ) {
+    const w = node.window;
+    if (w.kind === "session") throw new Error("window joins take tumbling or sliding windows");
+    this.size = w.size;
+    this.slide = w.kind === "sliding" ? w.slide : w.size;
+    this.offset = w.offset;
+    this.pushLeft = (value, ts, key) => this.add("left", value, ts, key);
+    this.pushRight = (value, ts, key) => this.add("right", value, ts, key);
+  }
+
+  private add(side: "left" | "right", value: unknown, ts: number, key: Key): void {
+    let added = false;
+    for (let start = windowStart(ts, this.slide, this.offset); start > ts - this.size; start -= this.slide) {
+      const end = start + this.size;
+      if (end - 1 <= this.wm) break;
+      const b = this.byStart.get(start) ?? this.open(start, end);
+      const m = b[side];
+      const list = m.get(key);
+      if (list) list.push(value);
+      else m.set(key, [value]);
+      added = true;
+    }
+    this.rt.fate |= added ? AGGREGATED : LATE;
+  }
+
+  private open(start: number, end: number): Bucket {
+    const b: Bucket = { start, end, left: new Map(), right: new Map() };
+    this.byStart.set(start, b);
+    let i = this.buckets.length;
+    while (i > 0 && this.buckets[i - 1]!.end > end) i--;
+    this.buckets.splice(i, 0, b);
+    if (end - 1 < this.nextDue) this.nextDue = end - 1;
+    return b;
+  }
+
+  advance(wm: number): void {
+    this.wm = wm;
+    const { fn, label } = this.node;
+    let n = 0;
+    for (const b of this.buckets) {
+      if (b.end - 1 > wm) break;
+      n++;
+      this.byStart.delete(b.start);
+      const keys = [...b.left.keys()].filter((k) => b.right.has(k)).sort(compareKeys);
+      for (const k of keys) {
+        const rs = b.right.get(k)!;
+        for (const l of b.left.get(k)!)
+          for (const r of rs) {
+            let out: unknown;
+            try {
+              out = fn(l, r);
+            } catch (e) {
+              this.rt.userError(userFailure(label, e), { key: k, timestamp: b.end - 1, what: `window join [${b.start}, ${b.end})` });
+              continue;
+            }
+            this.next(out, b.end - 1, k);
+          }
+      }
+    }
+    if (n > 0) this.buckets = this.buckets.slice(n);
+    this.nextDue = this.buckets.length ? this.buckets[0]!.end - 1 : Number.POSITIVE_INFINITY;
+  }
+
+  snapshot(): unknown {
+    return { wm: this.wm, buckets: this.buckets.map((b) => [b.start, b.end, [...b.left], [...b.right]]) };
+  }
+
+  restore(snap: unknown): void {
+    const s = snap as { wm: number; buckets: [number, number, [Key, unknown[]][], [Key, unknown[]][]][] };
+    this.wm = s.wm;
+    this.buckets = s.buckets.map(([start, end, l, r]) => ({ start, end, left: new Map(l), right: new Map(r) }));
+    this.byStart = new Map(this.buckets.map((b) => [b.start, b]));
+    this.nextDue = this.buckets.length ? this.buckets[0]!.end - 1 : Number.POSITIVE_INFINITY;
+  }
+}

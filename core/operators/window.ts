@@ -1,0 +1,158 @@
+import { UserFunctionError } from "../errors.js";
+import type { WindowNode } from "../pipeline/plan.js";
+import {
+  AGGREGATED,
+  compareKeys,
+  LATE,
+  keyString,
+  type Push,
+  type RuntimeContext,
+} from "../runtime/context.js";
+import { windowStart } from "../time/windows.js";
+import type { Key } from "../types.js";
+import type { TimedOperator } from "./operator.js";
+
+interface Bucket {
+  start: number;
+  end: number;
+  /** Fired at `end - 1`; it stays for late records until `end - 1 + allowedLateness`. */
+  fired: boolean;
+  accs: Map<Key, unknown>;
+}
+
+/**
+ * Tumbling and sliding event-time windows with an aggregator, per key. State is one bucket per
+ * live window (sorted by end), each a Map from key to accumulator. Semantics are Flink's
+ * (see DESIGN.md "Execution model").
+ */
+export class WindowOperator implements TimedOperator {
+  wm = Number.NEGATIVE_INFINITY;
+  nextDue = Number.POSITIVE_INFINITY;
+  readonly push: Push;
+  private buckets: Bucket[] = [];
+  private byStart = new Map<number, Bucket>();
+  private readonly size: number;
+  private readonly slide: number;
+  private readonly offset: number;
+
+  constructor(
+    readonly id: string,
+    private readonly node: WindowNode,
+    private readonly rt: RuntimeContext,
+    private readonly next: Push,
+  ) {
+    const w = node.window;
+    if (w.kind === "session") throw new Error("WindowOperator handles tumbling and sliding windows");
+    this.size = w.size;
+    this.slide = w.kind === "sliding" ? w.slide : w.size;
+    this.offset = w.offset;
+    this.push = (value, ts, key) => this.add(value, ts, key);
+  }
+
+  private add(value: unknown, ts: number, key: Key): void {
+    const { size, slide, node, rt } = this;
+    const lateness = node.allowedLateness;
+    const agg = node.aggregator;
+    let added = false;
+    for (let start = windowStart(ts, slide, this.offset); start > ts - size; start -= slide) {
+      const end = start + size;
+      // Older windows end earlier: once one is past its lateness, all the rest are too.
+      if (end - 1 + lateness <= this.wm) break;
+      const b = this.byStart.get(start) ?? this.open(start, end);
+      let acc = b.accs.get(key);
+      if (acc === undefined && !b.accs.has(key)) acc = agg.init();
+      try {
+        acc = agg.add(acc, value);
+      } catch (e) {
+        throw userFailure(node.label, e);
+      }
+      b.accs.set(key, acc);
+      added = true;
+      if (b.fired) this.emit(b, key, acc); // a late record within the allowed lateness fires again
+    }
+    if (added) rt.fate |= AGGREGATED;
+    else {
+      rt.fate |= LATE;
+      if (node.lateTo !== undefined) rt.write(node.lateTo, keyString(key), value, ts);
+    }
+  }
+
+  private open(start: number, end: number): Bucket {
+    const b: Bucket = { start, end, fired: end - 1 <= this.wm, accs: new Map() };
+    this.byStart.set(start, b);
+    const bs = this.buckets;
+    let i = bs.length;
+    while (i > 0 && bs[i - 1]!.end > end) i--;
+    bs.splice(i, 0, b);
+    const due = b.fired ? end - 1 + this.node.allowedLateness : end - 1;
+    if (due < this.nextDue) this.nextDue = due;
+    return b;
+  }
+
+  private emit(b: Bucket, key: Key, acc: unknown): void {
+    let value: unknown;
+    try {
+      value = this.node.aggregator.result(acc);
+    } catch (e) {
+      this.rt.userError(userFailure(this.node.label, e), { key, timestamp: b.end - 1, what: `window [${b.start}, ${b.end})` });
+      return;
+    }
+    this.rt.counters.windowsFired++;
+    this.next({ key, start: b.start, end: b.end, value }, b.end - 1, key);
+  }
+
+  advance(wm: number): void {
+    this.wm = wm;
+    const lateness = this.node.allowedLateness;
+    let drop = 0;
+    for (const b of this.buckets) {
+      if (b.end - 1 > wm) break;
+      if (!b.fired) {
+        b.fired = true;
+        const keys = [...b.accs.keys()].sort(compareKeys);
+        for (const k of keys) this.emit(b, k, b.accs.get(k));
+      }
+      if (b.end - 1 + lateness <= wm) drop++;
+    }
+    // Cleanup times grow with `end`, so the buckets to drop are a prefix.
+    for (let i = 0; i < drop; i++) this.byStart.delete(this.buckets[i]!.start);
+    if (drop > 0) this.buckets = this.buckets.slice(drop);
+    this.nextDue = this.computeNextDue();
+  }
+
+  private computeNextDue(): number {
+    let due = Number.POSITIVE_INFINITY;
+    for (const b of this.buckets) {
+      const t = b.fired ? b.end - 1 + this.node.allowedLateness : b.end - 1;
+      if (t < due) due = t;
+      if (!b.fired) break;
+    }
+    return due;
+  }
+
+  /** Live windows and keys, for metrics and memory measurements. */
+  liveState(): { windows: number; entries: number } {
+    let entries = 0;
+    for (const b of this.buckets) entries += b.accs.size;
+    return { windows: this.buckets.length, entries };
+  }
+
+  snapshot(): unknown {
+    return {
+      wm: this.wm,
+      buckets: this.buckets.map((b) => [b.start, b.end, b.fired, [...b.accs]]),
+    };
+  }
+
+  restore(s: unknown): void {
+    const snap = s as { wm: number; buckets: [number, number, boolean, [Key, unknown][]][] };
+    this.wm = snap.wm;
+    this.buckets = snap.buckets.map(([start, end, fired, accs]) => ({ start, end, fired, accs: new Map(accs) }));
+    this.byStart = new Map(this.buckets.map((b) => [b.start, b]));
+    this.nextDue = this.computeNextDue();
+  }
+}
+
+export function userFailure(step: string, e: unknown): UserFunctionError {
+  return new UserFunctionError(step, e);
+}

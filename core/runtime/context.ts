@@ -1,0 +1,130 @@
+import type { OutgoingRecord } from "../broker/broker.js";
+import { describe, isRivuletError, UserFunctionError } from "../errors.js";
+import type { Clock } from "../time/clock.js";
+import type { Headers, Key, StoredRecord } from "../types.js";
+
+/** Pushes one record (value, event time, key) into an operator. The hot path: no allocation. */
+export type Push = (value: any, timestamp: number, key: any) => void;
+
+/**
+ * The fate of the source record being processed, as bits: operators set them, the source
+ * tallies the strongest one when the record is done (accounting identity: every record in is
+ * counted out exactly once).
+ */
+export const FILTERED = 0;
+export const AGGREGATED = 1;
+export const EMITTED = 2;
+export const LATE = 4;
+export const DEAD = 8;
+
+export type ErrorPolicy = "fail" | "dead-letter";
+
+export interface Counters {
+  in: number;
+  emitted: number;
+  filtered: number;
+  aggregated: number;
+  late: number;
+  deadLettered: number;
+  windowsFired: number;
+}
+
+export const newCounters = (): Counters => ({
+  in: 0,
+  emitted: 0,
+  filtered: 0,
+  aggregated: 0,
+  late: 0,
+  deadLettered: 0,
+  windowsFired: 0,
+});
+
+/** What operators share with the executor. One per job. */
+export class RuntimeContext {
+  fate = 0;
+  /** Records produced since the last commit (sinks, late outputs, dead letters). */
+  out: OutgoingRecord[] = [];
+  readonly counters: Counters = newCounters();
+  readonly produced = new Map<string, { n: number }>();
+  /** The source record being processed, if any (for dead letters of user-function errors). */
+  current: StoredRecord | undefined;
+
+  constructor(
+    readonly clock: Clock,
+    readonly onError: ErrorPolicy,
+    readonly deadLetterTopic: string,
+  ) {}
+
+  counter(topic: string): { n: number } {
+    let c = this.produced.get(topic);
+    if (!c) {
+      c = { n: 0 };
+      this.produced.set(topic, c);
+    }
+    return c;
+  }
+
+  /** Dead-letters a source record with the reason and its position. */
+  deadLetter(record: StoredRecord, stage: string, reason: string, step?: string): void {
+    this.fate |= DEAD;
+    const headers: Headers = {
+      ...record.headers,
+      "rivulet.error.stage": stage,
+      "rivulet.error.reason": reason,
+      "rivulet.source.topic": record.topic,
+      "rivulet.source.partition": String(record.partition),
+      "rivulet.source.offset": String(record.offset),
+    };
+    if (step) headers["rivulet.error.step"] = step;
+    this.write(this.deadLetterTopic, record.key, record.value, record.timestamp, headers);
+  }
+
+  /**
+   * A user function threw. With the `fail` policy the job stops; with `dead-letter` the record
+   * that caused it (or, outside a record, a description of the firing) goes to the dead-letter topic.
+   */
+  userError(e: unknown, context?: { key: Key; timestamp: number; what: string }): void {
+    const err = isRivuletError(e) ? e : new UserFunctionError("a user function", e);
+    if (this.onError === "fail" || err.code !== "USER_FUNCTION") throw err;
+    const step = (err as UserFunctionError).step;
+    const reason = describe((err as UserFunctionError).cause ?? err);
+    if (this.current && !context) {
+      this.deadLetter(this.current, "process", reason, step);
+      return;
+    }
+    this.write(
+      this.deadLetterTopic,
+      context ? keyString(context.key) : null,
+      context ? { key: context.key, timestamp: context.timestamp, what: context.what } : null,
+      context?.timestamp ?? this.clock.now(),
+      { "rivulet.error.stage": "fire", "rivulet.error.reason": reason, "rivulet.error.step": step },
+    );
+  }
+
+  write(topic: string, key: string | null, value: unknown, timestamp: number, headers?: Headers): void {
+    this.counter(topic).n++;
+    const r: OutgoingRecord = headers ? { topic, key, value, timestamp, headers } : { topic, key, value, timestamp };
+    this.out.push(r);
+  }
+}
+
+/** The record key a keyed value gets on a topic. */
+export function keyString(key: unknown): string | null {
+  if (key === undefined || key === null) return null;
+  return typeof key === "string" ? key : String(key);
+}
+
+/** Total order on keys for deterministic firing: numbers before strings, then natural order. */
+export function compareKeys(a: Key, b: Key): number {
+  if (typeof a === typeof b) return a < b ? -1 : a > b ? 1 : 0;
+  return typeof a === "number" ? -1 : 1;
+}
+
+/** Calls a user function, turning what it throws into a UserFunctionError naming the step. */
+export function userCall<A, R>(step: string, fn: (a: A) => R, a: A): R {
+  try {
+    return fn(a);
+  } catch (e) {
+    throw new UserFunctionError(step, e);
+  }
+}

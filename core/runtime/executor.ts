@@ -1,0 +1,461 @@
+import { describe } from "../errors.js";
+import { filter } from "../operators/filter.js";
+import { flatMap } from "../operators/flat-map.js";
+import { IntervalJoinOperator } from "../operators/interval-join.js";
+import { keyBy } from "../operators/key-by.js";
+import { map } from "../operators/map.js";
+import type { StatefulOperator, TimedOperator } from "../operators/operator.js";
+import { ProcessOperator } from "../operators/process.js";
+import { RollingOperator } from "../operators/rolling.js";
+import { SessionWindowOperator } from "../operators/session-window.js";
+import { sink } from "../operators/sink.js";
+import { WindowOperator } from "../operators/window.js";
+import { WindowJoinOperator } from "../operators/window-join.js";
+import type { PlanNode, SourceNode } from "../pipeline/plan.js";
+import type { StoredRecord } from "../types.js";
+import { type Plan, upstreamSources } from "./compile.js";
+import { AGGREGATED, DEAD, EMITTED, LATE, type Push, type RuntimeContext } from "./context.js";
+
+const NEG = Number.NEGATIVE_INFINITY;
+const POS = Number.POSITIVE_INFINITY;
+
+/** Event-time state of one source node on one partition. */
+export interface Input {
+  readonly source: SourceRuntime;
+  readonly topic: string;
+  readonly partition: number;
+  maxTs: number;
+  wm: number;
+  idle: boolean;
+  lastActive: number;
+  readonly views: View[];
+}
+
+/** The minimum watermark over a set of source nodes' inputs (non-idle ones), never going back. */
+interface View {
+  readonly sources: ReadonlySet<SourceNode>;
+  inputs: Input[];
+  wm: number;
+  min: number;
+}
+
+interface SourceRuntime {
+  readonly node: SourceNode;
+  readonly id: string;
+  readonly push: Push;
+}
+
+/** One assigned topic-partition: its position and the inputs of the sources reading it. */
+export interface PartitionState {
+  readonly topic: string;
+  readonly partition: number;
+  /** Next offset to read; undefined until a record was processed or a snapshot said so. */
+  offset: number | undefined;
+  highWatermark: number;
+  readonly inputs: Input[];
+}
+
+interface InputSnapshot {
+  source: string;
+  topic: string;
+  partition: number;
+  maxTs: number;
+  wm: number;
+  idle: boolean;
+}
+
+export interface ExecutorSnapshot {
+  v: 1;
+  partitions: { topic: string; partition: number; offset: number | undefined }[];
+  inputs: InputSnapshot[];
+  views: number[];
+  operators: Record<string, unknown>;
+  counters: RuntimeContext["counters"];
+  produced: [string, number][];
+}
+
+const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+/**
+ * Runs a compiled plan over batches: fused synchronous operator chains, per-record watermarks,
+ * and firing as soon as the watermark passes the earliest pending timer. No I/O here; the Job
+ * polls, commits and checkpoints around it.
+ */
+export class Executor {
+  readonly timed: TimedOperator[] = [];
+  readonly stateful: StatefulOperator[] = [];
+  private readonly timedViews: View[] = [];
+  private readonly views: View[] = [];
+  private readonly sourcesByTopic = new Map<string, SourceRuntime[]>();
+  readonly partitions = new Map<string, PartitionState>();
+  private restoredInputs = new Map<string, InputSnapshot>();
+  private restoredOffsets = new Map<string, number | undefined>();
+
+  constructor(
+    readonly plan: Plan,
+    readonly rt: RuntimeContext,
+  ) {
+    const up = upstreamSources(plan);
+    const viewFor = (sources: Set<SourceNode>): View => {
+      const found = this.views.find((v) => v.sources.size === sources.size && [...sources].every((s) => v.sources.has(s)));
+      if (found) return found;
+      const v: View = { sources, inputs: [], wm: NEG, min: NEG };
+      this.views.push(v);
+      return v;
+    };
+    // Build from the sinks up, so every consumer's input exists before its producers.
+    const inputPush = new Map<string, Push>();
+    const inKey = (n: PlanNode, side: string | undefined) => `${plan.id.get(n)}/${side ?? ""}`;
+    const outPush = (n: PlanNode, only?: (c: PlanNode) => boolean): Push => {
+      const targets = (plan.consumers.get(n) ?? [])
+        .filter((e) => (only ? only(e.node) : e.node.kind !== "sideOutput"))
+        .map((e) => inputPush.get(inKey(e.node, e.side))!);
+      if (targets.length === 0) return () => {};
+      if (targets.length === 1) return targets[0]!;
+      return (v, ts, k) => {
+        for (let i = 0; i < targets.length; i++) targets[i]!(v, ts, k);
+      };
+    };
+    const timedInOrder: [TimedOperator, View][] = [];
+    for (let i = plan.nodes.length - 1; i >= 0; i--) {
+      const n = plan.nodes[i]!;
+      const id = plan.id.get(n)!;
+      const key = inKey(n, undefined);
+      const view = () => viewFor(up.get(n)!);
+      switch (n.kind) {
+        case "source": {
+          const s: SourceRuntime = { node: n, id, push: outPush(n) };
+          const list = this.sourcesByTopic.get(n.topic) ?? [];
+          list.unshift(s);
+          this.sourcesByTopic.set(n.topic, list);
+          break;
+        }
+        case "map":
+          inputPush.set(key, map(n, outPush(n)));
+          break;
+        case "filter":
+          inputPush.set(key, filter(n, outPush(n)));
+          break;
+        case "flatMap":
+          inputPush.set(key, flatMap(n, outPush(n)));
+          break;
+        case "keyBy":
+          inputPush.set(key, keyBy(n, outPush(n)));
+          break;
+        case "union":
+        case "sideOutput":
+          inputPush.set(key, outPush(n));
+          break;
+        case "sink":
+          inputPush.set(key, sink(n, rt));
+          break;
+        case "rolling": {
+          const op = new RollingOperator(id, n, rt, outPush(n));
+          this.stateful.push(op);
+          inputPush.set(key, op.push);
+          break;
+        }
+        case "window": {
+          const op =
+            n.window.kind === "session"
+              ? new SessionWindowOperator(id, n, rt, outPush(n))
+              : new WindowOperator(id, n, rt, outPush(n));
+          timedInOrder.push([op, view()]);
+          inputPush.set(key, op.push);
+          break;
+        }
+        case "process": {
+          const sides = new Map<string, Push>();
+          for (const e of plan.consumers.get(n) ?? [])
+            if (e.node.kind === "sideOutput") {
+              const tag = e.node.tag;
+              const prev = sides.get(tag);
+              const p = inputPush.get(inKey(e.node, undefined))!;
+              sides.set(tag, prev ? (v, ts, k) => (prev(v, ts, k), p(v, ts, k)) : p);
+            }
+          const op = new ProcessOperator(id, n, rt, outPush(n), sides);
+          timedInOrder.push([op, view()]);
+          inputPush.set(key, op.push);
+          break;
+        }
+        case "intervalJoin":
+        case "windowJoin": {
+          const op =
+            n.kind === "intervalJoin"
+              ? new IntervalJoinOperator(id, n, rt, outPush(n))
+              : new WindowJoinOperator(id, n, rt, outPush(n));
+          timedInOrder.push([op, view()]);
+          inputPush.set(inKey(n, "left"), op.pushLeft);
+          inputPush.set(inKey(n, "right"), op.pushRight);
+          break;
+        }
+      }
+    }
+    // Built sinks-first; watermarks must reach upstream operators first.
+    timedInOrder.reverse();
+    for (const [op, v] of timedInOrder) {
+      this.timed.push(op);
+      this.timedViews.push(v);
+      this.stateful.push(op);
+    }
+  }
+
+  /** Source topics this plan reads. */
+  topics(): string[] {
+    return [...this.sourcesByTopic.keys()];
+  }
+
+  addPartition(topic: string, partition: number, now: number): PartitionState {
+    const k = tpKey(topic, partition);
+    const existing = this.partitions.get(k);
+    if (existing) return existing;
+    const part: PartitionState = {
+      topic,
+      partition,
+      offset: this.restoredOffsets.get(k),
+      highWatermark: 0,
+      inputs: [],
+    };
+    for (const source of this.sourcesByTopic.get(topic) ?? []) {
+      const snap = this.restoredInputs.get(`${source.id}\u0000${k}`);
+      const input: Input = {
+        source,
+        topic,
+        partition,
+        maxTs: snap?.maxTs ?? NEG,
+        wm: snap?.wm ?? NEG,
+        idle: snap?.idle ?? false,
+        lastActive: now,
+        views: this.views.filter((v) => v.sources.has(source.node)),
+      };
+      for (const v of input.views) v.inputs.push(input);
+      part.inputs.push(input);
+    }
+    this.partitions.set(k, part);
+    for (const v of this.views) this.recompute(v);
+    return part;
+  }
+
+  removePartition(topic: string, partition: number): void {
+    const k = tpKey(topic, partition);
+    const part = this.partitions.get(k);
+    if (!part) return;
+    this.partitions.delete(k);
+    let changed = false;
+    for (const input of part.inputs)
+      for (const v of input.views) {
+        v.inputs = v.inputs.filter((i) => i !== input);
+        changed = this.recompute(v) || changed;
+      }
+    if (changed) this.propagate();
+  }
+
+  /** The hot loop: every record of a batch through its source's fused chain. */
+  process(part: PartitionState, records: readonly StoredRecord[], now: number): void {
+    if (records.length === 0) return;
+    const rt = this.rt;
+    const c = rt.counters;
+    for (const input of part.inputs) {
+      input.lastActive = now;
+      if (input.idle) {
+        input.idle = false;
+        for (const v of input.views) this.recompute(v);
+      }
+      const src = input.source.node;
+      const push = input.source.push;
+      const deserialize = src.deserialize;
+      const tsFn = src.timestamp;
+      const ooo = src.watermark.maxOutOfOrderness;
+      const skew = src.watermark.maxFutureSkew ?? POS;
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i]!;
+        rt.current = r;
+        rt.fate = 0;
+        c.in++;
+        let value: unknown;
+        try {
+          value = deserialize(r.value);
+        } catch (e) {
+          rt.deadLetter(r, "deserialize", describe(e), src.label);
+          c.deadLettered++;
+          continue;
+        }
+        let ts: unknown;
+        if (tsFn === undefined) ts = r.timestamp;
+        else
+          try {
+            ts = tsFn(value, r);
+          } catch (e) {
+            rt.deadLetter(r, "timestamp", `timestamp function threw: ${describe(e)}`, src.label);
+            c.deadLettered++;
+            continue;
+          }
+        if (typeof ts !== "number" || !(ts >= 0) || ts === POS) {
+          rt.deadLetter(r, "timestamp", timestampProblem(ts), src.label);
+          c.deadLettered++;
+          continue;
+        }
+        if (ts - input.wm > skew && input.maxTs !== NEG) {
+          rt.deadLetter(r, "timestamp", `timestamp ${ts} is more than maxFutureSkew (${skew} ms) ahead of the watermark ${input.wm}`, src.label);
+          c.deadLettered++;
+          continue;
+        }
+        try {
+          push(value, ts, undefined);
+        } catch (e) {
+          rt.userError(e);
+        }
+        const f = rt.fate;
+        if (f & DEAD) c.deadLettered++;
+        else if (f & LATE) c.late++;
+        else if (f & EMITTED) c.emitted++;
+        else if (f & AGGREGATED) c.aggregated++;
+        else c.filtered++;
+        if (ts > input.maxTs) {
+          input.maxTs = ts;
+          const w = ts - ooo - 1;
+          if (w > input.wm) {
+            const old = input.wm;
+            input.wm = w;
+            if (this.advanced(input, old)) this.propagate();
+          }
+        }
+      }
+    }
+    rt.current = undefined;
+    part.offset = records[records.length - 1]!.offset + 1;
+  }
+
+  /** Processing time moved: idle inputs, processing-time timers. */
+  onProcessingTime(now: number): void {
+    let changed = false;
+    for (const part of this.partitions.values())
+      for (const input of part.inputs) {
+        const timeout = input.source.node.watermark.idleTimeout;
+        if (!input.idle && timeout !== undefined && now - input.lastActive >= timeout) {
+          input.idle = true;
+          for (const v of input.views) changed = this.recompute(v) || changed;
+        }
+      }
+    if (changed) this.propagate();
+    for (const op of this.timed)
+      if (op.onProcessingTime && now >= (op.nextProcessingDue ?? POS)) op.onProcessingTime(now);
+  }
+
+  /** Earliest processing time at which `onProcessingTime` has work. */
+  nextProcessingDeadline(): number {
+    let t = POS;
+    for (const op of this.timed) if ((op.nextProcessingDue ?? POS) < t) t = op.nextProcessingDue!;
+    for (const part of this.partitions.values())
+      for (const input of part.inputs) {
+        const timeout = input.source.node.watermark.idleTimeout;
+        if (!input.idle && timeout !== undefined && input.lastActive + timeout < t) t = input.lastActive + timeout;
+      }
+    return t;
+  }
+
+  /** Bounded end: the watermark jumps to +Infinity, every window and event-time timer fires. */
+  endOfInput(): void {
+    for (const v of this.views) v.wm = v.min = POS;
+    for (const part of this.partitions.values()) for (const input of part.inputs) input.wm = POS;
+    this.propagate();
+  }
+
+  /** Smallest watermark over all views (the job's event-time progress). */
+  watermark(): number {
+    let w = POS;
+    for (const v of this.views) if (v.wm < w) w = v.wm;
+    return this.views.length ? w : NEG;
+  }
+
+  private advanced(input: Input, old: number): boolean {
+    let changed = false;
+    for (const v of input.views) if (old <= v.min) changed = this.recompute(v) || changed;
+    return changed;
+  }
+
+  /** Recomputes a view's minimum; true when its watermark moved forward. */
+  private recompute(v: View): boolean {
+    let min = POS;
+    let max = NEG;
+    let active = 0;
+    for (const i of v.inputs) {
+      if (i.wm > max) max = i.wm;
+      if (i.idle) continue;
+      active++;
+      if (i.wm < min) min = i.wm;
+    }
+    // All inputs idle: Flink's valve lets the watermark go to the largest one.
+    v.min = active > 0 ? min : v.inputs.length > 0 ? max : NEG;
+    if (v.min > v.wm) {
+      v.wm = v.min;
+      return true;
+    }
+    return false;
+  }
+
+  /** Moves every timed operator to its view's watermark, upstream first, firing what is due. */
+  private propagate(): void {
+    const rt = this.rt;
+    const fate = rt.fate; // firings belong to no input record
+    for (let i = 0; i < this.timed.length; i++) {
+      const op = this.timed[i]!;
+      const w = this.timedViews[i]!.wm;
+      if (w > op.wm) {
+        if (w >= op.nextDue) op.advance(w);
+        else op.wm = w;
+      }
+    }
+    rt.fate = fate;
+  }
+
+  snapshot(): ExecutorSnapshot {
+    const operators: Record<string, unknown> = {};
+    for (const op of this.stateful) operators[op.id] = op.snapshot();
+    const parts = [...this.partitions.values()];
+    return {
+      v: 1,
+      partitions: parts.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset })),
+      inputs: parts.flatMap((p) =>
+        p.inputs.map((i) => ({
+          source: i.source.id,
+          topic: i.topic,
+          partition: i.partition,
+          maxTs: i.maxTs,
+          wm: i.wm,
+          idle: i.idle,
+        })),
+      ),
+      views: this.views.map((v) => v.wm),
+      operators,
+      counters: { ...this.rt.counters },
+      produced: [...this.rt.produced].map(([t, c]) => [t, c.n]),
+    };
+  }
+
+  /** Loads a snapshot into a fresh executor, before any partition is added. */
+  restore(s: ExecutorSnapshot): void {
+    for (const op of this.stateful) if (op.id in s.operators) op.restore(s.operators[op.id]);
+    s.views.forEach((wm, i) => {
+      const v = this.views[i];
+      if (v) v.wm = wm;
+    });
+    this.restoredOffsets = new Map(s.partitions.map((p) => [tpKey(p.topic, p.partition), p.offset]));
+    this.restoredInputs = new Map(s.inputs.map((i) => [`${i.source}\u0000${tpKey(i.topic, i.partition)}`, i]));
+    Object.assign(this.rt.counters, s.counters);
+    for (const [t, n] of s.produced) this.rt.counter(t).n = n;
+  }
+
+  /** Offsets the snapshot holds for partitions (to seek the consumer to). */
+  restoredOffset(topic: string, partition: number): number | undefined {
+    return this.restoredOffsets.get(tpKey(topic, partition));
+  }
+}
+
+function timestampProblem(ts: unknown): string {
+  if (ts === undefined || ts === null) return "timestamp is missing";
+  if (typeof ts !== "number") return `timestamp must be a number of epoch milliseconds, got ${typeof ts}`;
+  if (Number.isNaN(ts)) return "timestamp is NaN";
+  if (ts < 0) return `timestamp ${ts} is negative`;
+  return `timestamp ${ts} is not finite`;
+}

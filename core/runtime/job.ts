@@ -1,0 +1,348 @@
+import type { Broker, CommittedOffset, Consumer } from "../broker/broker.js";
+import { RivuletError } from "../errors.js";
+import type { Pipeline } from "../pipeline/builder.js";
+import { decodeSnapshot, encodeSnapshot } from "../state/codec.js";
+import type { StateStore } from "../state/store.js";
+import { type Clock, systemClock } from "../time/clock.js";
+import type { TopicPartition } from "../types.js";
+import { compile } from "./compile.js";
+import { type Counters, type ErrorPolicy, RuntimeContext } from "./context.js";
+import { Executor, type ExecutorSnapshot } from "./executor.js";
+
+export interface RunOptions {
+  broker: Broker;
+  /** Checkpoints go here; with it, outputs become visible only at checkpoints (exactly-once). */
+  state?: StateStore;
+  /** Malformed records and (with `onError: "dead-letter"`) failing ones go here. Default `rivulet-dlq`. */
+  deadLetterTopic?: string;
+  /** Consumer group; default `rivulet-<sink topics>`. Restarts with the same group resume. */
+  group?: string;
+  /** Processing time (default: the wall clock). */
+  clock?: Clock;
+  /** What a throwing user function does: stop the job (default) or dead-letter the record. */
+  onError?: ErrorPolicy;
+  /** Records per partition per poll (default 1000). Results never depend on it. */
+  maxBatch?: number;
+  /** Minimum processing time between checkpoints when `state` is set (default 0: every batch). */
+  checkpointInterval?: number;
+  /** Create missing output topics (sinks, late, dead-letter) with the partitions of the first source. Default true. */
+  createTopics?: boolean;
+  /** Longest wait for new records before re-checking timers (ms, default 200). */
+  pollInterval?: number;
+}
+
+export type JobStatus = "starting" | "running" | "draining" | "stopped" | "failed";
+
+export interface PartitionMetrics extends TopicPartition {
+  offset: number | undefined;
+  highWatermark: number;
+  lag: number;
+  /** Per source reading this partition. */
+  watermarks: { source: string; watermark: number; idle: boolean }[];
+}
+
+export interface JobMetrics {
+  status: JobStatus;
+  /** Each record in is counted out once: emitted + filtered + aggregated + late + deadLettered = in. */
+  records: Omit<Counters, "windowsFired">;
+  windowsFired: number;
+  /** Records written per topic (sinks, late outputs, dead letters). */
+  produced: Record<string, number>;
+  /** The job's event-time progress: the smallest watermark over its operators' inputs. */
+  watermark: number;
+  partitions: PartitionMetrics[];
+  checkpoints: { count: number; lastId: string | undefined; lastAt: number | undefined; lastDurationMs: number | undefined };
+}
+
+/**
+ * Starts a pipeline. The returned job runs until `stop()`, `drain()` or an error.
+ *
+ * @example
+ * const job = await run(perMinute, { broker, deadLetterTopic: "rivulet-dlq" });
+ * await job.drain(); // bounded: process what is there, fire every window, write, stop
+ */
+export async function run(pipeline: Pipeline, options: RunOptions): Promise<Job> {
+  const job = new Job(pipeline, options);
+  await job.start();
+  return job;
+}
+
+type Waiter = { resolve: () => void; reject: (e: unknown) => void };
+
+/** A running pipeline. Commands are queued and carried out by the job's loop between batches. */
+export class Job {
+  readonly group: string;
+  private readonly broker: Broker;
+  private readonly clock: Clock;
+  private readonly rt: RuntimeContext;
+  private readonly exec: Executor;
+  private consumer: Consumer | undefined;
+  private statusValue: JobStatus = "starting";
+  private failure: unknown;
+  private flushWaiters: Waiter[] = [];
+  private checkpointWaiters: Waiter[] = [];
+  private stopWaiters: Waiter[] = [];
+  private drainRequested = false;
+  private stopRequested = false;
+  private wake: (() => void) | undefined;
+  private restored = false;
+  private checkpointSeq = 0;
+  private lastCheckpointAt = Number.NEGATIVE_INFINITY;
+  private checkpointStats: JobMetrics["checkpoints"] = {
+    count: 0,
+    lastId: undefined,
+    lastAt: undefined,
+    lastDurationMs: undefined,
+  };
+  private uncommitted = false;
+  /** Resolves when the loop ends; rejects with the error that stopped it. */
+  readonly done: Promise<void>;
+  private settle!: { resolve: () => void; reject: (e: unknown) => void };
+
+  constructor(
+    pipeline: Pipeline,
+    private readonly options: RunOptions,
+  ) {
+    if (!options || typeof options.broker !== "object" || options.broker === null)
+      throw new RivuletError("INVALID_ARGUMENT", "run(pipeline, { broker }) needs a broker");
+    const plan = compile(pipeline);
+    this.broker = options.broker;
+    this.clock = options.clock ?? systemClock;
+    this.group = options.group ?? `rivulet-${plan.outputs.join("+")}`;
+    this.rt = new RuntimeContext(this.clock, options.onError ?? "fail", options.deadLetterTopic ?? "rivulet-dlq");
+    this.exec = new Executor(plan, this.rt);
+    this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+    this.done.catch(() => {}); // observed through the commands; never an unhandled rejection
+  }
+
+  get status(): JobStatus {
+    return this.statusValue;
+  }
+
+  /** @internal */
+  async start(): Promise<void> {
+    const topics = this.exec.topics();
+    let partitions: number | undefined;
+    for (const t of topics) {
+      const n = await this.broker.partitions(t);
+      if (n === undefined) throw new RivuletError("UNKNOWN_TOPIC", `source topic "${t}" does not exist`);
+      partitions ??= n;
+    }
+    if (this.options.createTopics ?? true)
+      for (const t of [...this.exec.plan.outputs, this.rt.deadLetterTopic])
+        if ((await this.broker.partitions(t)) === undefined) await this.broker.createTopic(t, { partitions: partitions ?? 1 });
+    this.consumer = await this.broker.consumer({ group: this.group, topics });
+    this.consumer.onRebalance(async ({ assigned, revoked }) => {
+      if (revoked.length > 0) await this.commit(true);
+      for (const tp of revoked) this.exec.removePartition(tp.topic, tp.partition);
+      if (assigned.length > 0 && !this.restored) await this.restore(assigned);
+      for (const tp of assigned) {
+        const part = this.exec.addPartition(tp.topic, tp.partition, this.clock.now());
+        if (part.offset !== undefined) this.consumer!.seek(tp.topic, tp.partition, part.offset);
+      }
+    });
+    this.statusValue = "running";
+    void this.loop();
+  }
+
+  /** Processes everything in the topics now, writes the results, resolves; the job keeps running. */
+  flush(): Promise<void> {
+    return this.command(this.flushWaiters);
+  }
+
+  /**
+   * Ends the job as a bounded stream (Flink's `stop --drain`): processes all input now in the
+   * topics, fires every open window and event-time timer, writes, and stops.
+   */
+  drain(): Promise<void> {
+    this.drainRequested = true;
+    return this.command(this.stopWaiters);
+  }
+
+  /** Takes a checkpoint at the next batch boundary (needs `state`). */
+  checkpoint(): Promise<void> {
+    if (!this.options.state) return Promise.reject(new RivuletError("STATE", "checkpoint() needs run(..., { state })"));
+    return this.command(this.checkpointWaiters);
+  }
+
+  /** Stops after the current batch, committing what is done; open windows stay in the last checkpoint. */
+  stop(): Promise<void> {
+    this.stopRequested = true;
+    return this.command(this.stopWaiters);
+  }
+
+  metrics(): JobMetrics {
+    const { windowsFired, ...records } = this.rt.counters;
+    const produced: Record<string, number> = {};
+    for (const [t, c] of this.rt.produced) produced[t] = c.n;
+    return {
+      status: this.statusValue,
+      records,
+      windowsFired,
+      produced,
+      watermark: this.exec.watermark(),
+      partitions: [...this.exec.partitions.values()].map((p) => ({
+        topic: p.topic,
+        partition: p.partition,
+        offset: p.offset,
+        highWatermark: p.highWatermark,
+        lag: Math.max(0, p.highWatermark - (p.offset ?? 0)),
+        watermarks: p.inputs.map((i) => ({ source: i.source.node.label, watermark: i.wm, idle: i.idle })),
+      })),
+      checkpoints: { ...this.checkpointStats },
+    };
+  }
+
+  private command(waiters: Waiter[]): Promise<void> {
+    if (this.statusValue === "failed") return Promise.reject(this.failure);
+    if (this.statusValue === "stopped") {
+      return waiters === this.stopWaiters
+        ? Promise.resolve()
+        : Promise.reject(new RivuletError("JOB_STOPPED", "the job has stopped"));
+    }
+    const p = new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }));
+    this.wake?.();
+    return p;
+  }
+
+  private async loop(): Promise<void> {
+    const consumer = this.consumer!;
+    const maxRecords = this.options.maxBatch ?? 1000;
+    let lastYield = this.clock.now();
+    try {
+      for (;;) {
+        if (this.stopRequested && !this.drainRequested) break;
+        const flushing = this.flushWaiters.length;
+        const n = await this.step(consumer, maxRecords);
+        if (n > 0) {
+          // Long backlogs must not starve timers and I/O of the host (status lines, UIs).
+          if (Date.now() - lastYield > 20) {
+            await new Promise((r) => setTimeout(r, 0));
+            lastYield = Date.now();
+          }
+          continue;
+        }
+        if (this.drainRequested) {
+          this.statusValue = "draining";
+          this.exec.endOfInput();
+          break;
+        }
+        if (flushing > 0 || this.checkpointWaiters.length > 0) {
+          await this.commit(true);
+          resolveAll(this.flushWaiters.splice(0, flushing));
+          resolveAll(this.checkpointWaiters.splice(0));
+          continue;
+        }
+        await this.idle(consumer);
+      }
+      await this.commit(true);
+      await consumer.close();
+      this.statusValue = "stopped";
+      resolveAll(this.flushWaiters.splice(0));
+      resolveAll(this.checkpointWaiters.splice(0));
+      resolveAll(this.stopWaiters.splice(0));
+      this.settle.resolve();
+    } catch (e) {
+      this.statusValue = "failed";
+      this.failure = e;
+      await consumer.close().catch(() => {});
+      for (const w of [...this.flushWaiters, ...this.checkpointWaiters, ...this.stopWaiters]) w.reject(e);
+      this.flushWaiters = [];
+      this.checkpointWaiters = [];
+      this.stopWaiters = [];
+      this.settle.reject(e);
+    }
+  }
+
+  /** One poll: process the batches, processing-time work, commit if due. Returns records read. */
+  private async step(consumer: Consumer, maxRecords: number): Promise<number> {
+    const batches = await consumer.poll({ maxRecords });
+    const now = this.clock.now();
+    let n = 0;
+    for (const b of batches) {
+      const part = this.exec.partitions.get(`${b.topic}\u0000${b.partition}`);
+      if (!part) continue;
+      part.highWatermark = b.highWatermark;
+      if (b.records.length === 0) continue;
+      this.exec.process(part, b.records, now);
+      n += b.records.length;
+    }
+    this.exec.onProcessingTime(this.clock.now());
+    if (n > 0 || this.rt.out.length > 0) this.uncommitted = true;
+    await this.commit(false);
+    return n;
+  }
+
+  private async idle(consumer: Consumer): Promise<void> {
+    const now = this.clock.now();
+    const deadline = this.exec.nextProcessingDeadline();
+    const poll = this.options.pollInterval ?? 200;
+    const waits: Promise<void>[] = [
+      consumer.wait(poll),
+      new Promise<void>((r) => {
+        this.wake = r;
+      }),
+    ];
+    if (deadline !== Number.POSITIVE_INFINITY) waits.push(this.clock.sleep(deadline - now));
+    await Promise.race(waits);
+    this.wake = undefined;
+  }
+
+  /**
+   * Writes outputs and offsets atomically. With a state store, only at checkpoints (forced, or
+   * `checkpointInterval` elapsed), and the snapshot is stored first under the id the commit names.
+   */
+  private async commit(force: boolean): Promise<void> {
+    if (!this.uncommitted && !force) return;
+    if (!this.uncommitted && this.rt.out.length === 0 && !this.options.state) return;
+    const state = this.options.state;
+    const now = this.clock.now();
+    if (state && !force && now - this.lastCheckpointAt < (this.options.checkpointInterval ?? 0)) return;
+    const started = Date.now();
+    let id: string | undefined;
+    if (state) {
+      id = `${this.group}-${++this.checkpointSeq}`;
+      await state.put(id, encodeSnapshot({ seq: this.checkpointSeq, executor: this.exec.snapshot() }));
+    }
+    const positions: CommittedOffset[] = [];
+    for (const p of this.exec.partitions.values())
+      if (p.offset !== undefined)
+        positions.push(id ? { topic: p.topic, partition: p.partition, offset: p.offset, metadata: id } : { topic: p.topic, partition: p.partition, offset: p.offset });
+    const records = this.rt.out;
+    this.rt.out = [];
+    await this.broker.commit({ records, offsets: { group: this.group, positions } });
+    this.uncommitted = false;
+    if (state && id) {
+      await state.retain([id]);
+      this.lastCheckpointAt = now;
+      this.checkpointStats = { count: this.checkpointStats.count + 1, lastId: id, lastAt: now, lastDurationMs: Date.now() - started };
+    }
+  }
+
+  /** Loads the checkpoint the group's committed offsets name, if any. */
+  private async restore(assigned: readonly TopicPartition[]): Promise<void> {
+    this.restored = true;
+    const state = this.options.state;
+    if (!state) return;
+    const ids = new Set<string>();
+    for (const topic of new Set(assigned.map((tp) => tp.topic)))
+      for (const c of await this.broker.committed(this.group, topic)) if (c.metadata) ids.add(c.metadata);
+    if (ids.size === 0) return;
+    // Every commit names the checkpoint it belongs to; the latest one covers all partitions.
+    const id = [...ids].sort((a, b) => seqOf(b) - seqOf(a))[0]!;
+    const raw = await state.get(id);
+    if (raw === undefined)
+      throw new RivuletError("STATE", `checkpoint "${id}" named by the committed offsets of group "${this.group}" is missing from the state store`);
+    const snap = decodeSnapshot(raw) as { seq: number; executor: ExecutorSnapshot };
+    this.checkpointSeq = snap.seq;
+    this.exec.restore(snap.executor);
+  }
+}
+
+function seqOf(id: string): number {
+  return Number(id.slice(id.lastIndexOf("-") + 1));
+}
+
+function resolveAll(ws: Waiter[]): void {
+  for (const w of ws) w.resolve();
+}

@@ -1,0 +1,293 @@
+/**
+ * A deterministic Nexmark event generator: people, auctions and bids, after Apache Beam's Nexmark
+ * generator (sdks/java/testing/nexmark .../sources/generator) and its Flink port (nexmark/nexmark).
+ *
+ * Event `index` i (0, 1, 2, ...) gets an event number and id as in Beam (ids are permuted within
+ * groups of `outOfOrderGroupSize` to create bounded disorder), a kind from `eventId % 50` (1 person,
+ * 3 auctions, 46 bids by default), an event time `baseTime + eventNumber * 1e6 / firstEventRate`
+ * microseconds, and fields drawn from a PRNG seeded afresh from (seed, eventId). So every event can
+ * be generated on its own, in any order, on any runtime, with identical results.
+ *
+ * Bids and auctions refer to recently generated people and auctions. As in Beam, a random pick may
+ * run up to `personIdLead` / `auctionIdLead` (default 10) ids ahead of the last one generated,
+ * so joins see some "future" keys; set both leads to 0 for strict referential integrity.
+ *
+ * Runtime-agnostic: no Node or DOM APIs.
+ *
+ * @example
+ * const events = generateNexmark({ seed: 42 }, 1_000_000); // fast path: one array
+ * for (const e of nexmarkEvents({ numEvents: 100 })) if (e.kind === "bid") use(e.bid.price);
+ * nexmarkEvent({ seed: 42 }, 123_456); // equal to events[123_456]
+ */
+
+import { RivuletError } from "../errors.js";
+import { type NexmarkPlan, nextAuction, nextBid, nextPerson, timestampForEvent } from "./nexmark-model.js";
+import { seedRandom } from "./nexmark-random.js";
+
+export interface Person {
+  id: number;
+  name: string;
+  emailAddress: string;
+  creditCard: string;
+  city: string;
+  state: string;
+  /** Epoch millis. */
+  dateTime: number;
+  extra: string;
+}
+
+export interface Auction {
+  id: number;
+  itemName: string;
+  description: string;
+  /** Prices are in cents. */
+  initialBid: number;
+  reserve: number;
+  /** Epoch millis. */
+  dateTime: number;
+  /** Epoch millis, after dateTime. */
+  expires: number;
+  /** A person id. */
+  seller: number;
+  /** 10..14 */
+  category: number;
+  extra: string;
+}
+
+export interface Bid {
+  /** An auction id. */
+  auction: number;
+  /** A person id. */
+  bidder: number;
+  /** Cents. */
+  price: number;
+  channel: string;
+  url: string;
+  /** Epoch millis. */
+  dateTime: number;
+  extra: string;
+}
+
+/** One Nexmark event; `timestamp` is its event time (epoch millis), equal to the payload's dateTime. */
+export type NexmarkEvent =
+  | { kind: "person"; timestamp: number; person: Person }
+  | { kind: "auction"; timestamp: number; auction: Auction }
+  | { kind: "bid"; timestamp: number; bid: Bid };
+
+export type NexmarkEventKind = NexmarkEvent["kind"];
+
+/** Generator settings; every field is optional, with Beam's defaults (see NEXMARK_DEFAULTS). */
+export interface NexmarkConfig {
+  /** Events per second of event time. */
+  firstEventRate?: number;
+  /** Events `nexmarkEvents` yields; 0 or Infinity for an endless stream. */
+  numEvents?: number;
+  /** Out of every personProportion + auctionProportion + bidProportion events, in that order. */
+  personProportion?: number;
+  auctionProportion?: number;
+  bidProportion?: number;
+  /** 1 - 1/ratio of bids go to a hot auction; of auctions to a hot seller; of bids to a hot bidder. */
+  hotAuctionRatio?: number;
+  hotSellersRatio?: number;
+  hotBiddersRatio?: number;
+  /** Non-hot sellers and bidders are drawn from the latest this many people. */
+  numActivePeople?: number;
+  /** Non-hot bids go to one of the latest this many auctions. */
+  numInFlightAuctions?: number;
+  /** Average sizes, in Beam's byte accounting, that the `extra` padding tops events up to. */
+  avgPersonByteSize?: number;
+  avgAuctionByteSize?: number;
+  avgBidByteSize?: number;
+  /** Ids and timestamps are shuffled within consecutive groups of this many events; 1 = in order. */
+  outOfOrderGroupSize?: number;
+  /** Event time of event number 0, epoch millis. */
+  baseTime?: number;
+  /** Any safe integer; different seeds give different (but equally shaped) streams. */
+  seed?: number;
+  /** Id of the first event; shifts the kinds and ids (as Beam's splits do), not the timestamps. */
+  firstEventId?: number;
+  /** How far past the last generated person / auction a random reference may reach (Beam: 10). */
+  personIdLead?: number;
+  auctionIdLead?: number;
+}
+
+export type ResolvedNexmarkConfig = Readonly<Required<NexmarkConfig>>;
+
+export const NEXMARK_DEFAULTS: ResolvedNexmarkConfig = Object.freeze({
+  firstEventRate: 10_000,
+  numEvents: 100_000,
+  personProportion: 1,
+  auctionProportion: 3,
+  bidProportion: 46,
+  hotAuctionRatio: 2,
+  hotSellersRatio: 4,
+  hotBiddersRatio: 4,
+  numActivePeople: 1000,
+  numInFlightAuctions: 100,
+  avgPersonByteSize: 200,
+  avgAuctionByteSize: 500,
+  avgBidByteSize: 100,
+  outOfOrderGroupSize: 1,
+  baseTime: Date.UTC(2026, 0, 1),
+  seed: 0,
+  firstEventId: 0,
+  personIdLead: 10,
+  auctionIdLead: 10,
+});
+
+function invalid(message: string): never {
+  throw new RivuletError("INVALID_ARGUMENT", `Nexmark config: ${message}`);
+}
+
+function checkInt(name: string, value: number, min: number): void {
+  if (!Number.isSafeInteger(value) || value < min) {
+    invalid(`${name} must be an integer >= ${min}, got ${value}`);
+  }
+}
+
+/** Fill in defaults and validate; the result is frozen, and fast to reuse with `nexmarkEvent`. */
+export function resolveNexmarkConfig(config: NexmarkConfig = {}): ResolvedNexmarkConfig {
+  if (plans.has(config)) return config as ResolvedNexmarkConfig;
+  const resolved = validated(config);
+  plans.set(resolved, makePlan(resolved));
+  return resolved;
+}
+
+function validated(config: NexmarkConfig): ResolvedNexmarkConfig {
+  const c: Required<NexmarkConfig> = { ...NEXMARK_DEFAULTS };
+  for (const key of Object.keys(c) as (keyof NexmarkConfig)[]) {
+    const v = config[key];
+    if (v !== undefined) c[key] = v;
+  }
+  if (!(Number.isFinite(c.firstEventRate) && c.firstEventRate > 0)) {
+    invalid(`firstEventRate must be a positive number, got ${c.firstEventRate}`);
+  }
+  if (c.numEvents !== Number.POSITIVE_INFINITY) checkInt("numEvents", c.numEvents, 0);
+  checkInt("personProportion", c.personProportion, 1);
+  checkInt("auctionProportion", c.auctionProportion, 1);
+  checkInt("bidProportion", c.bidProportion, 0);
+  checkInt("hotAuctionRatio", c.hotAuctionRatio, 1);
+  checkInt("hotSellersRatio", c.hotSellersRatio, 1);
+  checkInt("hotBiddersRatio", c.hotBiddersRatio, 1);
+  checkInt("numActivePeople", c.numActivePeople, 1);
+  checkInt("numInFlightAuctions", c.numInFlightAuctions, 0);
+  checkInt("avgPersonByteSize", c.avgPersonByteSize, 0);
+  checkInt("avgAuctionByteSize", c.avgAuctionByteSize, 0);
+  checkInt("avgBidByteSize", c.avgBidByteSize, 0);
+  checkInt("outOfOrderGroupSize", c.outOfOrderGroupSize, 1);
+  if (c.outOfOrderGroupSize % 953 === 0) {
+    // Beam shuffles a group by multiplying with 953 mod n: for multiples of 953 every event of a
+    // group would get the same id.
+    invalid(`outOfOrderGroupSize must not be a multiple of 953, got ${c.outOfOrderGroupSize}`);
+  }
+  checkInt("baseTime", c.baseTime, Number.MIN_SAFE_INTEGER);
+  checkInt("seed", c.seed, Number.MIN_SAFE_INTEGER);
+  checkInt("firstEventId", c.firstEventId, 0);
+  checkInt("personIdLead", c.personIdLead, 0);
+  checkInt("auctionIdLead", c.auctionIdLead, 0);
+  return Object.freeze(c);
+}
+
+/** Plans of resolved (frozen) configs, so `nexmarkEvent(resolved, i)` does no per-call setup. */
+const plans = new WeakMap<object, NexmarkPlan>();
+
+function makePlan(c: ResolvedNexmarkConfig): NexmarkPlan {
+  const totalProportion = c.personProportion + c.auctionProportion + c.bidProportion;
+  return {
+    seed: c.seed,
+    baseTime: c.baseTime,
+    firstEventId: c.firstEventId,
+    outOfOrderGroupSize: c.outOfOrderGroupSize,
+    interEventDelayUs: 1_000_000 / c.firstEventRate,
+    personProportion: c.personProportion,
+    auctionProportion: c.auctionProportion,
+    totalProportion,
+    hotAuctionRatio: c.hotAuctionRatio,
+    hotSellersRatio: c.hotSellersRatio,
+    hotBiddersRatio: c.hotBiddersRatio,
+    numActivePeople: c.numActivePeople,
+    numInFlightAuctions: c.numInFlightAuctions,
+    avgPersonByteSize: c.avgPersonByteSize,
+    avgAuctionByteSize: c.avgAuctionByteSize,
+    avgBidByteSize: c.avgBidByteSize,
+    personIdLead: c.personIdLead,
+    auctionIdLead: c.auctionIdLead,
+    numEventsForAuctions: Math.floor((c.numInFlightAuctions * totalProportion) / c.auctionProportion),
+  };
+}
+
+function planOf(config: NexmarkConfig): NexmarkPlan {
+  // Plain config objects are validated afresh on every call (they may have been mutated).
+  return plans.get(config) ?? makePlan(validated(config));
+}
+
+function checkIndex(index: number): void {
+  if (!Number.isSafeInteger(index) || index < 0) {
+    throw new RivuletError("INVALID_ARGUMENT", `Nexmark event index must be an integer >= 0, got ${index}`);
+  }
+}
+
+/**
+ * Beam's nextAdjustedEventNumber: within each group of n events the numbers are permuted by
+ * multiplying with 953 mod n (a permutation, as 953 is prime and n no multiple of it).
+ */
+function adjustedEventNumber(plan: NexmarkPlan, eventNumber: number): number {
+  const n = plan.outOfOrderGroupSize;
+  if (n === 1) return eventNumber;
+  const inGroup = eventNumber % n;
+  return eventNumber - inGroup + ((inGroup * 953) % n);
+}
+
+function eventAt(plan: NexmarkPlan, index: number): NexmarkEvent {
+  const eventNumber = adjustedEventNumber(plan, index);
+  const eventId = plan.firstEventId + eventNumber;
+  const timestamp = timestampForEvent(plan, eventNumber);
+  seedRandom(plan.seed, eventId);
+  const rem = eventId % plan.totalProportion;
+  if (rem < plan.personProportion) {
+    return { kind: "person", timestamp, person: nextPerson(plan, eventId, timestamp) };
+  }
+  if (rem < plan.personProportion + plan.auctionProportion) {
+    return { kind: "auction", timestamp, auction: nextAuction(plan, eventId, eventNumber, timestamp) };
+  }
+  return { kind: "bid", timestamp, bid: nextBid(plan, eventId, timestamp) };
+}
+
+/** The event with ordinal `index` (0-based) of the stream `config` describes. */
+export function nexmarkEvent(config: NexmarkConfig, index: number): NexmarkEvent {
+  checkIndex(index);
+  return eventAt(planOf(config), index);
+}
+
+/**
+ * Beam's watermark after emitting events 0..index-1: no event at `index` or later has an earlier
+ * timestamp. Equals the timestamp of event `index` when outOfOrderGroupSize is 1.
+ */
+export function nexmarkWatermark(config: NexmarkConfig, index: number): number {
+  checkIndex(index);
+  const plan = planOf(config);
+  const n = plan.outOfOrderGroupSize;
+  return timestampForEvent(plan, index - (index % n));
+}
+
+/** The stream's first `numEvents` events (endless if numEvents is 0 or Infinity), lazily. */
+export function* nexmarkEvents(config: NexmarkConfig = {}): Generator<NexmarkEvent, void, undefined> {
+  const resolved = resolveNexmarkConfig(config);
+  const plan = planOf(resolved);
+  const end = resolved.numEvents === 0 ? Number.POSITIVE_INFINITY : resolved.numEvents;
+  for (let i = 0; i < end; i++) yield eventAt(plan, i);
+}
+
+/**
+ * Events `start .. start + n - 1` in one array: the fast path for benchmarks (one plan, one loop, no
+ * per-event closures or iterator protocol). Ignores `numEvents`.
+ */
+export function generateNexmark(config: NexmarkConfig, n: number, start = 0): NexmarkEvent[] {
+  checkIndex(n);
+  checkIndex(start);
+  checkIndex(start + n);
+  const plan = planOf(config);
+  const out: NexmarkEvent[] = [];
+  for (let i = 0; i < n; i++) out.push(eventAt(plan, start + i));
+  return out;
+}

@@ -1,0 +1,52 @@
+import { fileURLToPath } from "node:url";
+import { playwright } from "@vitest/browser-playwright";
+import { defineConfig } from "vitest/config";
+
+const alias = {
+  "rivulet/testing": fileURLToPath(new URL("./core/testing.ts", import.meta.url)),
+  rivulet: fileURLToPath(new URL("./core/index.ts", import.meta.url)),
+};
+
+// Debian's Chromium; test/run-all.mjs installs it when missing. Never a downloaded browser.
+const chromium = process.env.RIVULET_CHROMIUM ?? "/usr/bin/chromium";
+const chromiumArgs = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--disable-quic",
+];
+
+export default defineConfig({
+  resolve: { alias },
+  test: {
+    projects: [
+      {
+        resolve: { alias },
+        test: {
+          name: "node",
+          environment: "node",
+          include: ["core/**/*.test.ts", "test/unit/**/*.test.ts"],
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
+          name: "browser",
+          // core's own suite, unchanged, in real Chromium: proves the engine needs no Node.
+          include: ["core/**/*.test.ts"],
+          exclude: ["core/**/*.node.test.ts"],
+          browser: {
+            enabled: true,
+            headless: true,
+            screenshotFailures: false,
+            provider: playwright({ launchOptions: { executablePath: chromium, args: chromiumArgs } }),
+            instances: [{ browser: "chromium" }],
+          },
+        },
+      },
+    ],
+  },
+});
