@@ -143,6 +143,7 @@ const EMPTY: unique symbol = Symbol("rivulet.empty");
 export function toAggregator<T>(spec: AggregatorSpec<T>): Aggregator<T, any, any> {
   if (isAggregator(spec)) return spec;
   const names = Object.keys(spec);
+  if (names.length === 0) throw new TypeError("aggregate needs at least one aggregator");
   const parts = names.map((n) => (spec as Record<string, Aggregator<T, any, any>>)[n]!);
   for (const [i, p] of parts.entries())
     if (!isAggregator(p)) throw new TypeError(`aggregate: "${names[i]}" is not an aggregator`);
@@ -155,7 +156,13 @@ export function toAggregator<T>(spec: AggregatorSpec<T>): Aggregator<T, any, any
     merge: (a: unknown[], b: unknown[]) => parts.map((p, i) => p.merge(a[i], b[i])),
     result: (acc: unknown[]) => {
       const out: Record<string, unknown> = {};
-      for (let i = 0; i < parts.length; i++) out[names[i]!] = parts[i]!.result(acc[i]);
+      for (let i = 0; i < parts.length; i++) {
+        const name = names[i]!;
+        const r = parts[i]!.result(acc[i]);
+        // "__proto__" must stay a field of the result, not replace its prototype.
+        if (name === "__proto__") Object.defineProperty(out, name, { value: r, enumerable: true, writable: true, configurable: true });
+        else out[name] = r;
+      }
       return out;
     },
   };

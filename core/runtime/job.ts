@@ -29,6 +29,11 @@ export interface RunOptions {
   createTopics?: boolean;
   /** Longest wait for new records before re-checking timers (ms, default 200). */
   pollInterval?: number;
+  /**
+   * Drive the job by hand: nothing runs until `step()`, `flush()`, `drain()`. For tests, and
+   * for the playground's step-by-step mode.
+   */
+  manual?: boolean;
 }
 
 export type JobStatus = "starting" | "running" | "draining" | "stopped" | "failed";
@@ -142,11 +147,51 @@ export class Job {
       }
     });
     this.statusValue = "running";
-    void this.loop();
+    if (!this.options.manual) void this.loop();
+  }
+
+  /** Manual mode: one poll and its batches. Resolves with the number of records read. */
+  step(): Promise<number> {
+    return this.manually(() => this.step1());
+  }
+
+  private manualChain: Promise<unknown> = Promise.resolve();
+
+  /** Serializes manual commands; a failure fails the job as the loop would. */
+  private manually<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.options.manual) return Promise.reject(new RivuletError("INVALID_ARGUMENT", "step() needs run(..., { manual: true })"));
+    const next = this.manualChain.then(async () => {
+      if (this.statusValue === "failed") throw this.failure;
+      if (this.statusValue === "stopped") throw new RivuletError("JOB_STOPPED", "the job has stopped");
+      try {
+        return await fn();
+      } catch (e) {
+        await this.fail(e);
+        throw e;
+      }
+    });
+    this.manualChain = next.catch(() => {});
+    return next;
+  }
+
+  private async runUntilIdle(): Promise<void> {
+    while ((await this.step1()) > 0) {}
+  }
+
+  private async finish(): Promise<void> {
+    await this.commit(true);
+    await this.consumer!.close();
+    this.statusValue = "stopped";
+    this.settle.resolve();
   }
 
   /** Processes everything in the topics now, writes the results, resolves; the job keeps running. */
   flush(): Promise<void> {
+    if (this.options.manual)
+      return this.manually(async () => {
+        await this.runUntilIdle();
+        await this.commit(true);
+      });
     return this.command(this.flushWaiters);
   }
 
@@ -155,6 +200,15 @@ export class Job {
    * topics, fires every open window and event-time timer, writes, and stops.
    */
   drain(): Promise<void> {
+    if (this.options.manual)
+      return this.statusValue === "stopped"
+        ? Promise.resolve()
+        : this.manually(async () => {
+            await this.runUntilIdle();
+            this.statusValue = "draining";
+            this.exec.endOfInput();
+            await this.finish();
+          });
     this.drainRequested = true;
     return this.command(this.stopWaiters);
   }
@@ -162,11 +216,14 @@ export class Job {
   /** Takes a checkpoint at the next batch boundary (needs `state`). */
   checkpoint(): Promise<void> {
     if (!this.options.state) return Promise.reject(new RivuletError("STATE", "checkpoint() needs run(..., { state })"));
+    if (this.options.manual) return this.manually(() => this.commit(true));
     return this.command(this.checkpointWaiters);
   }
 
   /** Stops after the current batch, committing what is done; open windows stay in the last checkpoint. */
   stop(): Promise<void> {
+    if (this.options.manual)
+      return this.statusValue === "stopped" ? Promise.resolve() : this.manually(() => this.finish());
     this.stopRequested = true;
     return this.command(this.stopWaiters);
   }
@@ -207,13 +264,12 @@ export class Job {
 
   private async loop(): Promise<void> {
     const consumer = this.consumer!;
-    const maxRecords = this.options.maxBatch ?? 1000;
     let lastYield = this.clock.now();
     try {
       for (;;) {
         if (this.stopRequested && !this.drainRequested) break;
         const flushing = this.flushWaiters.length;
-        const n = await this.step(consumer, maxRecords);
+        const n = await this.step1();
         if (n > 0) {
           // Long backlogs must not starve timers and I/O of the host (status lines, UIs).
           if (Date.now() - lastYield > 20) {
@@ -235,28 +291,30 @@ export class Job {
         }
         await this.idle(consumer);
       }
-      await this.commit(true);
-      await consumer.close();
-      this.statusValue = "stopped";
+      await this.finish();
       resolveAll(this.flushWaiters.splice(0));
       resolveAll(this.checkpointWaiters.splice(0));
       resolveAll(this.stopWaiters.splice(0));
-      this.settle.resolve();
     } catch (e) {
-      this.statusValue = "failed";
-      this.failure = e;
-      await consumer.close().catch(() => {});
+      await this.fail(e);
       for (const w of [...this.flushWaiters, ...this.checkpointWaiters, ...this.stopWaiters]) w.reject(e);
       this.flushWaiters = [];
       this.checkpointWaiters = [];
       this.stopWaiters = [];
-      this.settle.reject(e);
     }
   }
 
+  private async fail(e: unknown): Promise<void> {
+    if (this.statusValue === "failed") return;
+    this.statusValue = "failed";
+    this.failure = e;
+    await this.consumer?.close().catch(() => {});
+    this.settle.reject(e);
+  }
+
   /** One poll: process the batches, processing-time work, commit if due. Returns records read. */
-  private async step(consumer: Consumer, maxRecords: number): Promise<number> {
-    const batches = await consumer.poll({ maxRecords });
+  private async step1(): Promise<number> {
+    const batches = await this.consumer!.poll({ maxRecords: this.options.maxBatch ?? 1000 });
     const now = this.clock.now();
     let n = 0;
     for (const b of batches) {
