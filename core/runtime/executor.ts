@@ -202,7 +202,7 @@ export class Executor {
 
   /** Source topics this plan reads. */
   topics(): string[] {
-    return [...this.sourcesByTopic.keys()];
+    return [...new Set(this.plan.sources.map((s) => s.topic))];
   }
 
   addPartition(topic: string, partition: number, now: number): PartitionState {
