@@ -55,7 +55,7 @@ export function isRivuletError(e: unknown): e is RivuletError {
 export function describe(e: unknown): string {
   if (e instanceof Error) return `${e.name}: ${e.message}`;
   try {
-    return typeof e === "string" ? e : JSON.stringify(e) ?? String(e);
+    return typeof e === "string" ? e : (JSON.stringify(e) ?? String(e));
   } catch {
     return String(e);
   }

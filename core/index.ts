@@ -10,11 +10,38 @@
  *
  * @module
  */
-export type { Broker, CommittedOffset, Consumer, ConsumerOptions, OutgoingRecord, PartitionBatch, RebalanceEvent, TopicOptions, Transaction } from "./broker/broker.js";
+export type {
+  Broker,
+  CommittedOffset,
+  Consumer,
+  ConsumerOptions,
+  OutgoingRecord,
+  PartitionBatch,
+  RebalanceEvent,
+  TopicOptions,
+  Transaction,
+} from "./broker/broker.js";
 export { topicNameProblem } from "./broker/broker.js";
 export { murmur2, partitionForKey } from "./broker/partitioner.js";
-export { describe as describeError, type ErrorCode, isRivuletError, PipelineError, RivuletError, UserFunctionError } from "./errors.js";
-export { type AggregateResult, type Aggregator, type AggregatorSpec, avg, count, max, min, sum, topN } from "./operators/aggregators.js";
+export {
+  describe as describeError,
+  type ErrorCode,
+  isRivuletError,
+  PipelineError,
+  RivuletError,
+  UserFunctionError,
+} from "./errors.js";
+export {
+  type AggregateResult,
+  type Aggregator,
+  type AggregatorSpec,
+  avg,
+  count,
+  max,
+  min,
+  sum,
+  topN,
+} from "./operators/aggregators.js";
 export {
   type IntervalJoinOptions,
   KeyedStream,
@@ -27,9 +54,23 @@ export {
   type WindowJoinOptions,
   type WindowOptions,
 } from "./pipeline/builder.js";
-export { type OutputTag, outputTag, type ProcessContext, type ProcessFunction, type Timers, type WatermarkOptions } from "./pipeline/plan.js";
-export { Job, type JobMetrics, type JobStatus, type PartitionMetrics, type RunOptions, run } from "./runtime/job.js";
+export {
+  type OutputTag,
+  outputTag,
+  type ProcessContext,
+  type ProcessFunction,
+  type Timers,
+  type WatermarkOptions,
+} from "./pipeline/plan.js";
 export type { ErrorPolicy } from "./runtime/context.js";
+export {
+  Job,
+  type JobMetrics,
+  type JobStatus,
+  type PartitionMetrics,
+  type RunOptions,
+  run,
+} from "./runtime/job.js";
 export { bytes, json, type Serde, text } from "./serde.js";
 export { decodeSnapshot, encodeSnapshot } from "./state/codec.js";
 export {
@@ -46,4 +87,12 @@ export {
 export { MemoryStateStore, type StateStore } from "./state/store.js";
 export { type Clock, systemClock } from "./time/clock.js";
 export { session, sliding, tumbling, type WindowSpec } from "./time/windows.js";
-export type { Headers, Key, KeyedValue, ProduceRecord, StoredRecord, TopicPartition, WindowResult } from "./types.js";
+export type {
+  Headers,
+  Key,
+  KeyedValue,
+  ProduceRecord,
+  StoredRecord,
+  TopicPartition,
+  WindowResult,
+} from "./types.js";

@@ -13,7 +13,14 @@ mkdirSync(cache, { recursive: true });
 ensureChromium();
 
 const report = join(cache, "vitest-report.json");
-const args = ["vitest", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...process.argv.slice(2)];
+const args = [
+  "vitest",
+  "run",
+  "--reporter=default",
+  "--reporter=json",
+  `--outputFile.json=${report}`,
+  ...process.argv.slice(2),
+];
 const res = spawnSync("npx", args, { cwd: root, stdio: "inherit", env: process.env });
 
 let passed = 0;
@@ -34,7 +41,9 @@ process.exit(code);
 
 // Suites that failed to load count as one failure each; suites whose tests failed are already counted.
 function countSuitesWithFailedTests(r) {
-  return (r.testResults ?? []).filter((s) => s.status === "failed" && (s.assertionResults ?? []).some((a) => a.status === "failed")).length;
+  return (r.testResults ?? []).filter(
+    (s) => s.status === "failed" && (s.assertionResults ?? []).some((a) => a.status === "failed"),
+  ).length;
 }
 
 function ensureChromium() {
@@ -43,7 +52,10 @@ function ensureChromium() {
   console.log(`[test] ${exe} is missing: installing Debian's chromium`);
   const sudo = process.getuid?.() === 0 ? [] : ["sudo"];
   const run = (cmd) => {
-    const r = spawnSync(sudo.length ? "sudo" : cmd[0], sudo.length ? cmd : cmd.slice(1), { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+    const r = spawnSync(sudo.length ? "sudo" : cmd[0], sudo.length ? cmd : cmd.slice(1), {
+      stdio: "inherit",
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    });
     if (r.status !== 0) throw new Error(`failed: ${cmd.join(" ")}`);
   };
   run(["apt-get", "update", "-qq"]);

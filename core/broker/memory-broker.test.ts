@@ -52,18 +52,30 @@ describe("MemoryBroker", () => {
       offsets: { group: "g", positions: [{ topic: "in", partition: 0, offset: 5, metadata: "cp-1" }] },
     });
     expect((await b.records("out")).map((r) => r.value)).toEqual(["ok"]);
-    expect(await b.committed("g", "in")).toEqual([{ topic: "in", partition: 0, offset: 5, metadata: "cp-1" }]);
+    expect(await b.committed("g", "in")).toEqual([
+      { topic: "in", partition: 0, offset: 5, metadata: "cp-1" },
+    ]);
   });
 
   it("consumer groups split partitions, resume from committed offsets and rebalance on leave", async () => {
     const b = new MemoryBroker();
     await b.createTopic("t", { partitions: 4 });
-    for (let p = 0; p < 4; p++) await b.produce("t", [{ value: `p${p}-0`, partition: p }, { value: `p${p}-1`, partition: p }]);
-    await b.commit({ records: [], offsets: { group: "g", positions: [{ topic: "t", partition: 0, offset: 1 }] } });
+    for (let p = 0; p < 4; p++)
+      await b.produce("t", [
+        { value: `p${p}-0`, partition: p },
+        { value: `p${p}-1`, partition: p },
+      ]);
+    await b.commit({
+      records: [],
+      offsets: { group: "g", positions: [{ topic: "t", partition: 0, offset: 1 }] },
+    });
     const c1 = await b.consumer({ group: "g", topics: ["t"] });
     const c2 = await b.consumer({ group: "g", topics: ["t"] });
     const events: string[] = [];
-    c1.onRebalance((e) => void events.push(`c1 +${e.assigned.map((x) => x.partition)} -${e.revoked.map((x) => x.partition)}`));
+    c1.onRebalance(
+      (e) =>
+        void events.push(`c1 +${e.assigned.map((x) => x.partition)} -${e.revoked.map((x) => x.partition)}`),
+    );
     const got1 = (await c1.poll({ maxRecords: 10 })).flatMap((x) => x.records.map((r) => r.value));
     const got2 = (await c2.poll({ maxRecords: 10 })).flatMap((x) => x.records.map((r) => r.value));
     expect(got1).toEqual(["p0-1", "p1-0", "p1-1"]); // partition 0 resumes at its committed offset
@@ -78,7 +90,10 @@ describe("MemoryBroker", () => {
   it("polls at most maxRecords per partition and seeks", async () => {
     const b = new MemoryBroker();
     await b.createTopic("t");
-    await b.produce("t", [1, 2, 3, 4, 5].map((value) => ({ value })));
+    await b.produce(
+      "t",
+      [1, 2, 3, 4, 5].map((value) => ({ value })),
+    );
     const c = await b.consumer({ group: "g", topics: ["t"] });
     const first = await c.poll({ maxRecords: 2 });
     expect(first[0]!.records.map((r) => r.value)).toEqual([1, 2]);

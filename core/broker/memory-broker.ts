@@ -198,7 +198,10 @@ export class MemoryBroker implements Broker {
   }
 
   private checkPartition(t: Topic, partition: number | undefined): void {
-    if (partition !== undefined && !(Number.isInteger(partition) && partition >= 0 && partition < t.logs.length))
+    if (
+      partition !== undefined &&
+      !(Number.isInteger(partition) && partition >= 0 && partition < t.logs.length)
+    )
       throw new RivuletError("INVALID_ARGUMENT", `topic "${t.name}" has no partition ${partition}`);
   }
 
@@ -267,7 +270,10 @@ class MemoryConsumer implements Consumer {
   seek(topic: string, partition: number, offset: number): void {
     const k = tpKey(topic, partition);
     if (!this.positions.has(k))
-      throw new RivuletError("INVALID_ARGUMENT", `partition ${topic}[${partition}] is not assigned to this consumer`);
+      throw new RivuletError(
+        "INVALID_ARGUMENT",
+        `partition ${topic}[${partition}] is not assigned to this consumer`,
+      );
     this.positions.set(k, offset);
   }
 

@@ -12,7 +12,11 @@ export function murmur2(bytes: Uint8Array): number {
   let h = seed ^ len;
   const whole = len & ~3;
   for (let i = 0; i < whole; i += 4) {
-    let k = (bytes[i]! & 0xff) | ((bytes[i + 1]! & 0xff) << 8) | ((bytes[i + 2]! & 0xff) << 16) | ((bytes[i + 3]! & 0xff) << 24);
+    let k =
+      (bytes[i]! & 0xff) |
+      ((bytes[i + 1]! & 0xff) << 8) |
+      ((bytes[i + 2]! & 0xff) << 16) |
+      ((bytes[i + 3]! & 0xff) << 24);
     k = Math.imul(k, m);
     k ^= k >>> 24;
     k = Math.imul(k, m);

@@ -16,11 +16,14 @@ export interface Aggregator<T, A, R> {
 }
 
 /** A record of named aggregators, combined into one whose result has the same names. */
-export type AggregatorSpec<T> = Aggregator<T, any, any> | { readonly [name: string]: Aggregator<T, any, any> };
+export type AggregatorSpec<T> =
+  | Aggregator<T, any, any>
+  | { readonly [name: string]: Aggregator<T, any, any> };
 
-export type AggregateResult<S> = S extends Aggregator<any, any, infer R>
-  ? R
-  : { [P in keyof S]: S[P] extends Aggregator<any, any, infer R> ? R : never };
+export type AggregateResult<S> =
+  S extends Aggregator<any, any, infer R>
+    ? R
+    : { [P in keyof S]: S[P] extends Aggregator<any, any, infer R> ? R : never };
 
 /**
  * Number of records.
@@ -160,7 +163,13 @@ export function toAggregator<T>(spec: AggregatorSpec<T>): Aggregator<T, any, any
         const name = names[i]!;
         const r = parts[i]!.result(acc[i]);
         // "__proto__" must stay a field of the result, not replace its prototype.
-        if (name === "__proto__") Object.defineProperty(out, name, { value: r, enumerable: true, writable: true, configurable: true });
+        if (name === "__proto__")
+          Object.defineProperty(out, name, {
+            value: r,
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
         else out[name] = r;
       }
       return out;

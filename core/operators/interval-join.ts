@@ -53,14 +53,16 @@ export class IntervalJoinOperator implements TimedOperator {
       const e: Entry = { value, ts, cleanup: ts + Math.max(upper, 0) };
       this.buffer(this.left, key, e);
       const others = this.right.get(key);
-      if (others) for (const r of others) if (r.ts >= ts + lower && r.ts <= ts + upper) emit(e, r, key, value, r.value);
+      if (others)
+        for (const r of others) if (r.ts >= ts + lower && r.ts <= ts + upper) emit(e, r, key, value, r.value);
     };
     this.pushRight = (value, ts, key) => {
       if (!this.admit(ts)) return;
       const e: Entry = { value, ts, cleanup: ts - Math.min(lower, 0) };
       this.buffer(this.right, key, e);
       const others = this.left.get(key);
-      if (others) for (const l of others) if (ts >= l.ts + lower && ts <= l.ts + upper) emit(l, e, key, l.value, value);
+      if (others)
+        for (const l of others) if (ts >= l.ts + lower && ts <= l.ts + upper) emit(l, e, key, l.value, value);
     };
   }
 
@@ -92,7 +94,8 @@ export class IntervalJoinOperator implements TimedOperator {
   }
 
   snapshot(): unknown {
-    const side = (m: Map<Key, Entry[]>) => [...m].map(([k, es]) => [k, es.map((e) => [e.value, e.ts, e.cleanup])]);
+    const side = (m: Map<Key, Entry[]>) =>
+      [...m].map(([k, es]) => [k, es.map((e) => [e.value, e.ts, e.cleanup])]);
     return { wm: this.wm, left: side(this.left), right: side(this.right) };
   }
 

@@ -8,7 +8,10 @@ export function keyBy(node: KeyByNode, next: Push): Push {
   return (value, ts) => {
     const key = userCall(label, fn, value);
     if (typeof key !== "string" && typeof key !== "number")
-      throw new UserFunctionError(label, new TypeError(`key must be a string or a number, got ${key === null ? "null" : typeof key}`));
+      throw new UserFunctionError(
+        label,
+        new TypeError(`key must be a string or a number, got ${key === null ? "null" : typeof key}`),
+      );
     next(value, ts, key);
   };
 }

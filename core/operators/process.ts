@@ -16,7 +16,8 @@ interface TimerEntry {
   time: number;
   key: Key;
 }
-const earlier = (a: TimerEntry, b: TimerEntry) => a.time < b.time || (a.time === b.time && compareKeys(a.key, b.key) < 0);
+const earlier = (a: TimerEntry, b: TimerEntry) =>
+  a.time < b.time || (a.time === b.time && compareKeys(a.key, b.key) < 0);
 
 /** Timers of one domain: a heap plus, per key, the set of live timestamps (deduplicates, deletes lazily). */
 class TimerQueue {
@@ -150,20 +151,19 @@ export class ProcessOperator implements TimedOperator {
     let a = this.accessors.get(id);
     if (a) return a;
     const m = this.store(id);
-    const op = this;
     if (d.kind === "value") {
       const initial = (d as ValueStateDescriptor<unknown>).initial;
       a = {
-        get: () => (m.has(op.key) ? m.get(op.key) : initial),
-        set: (v: unknown) => void m.set(op.key, v),
-        clear: () => void m.delete(op.key),
+        get: () => (m.has(this.key) ? m.get(this.key) : initial),
+        set: (v: unknown) => void m.set(this.key, v),
+        clear: () => void m.delete(this.key),
       } satisfies ValueState<unknown>;
     } else if (d.kind === "map") {
       const inner = (create: boolean) => {
-        let x = m.get(op.key) as Map<unknown, unknown> | undefined;
+        let x = m.get(this.key) as Map<unknown, unknown> | undefined;
         if (!x && create) {
           x = new Map();
-          m.set(op.key, x);
+          m.set(this.key, x);
         }
         return x;
       };
@@ -174,24 +174,24 @@ export class ProcessOperator implements TimedOperator {
         delete: (k: unknown) => {
           const x = inner(false);
           x?.delete(k);
-          if (x?.size === 0) m.delete(op.key);
+          if (x?.size === 0) m.delete(this.key);
         },
         entries: () => (inner(false) ?? new Map()).entries(),
         get size() {
           return inner(false)?.size ?? 0;
         },
-        clear: () => void m.delete(op.key),
+        clear: () => void m.delete(this.key),
       } satisfies MapState<unknown, unknown>;
     } else {
       a = {
-        get: () => (m.get(op.key) as unknown[] | undefined) ?? [],
+        get: () => (m.get(this.key) as unknown[] | undefined) ?? [],
         add: (v: unknown) => {
-          const l = m.get(op.key) as unknown[] | undefined;
+          const l = m.get(this.key) as unknown[] | undefined;
           if (l) l.push(v);
-          else m.set(op.key, [v]);
+          else m.set(this.key, [v]);
         },
-        update: (vs: readonly unknown[]) => void (vs.length ? m.set(op.key, [...vs]) : m.delete(op.key)),
-        clear: () => void m.delete(op.key),
+        update: (vs: readonly unknown[]) => void (vs.length ? m.set(this.key, [...vs]) : m.delete(this.key)),
+        clear: () => void m.delete(this.key),
       } satisfies ListState<unknown>;
     }
     this.accessors.set(id, a);
@@ -207,7 +207,11 @@ export class ProcessOperator implements TimedOperator {
     try {
       fn.onTimer.call(fn, t.time, this.ctx);
     } catch (e) {
-      this.rt.userError(userFailure(this.node.label, e), { key: t.key, timestamp: t.time, what: `${domain}-time timer` });
+      this.rt.userError(userFailure(this.node.label, e), {
+        key: t.key,
+        timestamp: t.time,
+        what: `${domain}-time timer`,
+      });
     }
   }
 
@@ -218,7 +222,8 @@ export class ProcessOperator implements TimedOperator {
   }
 
   onProcessingTime(now: number): void {
-    for (let t = this.processingTimers.pop(now); t; t = this.processingTimers.pop(now)) this.onTimer(t, "processing");
+    for (let t = this.processingTimers.pop(now); t; t = this.processingTimers.pop(now))
+      this.onTimer(t, "processing");
     this.nextProcessingDue = this.processingTimers.next();
   }
 

@@ -1,5 +1,12 @@
 import type { WindowNode } from "../pipeline/plan.js";
-import { AGGREGATED, compareKeys, LATE, keyString, type Push, type RuntimeContext } from "../runtime/context.js";
+import {
+  AGGREGATED,
+  compareKeys,
+  keyString,
+  LATE,
+  type Push,
+  type RuntimeContext,
+} from "../runtime/context.js";
 import { Heap } from "../time/heap.js";
 import type { Key } from "../types.js";
 import type { TimedOperator } from "./operator.js";
@@ -22,7 +29,8 @@ interface Timer {
 }
 
 const before = (a: Timer, b: Timer) =>
-  a.time < b.time || (a.time === b.time && (compareKeys(a.key, b.key) < 0 || (a.key === b.key && !a.cleanup && b.cleanup)));
+  a.time < b.time ||
+  (a.time === b.time && (compareKeys(a.key, b.key) < 0 || (a.key === b.key && !a.cleanup && b.cleanup)));
 
 /**
  * Event-time session windows per key: a record opens `[ts, ts + gap)`, intersecting sessions
@@ -114,7 +122,11 @@ export class SessionWindowOperator implements TimedOperator {
     try {
       value = this.node.aggregator.result(s.acc);
     } catch (e) {
-      this.rt.userError(userFailure(this.node.label, e), { key, timestamp: s.end - 1, what: `session [${s.start}, ${s.end})` });
+      this.rt.userError(userFailure(this.node.label, e), {
+        key,
+        timestamp: s.end - 1,
+        what: `session [${s.start}, ${s.end})`,
+      });
       return;
     }
     this.rt.counters.windowsFired++;
@@ -151,7 +163,8 @@ export class SessionWindowOperator implements TimedOperator {
 
   snapshot(): unknown {
     const sessions: [Key, [number, number, unknown, number][]][] = [];
-    for (const [k, list] of this.sessions) sessions.push([k, list.map((s) => [s.start, s.end, s.acc, s.firedEnd])]);
+    for (const [k, list] of this.sessions)
+      sessions.push([k, list.map((s) => [s.start, s.end, s.acc, s.firedEnd])]);
     return { wm: this.wm, sessions };
   }
 

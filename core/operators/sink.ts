@@ -12,7 +12,9 @@ export function sink(node: SinkNode, rt: RuntimeContext): Push {
     const k = keyFn ? userCall(label, keyFn, value) : keyString(key);
     const v = serialize ? userCall(label, serialize, value) : value;
     rt.out.push(
-      headers ? { topic, key: k, value: v, timestamp: ts, headers: userCall(label, headers, value) } : { topic, key: k, value: v, timestamp: ts },
+      headers
+        ? { topic, key: k, value: v, timestamp: ts, headers: userCall(label, headers, value) }
+        : { topic, key: k, value: v, timestamp: ts },
     );
   };
 }

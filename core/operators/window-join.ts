@@ -85,7 +85,11 @@ export class WindowJoinOperator implements TimedOperator {
             try {
               out = fn(l, r);
             } catch (e) {
-              this.rt.userError(userFailure(label, e), { key: k, timestamp: b.end - 1, what: `window join [${b.start}, ${b.end})` });
+              this.rt.userError(userFailure(label, e), {
+                key: k,
+                timestamp: b.end - 1,
+                what: `window join [${b.start}, ${b.end})`,
+              });
               continue;
             }
             this.next(out, b.end - 1, k);
@@ -103,7 +107,12 @@ export class WindowJoinOperator implements TimedOperator {
   restore(snap: unknown): void {
     const s = snap as { wm: number; buckets: [number, number, [Key, unknown[]][], [Key, unknown[]][]][] };
     this.wm = s.wm;
-    this.buckets = s.buckets.map(([start, end, l, r]) => ({ start, end, left: new Map(l), right: new Map(r) }));
+    this.buckets = s.buckets.map(([start, end, l, r]) => ({
+      start,
+      end,
+      left: new Map(l),
+      right: new Map(r),
+    }));
     this.byStart = new Map(this.buckets.map((b) => [b.start, b]));
     this.nextDue = this.buckets.length ? this.buckets[0]!.end - 1 : Number.POSITIVE_INFINITY;
   }

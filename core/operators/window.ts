@@ -3,8 +3,8 @@ import type { WindowNode } from "../pipeline/plan.js";
 import {
   AGGREGATED,
   compareKeys,
-  LATE,
   keyString,
+  LATE,
   type Push,
   type RuntimeContext,
 } from "../runtime/context.js";
@@ -94,7 +94,11 @@ export class WindowOperator implements TimedOperator {
     try {
       value = this.node.aggregator.result(acc);
     } catch (e) {
-      this.rt.userError(userFailure(this.node.label, e), { key, timestamp: b.end - 1, what: `window [${b.start}, ${b.end})` });
+      this.rt.userError(userFailure(this.node.label, e), {
+        key,
+        timestamp: b.end - 1,
+        what: `window [${b.start}, ${b.end})`,
+      });
       return;
     }
     this.rt.counters.windowsFired++;
@@ -147,7 +151,12 @@ export class WindowOperator implements TimedOperator {
   restore(s: unknown): void {
     const snap = s as { wm: number; buckets: [number, number, boolean, [Key, unknown][]][] };
     this.wm = snap.wm;
-    this.buckets = snap.buckets.map(([start, end, fired, accs]) => ({ start, end, fired, accs: new Map(accs) }));
+    this.buckets = snap.buckets.map(([start, end, fired, accs]) => ({
+      start,
+      end,
+      fired,
+      accs: new Map(accs),
+    }));
     this.byStart = new Map(this.buckets.map((b) => [b.start, b]));
     this.nextDue = this.computeNextDue();
   }

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { PipelineError } from "../errors.js";
 import { count, sum } from "../operators/aggregators.js";
-import { session, sliding, tumbling } from "../time/windows.js";
 import { compile } from "../runtime/compile.js";
+import { session, sliding, tumbling } from "../time/windows.js";
 import { Pipeline } from "./builder.js";
 import { outputTag } from "./plan.js";
 
@@ -50,10 +50,10 @@ describe("pipeline builder", () => {
       s.map((x) => x.userId);
       // @ts-expect-error a window needs keyBy first
       clicks().window(tumbling(1000));
-      clicks()
-        .keyBy((c) => c.userId)
-        // @ts-expect-error both sides must have the same key type
-        .join(clicks().keyBy((c) => c.ts), { between: [0, 1] }, (a, b) => [a, b]);
+      const byUser = clicks().keyBy((c) => c.userId);
+      const byTime = clicks().keyBy((c) => c.ts);
+      // @ts-expect-error both sides must have the same key type
+      byUser.join(byTime, { between: [0, 1] }, (a, b) => [a, b]);
       clicks()
         .keyBy((c) => c.userId)
         .window(tumbling(10))
@@ -66,26 +66,79 @@ describe("pipeline builder", () => {
 
   it("names the step when a window needs a key", () => {
     const e = errorOf(() => (clicks().filter((c) => c.ts > 0) as any).window(tumbling(1000)));
-    expect(e.message).toBe("Invalid pipeline at step 3 (window): window() needs a keyed stream: call keyBy(...) before window(...)");
+    expect(e.message).toBe(
+      "Invalid pipeline at step 3 (window): window() needs a keyed stream: call keyBy(...) before window(...)",
+    );
     expect(e.step).toBe("step 3 (window)");
   });
 
   it.each([
-    [() => clicks().keyBy((c) => c.userId).window(tumbling(-5)), /step 3 \(window tumbling\(-5\)\): window size must be a positive/],
-    [() => clicks().keyBy((c) => c.userId).window(sliding(10, 0)), /window slide must be a positive/],
-    [() => clicks().keyBy((c) => c.userId).window(session(Number.NaN)), /session gap must be a positive/],
-    [() => clicks().keyBy((c) => c.userId).window(tumbling(10), { allowedLateness: -1 }), /allowedLateness must be a non-negative/],
-    [() => clicks().keyBy((c) => c.userId).window(tumbling(10), { lateTo: "no spaces" }), /step 3 .*may only contain/],
+    [
+      () =>
+        clicks()
+          .keyBy((c) => c.userId)
+          .window(tumbling(-5)),
+      /step 3 \(window tumbling\(-5\)\): window size must be a positive/,
+    ],
+    [
+      () =>
+        clicks()
+          .keyBy((c) => c.userId)
+          .window(sliding(10, 0)),
+      /window slide must be a positive/,
+    ],
+    [
+      () =>
+        clicks()
+          .keyBy((c) => c.userId)
+          .window(session(Number.NaN)),
+      /session gap must be a positive/,
+    ],
+    [
+      () =>
+        clicks()
+          .keyBy((c) => c.userId)
+          .window(tumbling(10), { allowedLateness: -1 }),
+      /allowedLateness must be a non-negative/,
+    ],
+    [
+      () =>
+        clicks()
+          .keyBy((c) => c.userId)
+          .window(tumbling(10), { lateTo: "no spaces" }),
+      /step 3 .*may only contain/,
+    ],
     [() => clicks().to("bad/topic"), /step 2 \(to "bad\/topic"\): topic name "bad\/topic" may only contain/],
     [() => clicks().to(""), /non-empty/],
     [() => clicks().to("x".repeat(250)), /longer than 249/],
     [() => clicks().to(".."), /not allowed/],
     [() => Pipeline.source("bad topic"), /step 1 \(source "bad topic"\)/],
-    [() => Pipeline.source("t", { watermark: { maxOutOfOrderness: -1 } }), /maxOutOfOrderness must be a non-negative/],
+    [
+      () => Pipeline.source("t", { watermark: { maxOutOfOrderness: -1 } }),
+      /maxOutOfOrderness must be a non-negative/,
+    ],
     [() => clicks().map(undefined as any), /step 2 \(map\): expected a function, got undefined/],
-    [() => clicks().keyBy((c) => c.userId).aggregate({} as any), /at least one aggregator/],
-    [() => clicks().keyBy((c) => c.userId).aggregate({ n: 5 } as any), /"n" is not an aggregator/],
-    [() => clicks().keyBy((c) => c.userId).process({} as any), /onRecord to be a function/],
+    [
+      () =>
+        clicks()
+          .keyBy((c) => c.userId)
+          .aggregate({} as any),
+      /at least one aggregator/,
+    ],
+    [
+      () =>
+        clicks()
+          .keyBy((c) => c.userId)
+          .aggregate({ n: 5 } as any),
+      /"n" is not an aggregator/,
+    ],
+    [
+      () =>
+        clicks()
+          .keyBy((c) => c.userId)
+          .process({} as any),
+      /onRecord to be a function/,
+    ],
   ])("rejects invalid definitions at build time (%#)", (build, message) => {
     expect(errorOf(build).message).toMatch(message);
   });
@@ -95,9 +148,33 @@ describe("pipeline builder", () => {
     expect(errorOf(() => left.join(clicks() as any, { between: [0, 1] }, (a, b) => [a, b])).message).toMatch(
       /step 3 \(join\): join\(\) needs two keyed streams/,
     );
-    expect(errorOf(() => left.join(clicks().keyBy((c) => c.userId), { between: [5, 1] }, (a) => a)).message).toMatch(/lower <= upper/);
-    expect(errorOf(() => left.join(clicks().keyBy((c) => c.userId), { window: session(5) }, (a) => a)).message).toMatch(/not sessions/);
-    expect(errorOf(() => left.join(clicks().keyBy((c) => c.userId), {} as any, (a) => a)).message).toMatch(/join options must be/);
+    expect(
+      errorOf(() =>
+        left.join(
+          clicks().keyBy((c) => c.userId),
+          { between: [5, 1] },
+          (a) => a,
+        ),
+      ).message,
+    ).toMatch(/lower <= upper/);
+    expect(
+      errorOf(() =>
+        left.join(
+          clicks().keyBy((c) => c.userId),
+          { window: session(5) },
+          (a) => a,
+        ),
+      ).message,
+    ).toMatch(/not sessions/);
+    expect(
+      errorOf(() =>
+        left.join(
+          clicks().keyBy((c) => c.userId),
+          {} as any,
+          (a) => a,
+        ),
+      ).message,
+    ).toMatch(/join options must be/);
   });
 
   it("rejects a pipeline without a sink", () => {
@@ -107,7 +184,10 @@ describe("pipeline builder", () => {
 
   it("shares upstream steps between sinks of Pipeline.all", () => {
     const keyed = clicks().keyBy((c) => c.userId);
-    const p = Pipeline.all(keyed.window(tumbling(10)).aggregate(count()).to("a"), keyed.reduce((x) => x).to("b"));
+    const p = Pipeline.all(
+      keyed.window(tumbling(10)).aggregate(count()).to("a"),
+      keyed.reduce((x) => x).to("b"),
+    );
     const plan = compile(p);
     expect(plan.sources).toHaveLength(1);
     expect(plan.outputs).toEqual(["a", "b"]);

@@ -1,12 +1,6 @@
-import { PipelineError } from "../errors.js";
 import { topicNameProblem } from "../broker/broker.js";
-import {
-  type AggregateResult,
-  type Aggregator,
-  type AggregatorSpec,
-  reducing,
-  toAggregator,
-} from "../operators/aggregators.js";
+import { PipelineError } from "../errors.js";
+import { type Aggregator, type AggregatorSpec, reducing, toAggregator } from "../operators/aggregators.js";
 import { json, type Serde } from "../serde.js";
 import { describeWindow, type WindowSpec, windowProblem } from "../time/windows.js";
 import type { Key, KeyedValue, StoredRecord, WindowResult } from "../types.js";
@@ -52,13 +46,19 @@ function nextStep(inputs: readonly PlanNode[]): number {
   return Math.max(...inputs.map((n) => n.step)) + 1;
 }
 
-function make<N extends PlanNode = PlanNode>(inputs: readonly PlanNode[], op: string, spec: Dist<N>, keyed: boolean): N {
+function make<N extends PlanNode = PlanNode>(
+  inputs: readonly PlanNode[],
+  op: string,
+  spec: Dist<N>,
+  keyed: boolean,
+): N {
   const step = nextStep(inputs);
   return { ...spec, step, label: `step ${step} (${op})`, keyed: spec.keyed ?? keyed } as unknown as N;
 }
 
 function requireFn(label: string, fn: unknown, what = "a function"): void {
-  if (typeof fn !== "function") throw new PipelineError(label, `expected ${what}, got ${fn === null ? "null" : typeof fn}`);
+  if (typeof fn !== "function")
+    throw new PipelineError(label, `expected ${what}, got ${fn === null ? "null" : typeof fn}`);
 }
 
 function checkTopic(label: string, topic: string): void {
@@ -68,7 +68,10 @@ function checkTopic(label: string, topic: string): void {
 
 function checkDuration(label: string, what: string, ms: unknown, allowInfinity = false): void {
   if (typeof ms !== "number" || Number.isNaN(ms) || ms < 0 || (!allowInfinity && !Number.isFinite(ms)))
-    throw new PipelineError(label, `${what} must be a non-negative number of milliseconds, got ${String(ms)}`);
+    throw new PipelineError(
+      label,
+      `${what} must be a non-negative number of milliseconds, got ${String(ms)}`,
+    );
 }
 
 /**
@@ -105,9 +108,17 @@ export class Stream<T> {
   union(...others: Stream<T>[]): Stream<T> {
     const label = `step ${nextStep([this.node, ...others.map((o) => o?.node).filter(Boolean)])} (union)`;
     for (const o of others)
-      if (!(o instanceof Stream)) throw new PipelineError(label, "union() takes streams built with Pipeline.source(...)");
+      if (!(o instanceof Stream))
+        throw new PipelineError(label, "union() takes streams built with Pipeline.source(...)");
     const inputs = [this.node, ...others.map((o) => o.node)];
-    return new Stream(make(inputs, "union", { kind: "union", inputs }, inputs.every((n) => n.keyed)));
+    return new Stream(
+      make(
+        inputs,
+        "union",
+        { kind: "union", inputs },
+        inputs.every((n) => n.keyed),
+      ),
+    );
   }
 
   /**
@@ -116,7 +127,10 @@ export class Stream<T> {
    */
   window(_window: never, _options?: never): unknown {
     const step = this.node.step + 1;
-    throw new PipelineError(`step ${step} (window)`, "window() needs a keyed stream: call keyBy(...) before window(...)");
+    throw new PipelineError(
+      `step ${step} (window)`,
+      "window() needs a keyed stream: call keyBy(...) before window(...)",
+    );
   }
 
   /** Writes the stream to a topic; the result is a runnable pipeline. */
@@ -174,24 +188,37 @@ export class KeyedStream<T, K extends Key> extends Stream<T> {
     const label = `step ${this.node.step + 1} (reduce)`;
     requireFn(label, fn);
     return new Stream(
-      make([this.node], "reduce", { kind: "rolling", input: this.node, aggregator: reducing(fn), emit: "value" }, true),
+      make(
+        [this.node],
+        "reduce",
+        { kind: "rolling", input: this.node, aggregator: reducing(fn), emit: "value" },
+        true,
+      ),
     );
   }
 
   /** Rolling aggregate: emits `{ key, value }` per key on every record. */
-  aggregate<S extends AggregatorSpec<T>>(spec: S): Stream<KeyedValue<K, AggregateResult<S>>> {
+  aggregate<R = never, S extends Record<string, unknown> = never>(
+    spec: Aggregator<T, any, R> | { [P in keyof S]: Aggregator<T, any, S[P]> },
+  ): Stream<KeyedValue<K, [R] extends [never] ? S : R>>;
+  aggregate(spec: AggregatorSpec<T>): Stream<KeyedValue<K, unknown>> {
     const label = `step ${this.node.step + 1} (aggregate)`;
     const aggregator = asAggregator(label, spec);
-    return new Stream(make([this.node], "aggregate", { kind: "rolling", input: this.node, aggregator, emit: "keyed" }, true));
+    return new Stream(
+      make([this.node], "aggregate", { kind: "rolling", input: this.node, aggregator, emit: "keyed" }, true),
+    );
   }
 
   /** Keyed state and timers per record, as Flink's KeyedProcessFunction. */
   process<Out>(fn: ProcessFunction<T, K, Out>): ProcessedStream<Out> {
     const label = `step ${this.node.step + 1} (process)`;
-    if (!fn || typeof fn !== "object") throw new PipelineError(label, "expected { onRecord(value, ctx), onTimer?(time, ctx) }");
+    if (!fn || typeof fn !== "object")
+      throw new PipelineError(label, "expected { onRecord(value, ctx), onTimer?(time, ctx) }");
     requireFn(label, fn.onRecord, "onRecord to be a function");
     if (fn.onTimer !== undefined) requireFn(label, fn.onTimer, "onTimer to be a function");
-    return new ProcessedStream(make<ProcessNode>([this.node], "process", { kind: "process", input: this.node, fn }, true));
+    return new ProcessedStream(
+      make<ProcessNode>([this.node], "process", { kind: "process", input: this.node, fn }, true),
+    );
   }
 
   /**
@@ -207,23 +234,52 @@ export class KeyedStream<T, K extends Key> extends Stream<T> {
     const step = nextStep([this.node, ...(other instanceof Stream ? [other.node] : [])]);
     const label = `step ${step} (join)`;
     if (!(other instanceof KeyedStream))
-      throw new PipelineError(label, "join() needs two keyed streams: call keyBy(...) on the other stream too");
+      throw new PipelineError(
+        label,
+        "join() needs two keyed streams: call keyBy(...) on the other stream too",
+      );
     requireFn(label, fn, "a join function (left, right) => result");
     const inputs = [this.node, other.node];
     if (options && "between" in options) {
       const [lower, upper] = options.between ?? [];
-      if (typeof lower !== "number" || typeof upper !== "number" || !Number.isFinite(lower) || !Number.isFinite(upper) || lower > upper)
-        throw new PipelineError(label, `between must be [lower, upper] with finite lower <= upper, got [${lower}, ${upper}]`);
-      return new Stream(make(inputs, "join", { kind: "intervalJoin", left: this.node, right: other.node, lower, upper, fn }, false));
+      if (
+        typeof lower !== "number" ||
+        typeof upper !== "number" ||
+        !Number.isFinite(lower) ||
+        !Number.isFinite(upper) ||
+        lower > upper
+      )
+        throw new PipelineError(
+          label,
+          `between must be [lower, upper] with finite lower <= upper, got [${lower}, ${upper}]`,
+        );
+      return new Stream(
+        make(
+          inputs,
+          "join",
+          { kind: "intervalJoin", left: this.node, right: other.node, lower, upper, fn },
+          false,
+        ),
+      );
     }
     if (options && "window" in options) {
       const problem = windowProblem(options.window);
       if (problem) throw new PipelineError(label, problem);
       if (options.window.kind === "session")
         throw new PipelineError(label, "window joins support tumbling and sliding windows, not sessions");
-      return new Stream(make(inputs, "join", { kind: "windowJoin", left: this.node, right: other.node, window: options.window, fn }, false));
+      return new Stream(
+        make(
+          inputs,
+          "join",
+          { kind: "windowJoin", left: this.node, right: other.node, window: options.window, fn },
+          false,
+        ),
+      );
     }
-    throw new PipelineError(label, "join options must be { between: [lower, upper] } or { window: tumbling(...) }");
+    throw new PipelineError(
+      label,
+      "join options must be { between: [lower, upper] } or { window: tumbling(...) }",
+    );
   }
 }
 
@@ -243,7 +299,10 @@ export class WindowedStream<T, K extends Key> {
    * @example
    * keyed.window(tumbling(60_000)).aggregate({ clicks: count(), spent: sum((c) => c.amount) })
    */
-  aggregate<S extends AggregatorSpec<T>>(spec: S): Stream<WindowResult<K, AggregateResult<S>>> {
+  aggregate<R = never, S extends Record<string, unknown> = never>(
+    spec: Aggregator<T, any, R> | { [P in keyof S]: Aggregator<T, any, S[P]> },
+  ): Stream<WindowResult<K, [R] extends [never] ? S : R>>;
+  aggregate(spec: AggregatorSpec<T>): Stream<WindowResult<K, unknown>> {
     const label = `step ${this.input.step + 1} (window ${describeWindow(this.spec)} aggregate)`;
     return this.node(label, asAggregator(label, spec));
   }
@@ -282,12 +341,20 @@ export class ProcessedStream<T> extends Stream<T> {
     const label = `step ${this.node.step + 1} (sideOutput)`;
     if (!tag || typeof tag.name !== "string" || tag.name === "")
       throw new PipelineError(label, "expected an output tag made with outputTag(name)");
-    return new Stream(make([this.node], `sideOutput "${tag.name}"`, { kind: "sideOutput", input: this.node as ProcessNode, tag: tag.name }, true));
+    return new Stream(
+      make(
+        [this.node],
+        `sideOutput "${tag.name}"`,
+        { kind: "sideOutput", input: this.node as ProcessNode, tag: tag.name },
+        true,
+      ),
+    );
   }
 }
 
 function asAggregator(label: string, spec: unknown): Aggregator<any, any, any> {
-  if (!spec || typeof spec !== "object") throw new PipelineError(label, "expected an aggregator such as count() or { n: count() }");
+  if (!spec || typeof spec !== "object")
+    throw new PipelineError(label, "expected an aggregator such as count() or { n: count() }");
   try {
     return toAggregator(spec as AggregatorSpec<unknown>);
   } catch (e) {
@@ -314,7 +381,8 @@ export class Pipeline {
     const wm = options.watermark ?? {};
     checkDuration(label, "watermark.maxOutOfOrderness", wm.maxOutOfOrderness ?? 0);
     if (wm.idleTimeout !== undefined) checkDuration(label, "watermark.idleTimeout", wm.idleTimeout, true);
-    if (wm.maxFutureSkew !== undefined) checkDuration(label, "watermark.maxFutureSkew", wm.maxFutureSkew, true);
+    if (wm.maxFutureSkew !== undefined)
+      checkDuration(label, "watermark.maxFutureSkew", wm.maxFutureSkew, true);
     if (options.timestamp !== undefined) requireFn(label, options.timestamp, "timestamp to be a function");
     const serde = options.value ?? json<T>();
     let deserialize: (raw: unknown) => unknown;
@@ -337,7 +405,8 @@ export class Pipeline {
   /** One pipeline from several (their sinks run together in one job). */
   static all(...pipelines: Pipeline[]): Pipeline {
     for (const p of pipelines)
-      if (!(p instanceof Pipeline)) throw new PipelineError("Pipeline.all", "expected pipelines returned by .to(topic)");
+      if (!(p instanceof Pipeline))
+        throw new PipelineError("Pipeline.all", "expected pipelines returned by .to(topic)");
     return new Pipeline(pipelines.flatMap((p) => p.sinks));
   }
 }

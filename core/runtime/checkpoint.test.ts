@@ -13,7 +13,10 @@ type Ev = { id: number; k: string; ts: number };
 
 const ids: Aggregator<Ev, number[], number[]> = {
   init: () => [],
-  add: (a, e) => (a.push(e.id), a),
+  add: (a, e) => {
+    a.push(e.id);
+    return a;
+  },
   merge: (a, b) => [...a, ...b],
   result: (a) => [...a],
 };
@@ -24,7 +27,10 @@ const OUTPUTS = ["win", "slide", "sess", "proc", "roll", "join", "late"];
 function build() {
   const src = Pipeline.source<Ev>("in", { timestamp: (e) => e.ts, watermark: { maxOutOfOrderness: 5 } });
   const keyed = src.keyBy((e) => e.k);
-  const other = Pipeline.source<Ev>("other", { timestamp: (e) => e.ts, watermark: { maxOutOfOrderness: 5 } }).keyBy((e) => e.k);
+  const other = Pipeline.source<Ev>("other", {
+    timestamp: (e) => e.ts,
+    watermark: { maxOutOfOrderness: 5 },
+  }).keyBy((e) => e.k);
   const last = valueState<number>("last");
   return Pipeline.all(
     keyed.window(tumbling(20), { allowedLateness: 10, lateTo: "late" }).aggregate(ids).to("win"),
@@ -49,47 +55,82 @@ function build() {
 }
 
 const events = fc.array(
-  fc.record({ k: fc.constantFrom("a", "b", "__proto__", ""), ts: fc.integer({ min: 0, max: 150 }), p: fc.integer({ min: 0, max: 2 }) }),
+  fc.record({
+    k: fc.constantFrom("a", "b", "__proto__", ""),
+    ts: fc.integer({ min: 0, max: 150 }),
+    p: fc.integer({ min: 0, max: 2 }),
+  }),
   { maxLength: 60 },
 );
 
-async function load(broker: MemoryBroker, main: { k: string; ts: number; p: number }[], other: { k: string; ts: number; p: number }[]) {
+async function load(
+  broker: MemoryBroker,
+  main: { k: string; ts: number; p: number }[],
+  other: { k: string; ts: number; p: number }[],
+) {
   await broker.createTopic("in", { partitions: 3 });
   await broker.createTopic("other", { partitions: 2 });
-  await broker.produce("in", main.map((e, id) => ({ key: e.k, value: { id, k: e.k, ts: e.ts }, partition: e.p })));
-  await broker.produce("other", other.map((e, id) => ({ key: e.k, value: { id: 1000 + id, k: e.k, ts: e.ts }, partition: e.p % 2 })));
+  await broker.produce(
+    "in",
+    main.map((e, id) => ({ key: e.k, value: { id, k: e.k, ts: e.ts }, partition: e.p })),
+  );
+  await broker.produce(
+    "other",
+    other.map((e, id) => ({ key: e.k, value: { id: 1000 + id, k: e.k, ts: e.ts }, partition: e.p % 2 })),
+  );
 }
 
 async function outputs(broker: MemoryBroker) {
   const out: Record<string, unknown[]> = {};
-  for (const t of OUTPUTS) out[t] = (await broker.records(t)).map((r) => [r.partition, r.key, r.value, r.timestamp]);
+  for (const t of OUTPUTS)
+    out[t] = (await broker.records(t)).map((r) => [r.partition, r.key, r.value, r.timestamp]);
   return out;
 }
 
 describe("checkpoints", () => {
   it("restoring at any batch boundary into a fresh job gives exactly the uninterrupted output", async () => {
     await fc.assert(
-      fc.asyncProperty(events, events, fc.integer({ min: 1, max: 6 }), fc.nat({ max: 25 }), async (main, other, maxBatch, steps) => {
-        const whole = new MemoryBroker();
-        await load(whole, main, other);
-        const ref = await run(build(), { broker: whole, manual: true, maxBatch, clock: new FakeClock(0) });
-        await ref.drain();
+      fc.asyncProperty(
+        events,
+        events,
+        fc.integer({ min: 1, max: 6 }),
+        fc.nat({ max: 25 }),
+        async (main, other, maxBatch, steps) => {
+          const whole = new MemoryBroker();
+          await load(whole, main, other);
+          const ref = await run(build(), { broker: whole, manual: true, maxBatch, clock: new FakeClock(0) });
+          await ref.drain();
 
-        const broker = new MemoryBroker();
-        await load(broker, main, other);
-        const state = new MemoryStateStore();
-        const first = await run(build(), { broker, state, manual: true, maxBatch, clock: new FakeClock(0), group: "g" });
-        for (let i = 0; i < steps; i++) await first.step();
-        await first.stop(); // commits outputs so far with a checkpoint of every operator
-        const second = await run(build(), { broker, state, manual: true, maxBatch, clock: new FakeClock(0), group: "g" });
-        await second.drain();
+          const broker = new MemoryBroker();
+          await load(broker, main, other);
+          const state = new MemoryStateStore();
+          const first = await run(build(), {
+            broker,
+            state,
+            manual: true,
+            maxBatch,
+            clock: new FakeClock(0),
+            group: "g",
+          });
+          for (let i = 0; i < steps; i++) await first.step();
+          await first.stop(); // commits outputs so far with a checkpoint of every operator
+          const second = await run(build(), {
+            broker,
+            state,
+            manual: true,
+            maxBatch,
+            clock: new FakeClock(0),
+            group: "g",
+          });
+          await second.drain();
 
-        expect(await outputs(broker)).toEqual(await outputs(whole));
-        const m = second.metrics().records;
-        expect(m).toEqual(ref.metrics().records);
-        expect(m.in).toBe(m.emitted + m.filtered + m.aggregated + m.late + m.deadLettered);
-        expect(state.ids()).toHaveLength(1); // older checkpoints are pruned once a newer one is committed
-      }),
+          expect(await outputs(broker)).toEqual(await outputs(whole));
+          const m = second.metrics().records;
+          expect(m).toEqual(ref.metrics().records);
+          expect(m.in).toBe(m.emitted + m.filtered + m.aggregated + m.late + m.deadLettered);
+          expect(state.ids()).toHaveLength(1); // older checkpoints are pruned once a newer one is committed
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -105,14 +146,19 @@ describe("checkpoints", () => {
     expect(committed.map((c) => c.metadata)).toEqual([state.ids()[0]]);
     await state.retain([]);
     const again = await run(build(), { broker, state, manual: true, group: "g" });
-    await expect(again.flush()).rejects.toThrow(/checkpoint "g-\d+" named by the committed offsets of group "g" is missing/);
+    await expect(again.flush()).rejects.toThrow(
+      /checkpoint "g-\d+" named by the committed offsets of group "g" is missing/,
+    );
   });
 
   it("without a state store a restarted job resumes from the committed offsets", async () => {
     const broker = new MemoryBroker();
     await broker.createTopic("in");
     await broker.produce("in", [{ value: 1 }, { value: 2 }]);
-    const p = () => Pipeline.source<number>("in").map((n) => n * 2).to("out");
+    const p = () =>
+      Pipeline.source<number>("in")
+        .map((n) => n * 2)
+        .to("out");
     const a = await run(p(), { broker, group: "g" });
     await a.flush();
     await a.stop();

@@ -40,8 +40,12 @@ export function inputsOf(n: PlanNode): Edge[] {
  */
 export function compile(pipeline: Pipeline): Plan {
   if (!(pipeline instanceof Pipeline))
-    throw new PipelineError("run", "expected a pipeline: a stream ending in .to(topic), or Pipeline.all(...)");
-  if (pipeline.sinks.length === 0) throw new PipelineError("run", "the pipeline has no sink: end it with .to(topic)");
+    throw new PipelineError(
+      "run",
+      "expected a pipeline: a stream ending in .to(topic), or Pipeline.all(...)",
+    );
+  if (pipeline.sinks.length === 0)
+    throw new PipelineError("run", "the pipeline has no sink: end it with .to(topic)");
   const order: PlanNode[] = [];
   const seen = new Set<PlanNode>();
   const consumers = new Map<PlanNode, Edge[]>();

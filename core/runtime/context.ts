@@ -103,7 +103,9 @@ export class RuntimeContext {
 
   write(topic: string, key: string | null, value: unknown, timestamp: number, headers?: Headers): void {
     this.counter(topic).n++;
-    const r: OutgoingRecord = headers ? { topic, key, value, timestamp, headers } : { topic, key, value, timestamp };
+    const r: OutgoingRecord = headers
+      ? { topic, key, value, timestamp, headers }
+      : { topic, key, value, timestamp };
     this.out.push(r);
   }
 }

@@ -97,7 +97,9 @@ export class Executor {
   ) {
     const up = upstreamSources(plan);
     const viewFor = (sources: Set<SourceNode>): View => {
-      const found = this.views.find((v) => v.sources.size === sources.size && [...sources].every((s) => v.sources.has(s)));
+      const found = this.views.find(
+        (v) => v.sources.size === sources.size && [...sources].every((s) => v.sources.has(s)),
+      );
       if (found) return found;
       const v: View = { sources, inputs: [], wm: NEG, min: NEG };
       this.views.push(v);
@@ -171,7 +173,15 @@ export class Executor {
               const tag = e.node.tag;
               const prev = sides.get(tag);
               const p = inputPush.get(inKey(e.node, undefined))!;
-              sides.set(tag, prev ? (v, ts, k) => (prev(v, ts, k), p(v, ts, k)) : p);
+              sides.set(
+                tag,
+                prev
+                  ? (v, ts, k) => {
+                      prev(v, ts, k);
+                      p(v, ts, k);
+                    }
+                  : p,
+              );
             }
           const op = new ProcessOperator(id, n, rt, outPush(n), sides);
           timedInOrder.push([op, view()]);
@@ -296,7 +306,12 @@ export class Executor {
           continue;
         }
         if (ts - input.wm > skew && input.maxTs !== NEG) {
-          rt.deadLetter(r, "timestamp", `timestamp ${ts} is more than maxFutureSkew (${skew} ms) ahead of the watermark ${input.wm}`, src.label);
+          rt.deadLetter(
+            r,
+            "timestamp",
+            `timestamp ${ts} is more than maxFutureSkew (${skew} ms) ahead of the watermark ${input.wm}`,
+            src.label,
+          );
           c.deadLettered++;
           continue;
         }
@@ -349,7 +364,8 @@ export class Executor {
     for (const part of this.partitions.values())
       for (const input of part.inputs) {
         const timeout = input.source.node.watermark.idleTimeout;
-        if (!input.idle && timeout !== undefined && input.lastActive + timeout < t) t = input.lastActive + timeout;
+        if (!input.idle && timeout !== undefined && input.lastActive + timeout < t)
+          t = input.lastActive + timeout;
       }
     return t;
   }
@@ -441,7 +457,9 @@ export class Executor {
       if (v) v.wm = wm;
     });
     this.restoredOffsets = new Map(s.partitions.map((p) => [tpKey(p.topic, p.partition), p.offset]));
-    this.restoredInputs = new Map(s.inputs.map((i) => [`${i.source}\u0000${tpKey(i.topic, i.partition)}`, i]));
+    this.restoredInputs = new Map(
+      s.inputs.map((i) => [`${i.source}\u0000${tpKey(i.topic, i.partition)}`, i]),
+    );
     Object.assign(this.rt.counters, s.counters);
     for (const [t, n] of s.produced) this.rt.counter(t).n = n;
   }

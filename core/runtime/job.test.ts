@@ -24,7 +24,10 @@ const perMinute = () =>
     .aggregate(count())
     .to("clicks-per-minute");
 
-const click = (userId: string, ts: number, kind: Click["kind"] = "click") => ({ key: userId, value: { userId, kind, ts } });
+const click = (userId: string, ts: number, kind: Click["kind"] = "click") => ({
+  key: userId,
+  value: { userId, kind, ts },
+});
 
 async function setup(partitions = 1) {
   const broker = new MemoryBroker();
@@ -35,7 +38,7 @@ async function setup(partitions = 1) {
 describe("run: clicks per minute (DESIGN.md's example)", () => {
   it("windows, fires late updates within the lateness, side-outputs later ones, dead-letters bad input", async () => {
     const broker = await setup();
-    await broker.produce("clicks", [
+    await broker.produce<unknown>("clicks", [
       click("u1", 1_000),
       click("u2", 2_000),
       click("u1", 3_000, "view"),
@@ -48,16 +51,24 @@ describe("run: clicks per minute (DESIGN.md's example)", () => {
     ]);
     const job = await run(perMinute(), { broker, clock: new FakeClock(0) });
     await job.drain();
-    const out = (await broker.records<WindowResult<string, number>>("clicks-per-minute")).map((r) => [r.key, r.timestamp, r.value]);
+    const out = (await broker.records<WindowResult<string, number>>("clicks-per-minute")).map((r) => [
+      r.key,
+      r.timestamp,
+      r.value,
+    ]);
     expect(out).toEqual([
       ["u1", 59_999, { key: "u1", start: 0, end: 60_000, value: 1 }],
       ["u2", 59_999, { key: "u2", start: 0, end: 60_000, value: 1 }],
       ["u1", 59_999, { key: "u1", start: 0, end: 60_000, value: 2 }],
       ["u1", 119_999, { key: "u1", start: 60_000, end: 120_000, value: 2 }],
     ]);
-    expect((await broker.records("clicks-late")).map((r) => r.value)).toEqual([{ userId: "u1", kind: "click", ts: 6_000 }]);
+    expect((await broker.records("clicks-late")).map((r) => r.value)).toEqual([
+      { userId: "u1", kind: "click", ts: 6_000 },
+    ]);
     const dlq = await broker.records("rivulet-dlq");
-    expect(dlq.map((r) => [r.value, r.headers["rivulet.error.stage"], r.headers["rivulet.source.offset"]])).toEqual([
+    expect(
+      dlq.map((r) => [r.value, r.headers["rivulet.error.stage"], r.headers["rivulet.source.offset"]]),
+    ).toEqual([
       ["{not json", "deserialize", "5"],
       [{ userId: "u9", kind: "click", ts: 99_000_000 }, "timestamp", "8"],
     ]);
@@ -108,7 +119,10 @@ describe("error policy for user functions", () => {
   it("fail: the job stops with an error naming the step, and commits nothing of the failed batch", async () => {
     const broker = new MemoryBroker();
     await broker.createTopic("in");
-    await broker.produce("in", [1, 2, 3, 4].map((value) => ({ value })));
+    await broker.produce(
+      "in",
+      [1, 2, 3, 4].map((value) => ({ value })),
+    );
     const job = await run(p(), { broker });
     await expect(job.drain()).rejects.toThrow(/step 2 \(map\) threw: Error: three is right out/);
     expect(job.status).toBe("failed");
@@ -119,7 +133,10 @@ describe("error policy for user functions", () => {
   it("dead-letter: the record goes to the dead-letter topic with the step and reason; the rest flows", async () => {
     const broker = new MemoryBroker();
     await broker.createTopic("in");
-    await broker.produce("in", [1, 2, 3, 4].map((value) => ({ value })));
+    await broker.produce(
+      "in",
+      [1, 2, 3, 4].map((value) => ({ value })),
+    );
     const job = await run(p(), { broker, onError: "dead-letter" });
     await job.drain();
     expect((await broker.records("out")).map((r) => r.value)).toEqual([10, 20, 40]);
@@ -143,34 +160,53 @@ describe("keys", () => {
   it("aggregate correctly whatever they look like, windowed and rolling", async () => {
     const broker = new MemoryBroker();
     await broker.createTopic("in", { partitions: 2 });
-    const records = keys.flatMap((k, i) => Array.from({ length: i + 1 }, (_, j) => ({ key: k, value: { k, n: j + 1, ts: j } })));
+    const records = keys.flatMap((k, i) =>
+      Array.from({ length: i + 1 }, (_, j) => ({ key: k, value: { k, n: j + 1, ts: j } })),
+    );
     await broker.produce("in", records);
-    const src = Pipeline.source<{ k: string; n: number; ts: number }>("in", { timestamp: (v) => v.ts }).keyBy((v) => v.k);
+    const src = Pipeline.source<{ k: string; n: number; ts: number }>("in", { timestamp: (v) => v.ts }).keyBy(
+      (v) => v.k,
+    );
     const job = await run(
       Pipeline.all(
-        src.window(tumbling(1000)).aggregate({ n: count(), total: sum((v) => v.n), lo: min((v) => v.n), hi: max((v) => v.n), mean: avg((v) => v.n) }).to("win"),
+        src
+          .window(tumbling(1000))
+          .aggregate({
+            n: count(),
+            total: sum((v) => v.n),
+            lo: min((v) => v.n),
+            hi: max((v) => v.n),
+            mean: avg((v) => v.n),
+          })
+          .to("win"),
         src.aggregate(count()).to("rolling"),
       ),
       { broker },
     );
     await job.drain();
-    const win = new Map((await broker.records<WindowResult<string, any>>("win")).map((r) => [r.value.key, r.value.value]));
+    const win = new Map(
+      (await broker.records<WindowResult<string, any>>("win")).map((r) => [r.value.key, r.value.value]),
+    );
     expect(win.size).toBe(keys.length);
     keys.forEach((k, i) => {
       const n = i + 1;
       expect(win.get(k)).toEqual({ n, total: (n * (n + 1)) / 2, lo: 1, hi: n, mean: (n + 1) / 2 });
     });
     const rolling = new Map<string, number>();
-    for (const r of await broker.records<{ key: string; value: number }>("rolling")) rolling.set(r.value.key, r.value.value);
+    for (const r of await broker.records<{ key: string; value: number }>("rolling"))
+      rolling.set(r.value.key, r.value.value);
     expect([...rolling.entries()].sort()).toEqual(keys.map((k, i) => [k, i + 1]).sort());
   });
 
   it("numbers and numeric-looking strings stay distinct keys", async () => {
     const broker = new MemoryBroker();
     await broker.createTopic("in");
-    await broker.produce("in", [{ value: 1 }, { value: "1" }, { value: 1 }]);
+    await broker.produce<number | string>("in", [{ value: 1 }, { value: "1" }, { value: 1 }]);
     // Strings are JSON text to the default deserializer; take the values as they are.
-    const p = Pipeline.source<number | string>("in", { value: (raw) => raw as number | string, timestamp: () => 0 })
+    const p = Pipeline.source<number | string>("in", {
+      value: (raw) => raw as number | string,
+      timestamp: () => 0,
+    })
       .keyBy((v) => v)
       .window(tumbling(10))
       .aggregate(count())
@@ -178,7 +214,12 @@ describe("keys", () => {
     const job = await run(p, { broker });
     await job.drain();
     // Numbers sort before strings when windows fire together.
-    expect((await broker.records<WindowResult<number | string, number>>("out")).map((r) => [r.value.key, r.value.value])).toEqual([
+    expect(
+      (await broker.records<WindowResult<number | string, number>>("out")).map((r) => [
+        r.value.key,
+        r.value.value,
+      ]),
+    ).toEqual([
       [1, 2],
       ["1", 1],
     ]);
@@ -190,7 +231,10 @@ describe("aggregators", () => {
     const broker = new MemoryBroker();
     await broker.createTopic("bids");
     const prices = [5, 1, 9, 5, 7, 9, 0];
-    await broker.produce("bids", prices.map((price, id) => ({ value: { id, price, ts: id } })));
+    await broker.produce(
+      "bids",
+      prices.map((price, id) => ({ value: { id, price, ts: id } })),
+    );
     const p = Pipeline.source<{ id: number; price: number; ts: number }>("bids", { timestamp: (b) => b.ts })
       .keyBy(() => "all")
       .window(tumbling(100))
@@ -205,8 +249,15 @@ describe("aggregators", () => {
   it("a minimum of 0 is a minimum", async () => {
     const broker = new MemoryBroker();
     await broker.createTopic("in");
-    await broker.produce("in", [3, 0, 2].map((value) => ({ value })));
-    const p = Pipeline.source<number>("in", { timestamp: () => 1 }).keyBy(() => "k").window(tumbling(10)).aggregate(min((x) => x)).to("out");
+    await broker.produce(
+      "in",
+      [3, 0, 2].map((value) => ({ value })),
+    );
+    const p = Pipeline.source<number>("in", { timestamp: () => 1 })
+      .keyBy(() => "k")
+      .window(tumbling(10))
+      .aggregate(min((x) => x))
+      .to("out");
     const job = await run(p, { broker });
     await job.drain();
     expect((await broker.records<WindowResult<string, number>>("out"))[0]!.value.value).toBe(0);

@@ -56,7 +56,12 @@ export interface JobMetrics {
   /** The job's event-time progress: the smallest watermark over its operators' inputs. */
   watermark: number;
   partitions: PartitionMetrics[];
-  checkpoints: { count: number; lastId: string | undefined; lastAt: number | undefined; lastDurationMs: number | undefined };
+  checkpoints: {
+    count: number;
+    lastId: string | undefined;
+    lastAt: number | undefined;
+    lastDurationMs: number | undefined;
+  };
 }
 
 /**
@@ -114,7 +119,11 @@ export class Job {
     this.broker = options.broker;
     this.clock = options.clock ?? systemClock;
     this.group = options.group ?? `rivulet-${plan.outputs.join("+")}`;
-    this.rt = new RuntimeContext(this.clock, options.onError ?? "fail", options.deadLetterTopic ?? "rivulet-dlq");
+    this.rt = new RuntimeContext(
+      this.clock,
+      options.onError ?? "fail",
+      options.deadLetterTopic ?? "rivulet-dlq",
+    );
     this.exec = new Executor(plan, this.rt);
     this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     this.done.catch(() => {}); // observed through the commands; never an unhandled rejection
@@ -135,7 +144,8 @@ export class Job {
     }
     if (this.options.createTopics ?? true)
       for (const t of [...this.exec.plan.outputs, this.rt.deadLetterTopic])
-        if ((await this.broker.partitions(t)) === undefined) await this.broker.createTopic(t, { partitions: partitions ?? 1 });
+        if ((await this.broker.partitions(t)) === undefined)
+          await this.broker.createTopic(t, { partitions: partitions ?? 1 });
     this.consumer = await this.broker.consumer({ group: this.group, topics });
     this.consumer.onRebalance(async ({ assigned, revoked }) => {
       if (revoked.length > 0) await this.commit(true);
@@ -159,7 +169,8 @@ export class Job {
 
   /** Serializes manual commands; a failure fails the job as the loop would. */
   private manually<T>(fn: () => Promise<T>): Promise<T> {
-    if (!this.options.manual) return Promise.reject(new RivuletError("INVALID_ARGUMENT", "step() needs run(..., { manual: true })"));
+    if (!this.options.manual)
+      return Promise.reject(new RivuletError("INVALID_ARGUMENT", "step() needs run(..., { manual: true })"));
     const next = this.manualChain.then(async () => {
       if (this.statusValue === "failed") throw this.failure;
       if (this.statusValue === "stopped") throw new RivuletError("JOB_STOPPED", "the job has stopped");
@@ -215,7 +226,8 @@ export class Job {
 
   /** Takes a checkpoint at the next batch boundary (needs `state`). */
   checkpoint(): Promise<void> {
-    if (!this.options.state) return Promise.reject(new RivuletError("STATE", "checkpoint() needs run(..., { state })"));
+    if (!this.options.state)
+      return Promise.reject(new RivuletError("STATE", "checkpoint() needs run(..., { state })"));
     if (this.options.manual) return this.manually(() => this.commit(true));
     return this.command(this.checkpointWaiters);
   }
@@ -273,7 +285,7 @@ export class Job {
         if (n > 0) {
           // Long backlogs must not starve timers and I/O of the host (status lines, UIs).
           if (Date.now() - lastYield > 20) {
-            await new Promise((r) => setTimeout(r, 0));
+            await new Promise<void>((r) => setTimeout(() => r(), 0));
             lastYield = Date.now();
           }
           continue;
@@ -365,7 +377,11 @@ export class Job {
     const positions: CommittedOffset[] = [];
     for (const p of this.exec.partitions.values())
       if (p.offset !== undefined)
-        positions.push(id ? { topic: p.topic, partition: p.partition, offset: p.offset, metadata: id } : { topic: p.topic, partition: p.partition, offset: p.offset });
+        positions.push(
+          id
+            ? { topic: p.topic, partition: p.partition, offset: p.offset, metadata: id }
+            : { topic: p.topic, partition: p.partition, offset: p.offset },
+        );
     const records = this.rt.out;
     this.rt.out = [];
     await this.broker.commit({ records, offsets: { group: this.group, positions } });
@@ -373,7 +389,12 @@ export class Job {
     if (state && id) {
       await state.retain([id]);
       this.lastCheckpointAt = now;
-      this.checkpointStats = { count: this.checkpointStats.count + 1, lastId: id, lastAt: now, lastDurationMs: Date.now() - started };
+      this.checkpointStats = {
+        count: this.checkpointStats.count + 1,
+        lastId: id,
+        lastAt: now,
+        lastDurationMs: Date.now() - started,
+      };
     }
   }
 
@@ -390,7 +411,10 @@ export class Job {
     const id = [...ids].sort((a, b) => seqOf(b) - seqOf(a))[0]!;
     const raw = await state.get(id);
     if (raw === undefined)
-      throw new RivuletError("STATE", `checkpoint "${id}" named by the committed offsets of group "${this.group}" is missing from the state store`);
+      throw new RivuletError(
+        "STATE",
+        `checkpoint "${id}" named by the committed offsets of group "${this.group}" is missing from the state store`,
+      );
     const snap = decodeSnapshot(raw) as { seq: number; executor: ExecutorSnapshot };
     this.checkpointSeq = snap.seq;
     this.exec.restore(snap.executor);

@@ -14,7 +14,10 @@ const ev = (k: string, ts: number, partition: number) => ({ key: k, value: { k, 
 
 describe("watermarks across partitions", () => {
   const windowed = (idleTimeout?: number) =>
-    Pipeline.source<Ev>("in", { timestamp: (e) => e.ts, watermark: idleTimeout === undefined ? {} : { idleTimeout } })
+    Pipeline.source<Ev>("in", {
+      timestamp: (e) => e.ts,
+      watermark: idleTimeout === undefined ? {} : { idleTimeout },
+    })
       .keyBy((e) => e.k)
       .window(tumbling(10))
       .aggregate(count())
@@ -30,7 +33,13 @@ describe("watermarks across partitions", () => {
     expect(job.metrics().watermark).toBe(1);
     await broker.produce("in", [ev("b", 30, 1)]);
     await job.flush();
-    expect((await broker.records<WindowResult<string, number>>("out")).map((r) => [r.value.key, r.value.end, r.value.value])).toEqual([
+    expect(
+      (await broker.records<WindowResult<string, number>>("out")).map((r) => [
+        r.value.key,
+        r.value.end,
+        r.value.value,
+      ]),
+    ).toEqual([
       ["a", 10, 1],
       ["b", 10, 1],
     ]);
@@ -78,7 +87,9 @@ describe("process: keyed state, timers, side outputs", () => {
         },
         onTimer(t, ctx) {
           const f = [...ctx.state(firsts).entries()].map(([tag, ts]) => `${tag}@${ts}`).join(",");
-          ctx.emit(`${ctx.key} t=${t} wm=${ctx.watermark()} n=${ctx.state(seen).get()} firsts=${f} all=${ctx.state(all).get()}`);
+          ctx.emit(
+            `${ctx.key} t=${t} wm=${ctx.watermark()} n=${ctx.state(seen).get()} firsts=${f} all=${ctx.state(all).get()}`,
+          );
           ctx.state(all).clear();
         },
       })
@@ -142,8 +153,20 @@ describe("process: keyed state, timers, side outputs", () => {
           else ctx.emit(n);
         },
       });
-    await broker.produce("in", [1, 2, 3, 4].map((value) => ({ value })));
-    const job = await run(Pipeline.all(processed.to("even"), processed.sideOutput(odd).map((n) => -n).to("odd")), { broker });
+    await broker.produce(
+      "in",
+      [1, 2, 3, 4].map((value) => ({ value })),
+    );
+    const job = await run(
+      Pipeline.all(
+        processed.to("even"),
+        processed
+          .sideOutput(odd)
+          .map((n) => -n)
+          .to("odd"),
+      ),
+      { broker },
+    );
     await job.drain();
     expect((await broker.records("even")).map((r) => [r.key, r.value])).toEqual([
       ["2", 2],
@@ -160,7 +183,10 @@ describe("stateless operators", () => {
     await broker.createTopic("b");
     await broker.produce("a", [{ value: "x y" }, { value: "" }, { value: "y" }]);
     await broker.produce("b", [{ value: "x" }]);
-    const words = (t: string) => Pipeline.source<string>(t, { value: (raw) => String(raw), timestamp: () => 0 }).flatMap((s) => s.split(" ").filter(Boolean));
+    const words = (t: string) =>
+      Pipeline.source<string>(t, { value: (raw) => String(raw), timestamp: () => 0 }).flatMap((s) =>
+        s.split(" ").filter(Boolean),
+      );
     const p = words("a")
       .union(words("b"))
       .map((w) => ({ w, n: 1 }))
@@ -176,6 +202,13 @@ describe("stateless operators", () => {
       ["x", { w: "x", n: 2 }],
     ]);
     // "" produced no words: filtered; every other input record emitted something.
-    expect(job.metrics().records).toEqual({ in: 4, emitted: 3, filtered: 1, aggregated: 0, late: 0, deadLettered: 0 });
+    expect(job.metrics().records).toEqual({
+      in: 4,
+      emitted: 3,
+      filtered: 1,
+      aggregated: 0,
+      late: 0,
+      deadLettered: 0,
+    });
   });
 });

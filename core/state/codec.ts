@@ -9,7 +9,8 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 const tagged = (t: string, v: Json): Json => ({ $: t, v });
 
 function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
-  if (k === "__proto__") Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  if (k === "__proto__")
+    Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
   else o[k] = v;
 }
 
@@ -31,7 +32,11 @@ function toJson(x: unknown): Json {
     case "object": {
       if (x === null) return null;
       if (Array.isArray(x)) return x.map(toJson);
-      if (x instanceof Map) return tagged("m", [...x].map(([k, v]) => [toJson(k), toJson(v)]));
+      if (x instanceof Map)
+        return tagged(
+          "m",
+          [...x].map(([k, v]) => [toJson(k), toJson(v)]),
+        );
       if (x instanceof Set) return tagged("s", [...x].map(toJson));
       if (x instanceof Date) return tagged("d", x.getTime());
       if (x instanceof Uint8Array) return tagged("y", Array.from(x));

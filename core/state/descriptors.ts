@@ -12,7 +12,10 @@
  *   },
  * });
  */
-export type StateDescriptor<V = unknown> = ValueStateDescriptor<V> | MapStateDescriptor<any, any> | ListStateDescriptor<any>;
+export type StateDescriptor<V = unknown> =
+  | ValueStateDescriptor<V>
+  | MapStateDescriptor<any, any>
+  | ListStateDescriptor<any>;
 
 export interface ValueStateDescriptor<V> {
   readonly kind: "value";

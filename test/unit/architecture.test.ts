@@ -1,0 +1,83 @@
+// Rules the codebase keeps, checked on every run: core stays runtime-agnostic, dependencies point
+// one way, and the compiler and linter are satisfied.
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const root = join(import.meta.dirname, "..", "..");
+
+function files(dir: string, out: string[] = []): string[] {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) files(p, out);
+    else if (p.endsWith(".ts") && !p.endsWith(".test.ts")) out.push(p);
+  }
+  return out;
+}
+
+const stripComments = (src: string) =>
+  src.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:])\/\/.*$/gm, "$1");
+
+/** Code without comments and string contents, so prose and messages do not count. */
+function code(src: string): string {
+  return stripComments(src)
+    .replace(/`(?:\\[\s\S]|[^`\\])*`/g, "``")
+    .replace(/"(?:\\.|[^"\\\n])*"/g, '""')
+    .replace(/'(?:\\.|[^'\\\n])*'/g, "''");
+}
+
+const coreFiles = files(join(root, "core")).filter((f) => !f.includes(`${join("core", "demo")}`));
+
+describe("core is runtime-agnostic", () => {
+  it.each(coreFiles.map((f) => [relative(root, f), f]))(
+    "%s imports no adapter, node:*, or client library",
+    (_, f) => {
+      const src = stripComments(readFileSync(f, "utf8"));
+      const imports = [
+        ...src.matchAll(/(?:import|export)[^;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g),
+      ].map((m) => m[1] ?? m[2]!);
+      for (const spec of imports) {
+        expect(spec, `${relative(root, f)} imports ${spec}`).not.toMatch(
+          /^node:|adapters\/|^(kafkajs|hono|idb|comlink|fs|path|os|child_process|net|http)(\/|$)/,
+        );
+        expect(spec.startsWith("."), `${relative(root, f)} imports the package ${spec}`).toBe(true);
+      }
+    },
+  );
+
+  it.each(coreFiles.map((f) => [relative(root, f), f]))("%s uses no Node-only or DOM global", (_, f) => {
+    const src = code(readFileSync(f, "utf8"));
+    // Globals only Node or only the DOM has (member names such as `process(` are fine).
+    const banned =
+      /(^|[^.\w$])(Buffer\b|process\.|setImmediate\b|require\(|__dirname\b|__filename\b|global\.|window\.|document\.|indexedDB\b|localStorage\b|navigator\.|self\.)/;
+    const hit = src.split("\n").find((line) => banned.test(line));
+    expect(hit, `${relative(root, f)}: ${hit?.trim()}`).toBeUndefined();
+  });
+});
+
+describe("static checks", () => {
+  it("typechecks (strict, exactOptionalPropertyTypes, noUncheckedIndexedAccess)", () => {
+    execFileSync(join(root, "node_modules", ".bin", "tsc"), ["-p", join(root, "tsconfig.json"), "--noEmit"], {
+      cwd: root,
+      stdio: "pipe",
+    });
+  }, 120_000);
+
+  it("core typechecks with no DOM or Node types at all", () => {
+    execFileSync(
+      join(root, "node_modules", ".bin", "tsc"),
+      ["-p", join(root, "tsconfig.core.json"), "--noEmit"],
+      { cwd: root, stdio: "pipe" },
+    );
+  }, 120_000);
+
+  it("lints and formats clean (biome)", () => {
+    try {
+      execFileSync(join(root, "node_modules", ".bin", "biome"), ["ci", "."], { cwd: root, stdio: "pipe" });
+    } catch (e) {
+      const err = e as { stdout?: Buffer; stderr?: Buffer };
+      throw new Error(`${err.stdout?.toString() ?? ""}${err.stderr?.toString() ?? ""}`.slice(0, 4000));
+    }
+  }, 120_000);
+});
