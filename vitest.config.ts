@@ -33,6 +33,8 @@ export default defineConfig({
       },
       {
         resolve: { alias },
+        // Pre-bundled up front: a mid-run optimization would reload the page under the tests.
+        optimizeDeps: { include: ["fast-check"] },
         test: {
           name: "browser",
           // core's own suite, unchanged, in real Chromium: proves the engine needs no Node.

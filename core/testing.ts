@@ -1,6 +1,6 @@
 /**
  * What tests, the playground and users' own tests drive Rivulet with: simulated topics, a clock
- * that moves when told, and (soon) the Nexmark generator.
+ * that moves when told, and a deterministic Nexmark generator.
  *
  * @example
  * import { MemoryBroker, FakeClock } from "rivulet/testing";
@@ -9,3 +9,18 @@
  */
 export { MemoryBroker } from "./broker/memory-broker.js";
 export { FakeClock } from "./testing/fake-clock.js";
+export {
+  type Auction,
+  type Bid,
+  generateNexmark,
+  NEXMARK_DEFAULTS,
+  type NexmarkConfig,
+  type NexmarkEvent,
+  type NexmarkEventKind,
+  nexmarkEvent,
+  nexmarkEvents,
+  nexmarkWatermark,
+  type Person,
+  type ResolvedNexmarkConfig,
+  resolveNexmarkConfig,
+} from "./testing/nexmark.js";

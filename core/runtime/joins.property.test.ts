@@ -52,7 +52,7 @@ interface Config {
 
 const KEYS = ["a", "b", "__proto__"] as const;
 const MAX_TS = 200;
-const NUM_RUNS = 150;
+const NUM_RUNS = 500;
 
 const cmpKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const cmpPair = (a: Pair, b: Pair) => a.l - b.l || a.r - b.r || a.ts - b.ts || cmpKey(a.rk ?? "", b.rk ?? "");
@@ -234,11 +234,10 @@ const sideArb: fc.Arbitrary<Ev[]> = fc
       { maxLength: 40, size: "max" },
     ),
     ascending: fc.boolean(),
-    dense: fc.boolean(),
+    // Dense: times in 0..MAX_TS / scale, so equal timestamps and exact boundary hits are common.
+    scale: fc.constantFrom(1, 1, 5, 12),
   })
-  .map(({ raw, ascending, dense }) => {
-    // Dense: times in 0..MAX_TS / 5, so equal timestamps and exact boundary hits are common.
-    const scale = dense ? 5 : 1;
+  .map(({ raw, ascending, scale }) => {
     const tss = raw.map((r) => Math.floor(r.ts / scale));
     if (ascending) tss.sort((a, b) => a - b);
     return raw.map((r, id) => ({
@@ -263,7 +262,10 @@ const oooArb = fc.oneof(
 const batchArb = fc.oneof(fc.integer({ min: 1, max: 10 }), fc.constant(1000));
 
 const betweenArb = fc
-  .record({ lower: fc.integer({ min: -30, max: 30 }), width: fc.integer({ min: 0, max: 40 }) })
+  .oneof(
+    fc.record({ lower: fc.integer({ min: -30, max: 30 }), width: fc.integer({ min: 0, max: 40 }) }),
+    fc.record({ lower: fc.integer({ min: -5, max: 5 }), width: fc.integer({ min: 0, max: 5 }) }),
+  )
   .map(({ lower, width }): JoinSpec => ({ between: [lower, lower + width] }));
 
 const windowArb = fc.oneof(

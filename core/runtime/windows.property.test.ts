@@ -68,7 +68,7 @@ interface Config {
 /** `__proto__` and `constructor` check that keyed state is a Map, not a plain object. */
 const KEYS = ["a", "b", "__proto__", "constructor"] as const;
 const MAX_TS = 200;
-const NUM_RUNS = 150;
+const NUM_RUNS = 300;
 
 /** Records the filter drops (when the config has one). */
 const kept = (e: Ev) => e.id % 5 !== 3;
@@ -309,11 +309,10 @@ const eventsArb: fc.Arbitrary<Ev[]> = fc
       { maxLength: 60, size: "max" },
     ),
     ascending: fc.boolean(),
-    dense: fc.boolean(),
+    // Dense: times in 0..MAX_TS / scale, so equal timestamps and exact boundary hits are common.
+    scale: fc.constantFrom(1, 1, 5, 12),
   })
-  .map(({ raw, ascending, dense }) => {
-    // Dense: times in 0..MAX_TS / 5, so equal timestamps and exact boundary hits are common.
-    const scale = dense ? 5 : 1;
+  .map(({ raw, ascending, scale }) => {
     const tss = raw.map((r) => Math.floor(r.ts / scale));
     if (ascending) tss.sort((a, b) => a - b);
     return raw.map((r, id) => ({
