@@ -168,3 +168,30 @@ describe("checkpoints", () => {
     expect((await broker.records("out")).map((r) => r.value)).toEqual([2, 4, 6]);
   });
 });
+
+describe("a running job (not manual)", () => {
+  it("takes checkpoints on request and keeps open windows across stop and restart", async () => {
+    const broker = new MemoryBroker();
+    await broker.createTopic("in");
+    const state = new MemoryStateStore();
+    const p = () =>
+      Pipeline.source<Ev>("in", { timestamp: (e) => e.ts })
+        .keyBy((e) => e.k)
+        .window(tumbling(100))
+        .aggregate(count())
+        .to("out");
+    await broker.produce("in", [{ value: { id: 0, k: "a", ts: 10 } }]);
+    const a = await run(p(), { broker, state, group: "g", checkpointInterval: 60_000 });
+    await a.flush();
+    const before = a.metrics().checkpoints.count;
+    await a.checkpoint();
+    expect(a.metrics().checkpoints.count).toBe(before + 1);
+    await a.stop();
+    expect(a.status).toBe("stopped");
+    await broker.produce("in", [{ value: { id: 1, k: "a", ts: 20 } }]);
+    const b = await run(p(), { broker, state, group: "g" });
+    await b.drain();
+    expect((await broker.records("out")).map((r) => (r.value as { value: number }).value)).toEqual([2]);
+    await expect(b.flush()).rejects.toThrow(/stopped/);
+  });
+});

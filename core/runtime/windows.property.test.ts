@@ -373,6 +373,8 @@ function checkInvariants(events: readonly Ev[], cfg: Config, r: Result): void {
   checkAccounting(r.counts);
   expect(r.counts.in).toBe(events.length);
   expect(r.windowsFired).toBe(r.out.length);
+  expect(r.late.length).toBe(r.counts.late); // every late record on the side output, once
+  expect(r.dlq.length).toBe(r.counts.deadLettered);
   const byId = new Map(events.map((e) => [e.id, e]));
   const lateIds = new Set(r.late.map((l) => l.id));
   const seen = new Set<number>();
@@ -390,7 +392,14 @@ function checkInvariants(events: readonly Ev[], cfg: Config, r: Result): void {
       expect(lateIds.has(id)).toBe(false); // a late record is in no window
       seen.add(id);
     }
-    if (cfg.spec.kind !== "session") {
+    if (cfg.spec.kind === "session") {
+      // A session is a run of records no more than `gap` apart: [first, last + gap).
+      const gap = cfg.spec.gap;
+      const tss = o.value.map((id) => byId.get(id)!.ts).sort((a, b) => a - b);
+      expect(o.start).toBe(tss[0]);
+      expect(o.end).toBe(tss[tss.length - 1]! + gap);
+      for (let i = 1; i < tss.length; i++) expect(tss[i]! - tss[i - 1]!).toBeLessThanOrEqual(gap);
+    } else {
       // A window fires again only with more records: every firing is a superset of the previous.
       const wk = `${o.key}\u0000${o.start}`;
       const prev = last.get(wk) ?? [];
