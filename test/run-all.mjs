@@ -29,7 +29,7 @@ let skipped = 0;
 try {
   const r = JSON.parse(readFileSync(report, "utf8"));
   passed = r.numPassedTests;
-  failed = r.numFailedTests + (r.numFailedTestSuites ?? 0) - countSuitesWithFailedTests(r);
+  failed = r.numFailedTests + filesThatFailedToRun(r);
   skipped = r.numPendingTests + r.numTodoTests;
 } catch {
   failed = Math.max(1, failed);

@@ -215,7 +215,19 @@ export class Executor {
     return [...new Set(this.plan.sources.map((s) => s.topic))];
   }
 
-  addPartition(topic: string, partition: number, now: number): PartitionState {
+  /**
+   * Takes on newly assigned partitions (restoring their event-time state from a loaded snapshot).
+   * All at once: adding them one by one would let the watermark run ahead of the ones not yet added.
+   */
+  addPartitions(tps: readonly { topic: string; partition: number }[], now: number): PartitionState[] {
+    const added = tps.map(({ topic, partition }) => this.addPartition(topic, partition, now));
+    let changed = false;
+    for (const v of this.views) changed = this.recompute(v) || changed;
+    if (changed) this.propagate();
+    return added;
+  }
+
+  private addPartition(topic: string, partition: number, now: number): PartitionState {
     const k = tpKey(topic, partition);
     const existing = this.partitions.get(k);
     if (existing) return existing;
@@ -242,7 +254,6 @@ export class Executor {
       part.inputs.push(input);
     }
     this.partitions.set(k, part);
-    for (const v of this.views) this.recompute(v);
     return part;
   }
 

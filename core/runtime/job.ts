@@ -151,10 +151,8 @@ export class Job {
       if (revoked.length > 0) await this.commit(true);
       for (const tp of revoked) this.exec.removePartition(tp.topic, tp.partition);
       if (assigned.length > 0 && !this.restored) await this.restore(assigned);
-      for (const tp of assigned) {
-        const part = this.exec.addPartition(tp.topic, tp.partition, this.clock.now());
-        if (part.offset !== undefined) this.consumer!.seek(tp.topic, tp.partition, part.offset);
-      }
+      for (const part of this.exec.addPartitions(assigned, this.clock.now()))
+        if (part.offset !== undefined) this.consumer!.seek(part.topic, part.partition, part.offset);
     });
     this.statusValue = "running";
     if (!this.options.manual) void this.loop();

@@ -52,6 +52,8 @@ interface Config {
 
 const KEYS = ["a", "b", "__proto__"] as const;
 const MAX_TS = 200;
+/** Generous: the suite also runs in a browser, on slower CI machines. */
+const TIMEOUT = 30_000;
 const NUM_RUNS = 500;
 
 const cmpKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -352,39 +354,55 @@ describe("joins match a reference model (random out-of-order input, late records
     expect(got.counts.late).toBe(1);
   });
 
-  it("interval join", async () => {
-    await fc.assert(
-      fc.asyncProperty(sideArb, sideArb, cfgArb(betweenArb), (l, r, cfg) => checkAgainstReference(l, r, cfg)),
-      { numRuns: NUM_RUNS },
-    );
-  });
+  it(
+    "interval join",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(sideArb, sideArb, cfgArb(betweenArb), (l, r, cfg) =>
+          checkAgainstReference(l, r, cfg),
+        ),
+        { numRuns: NUM_RUNS },
+      );
+    },
+    TIMEOUT,
+  );
 
-  it("window join (tumbling and sliding)", async () => {
-    await fc.assert(
-      fc.asyncProperty(sideArb, sideArb, cfgArb(windowArb), (l, r, cfg) => checkAgainstReference(l, r, cfg)),
-      { numRuns: NUM_RUNS },
-    );
-  });
+  it(
+    "window join (tumbling and sliding)",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(sideArb, sideArb, cfgArb(windowArb), (l, r, cfg) =>
+          checkAgainstReference(l, r, cfg),
+        ),
+        { numRuns: NUM_RUNS },
+      );
+    },
+    TIMEOUT,
+  );
 
-  it("with no possible lateness, the pairs are every matching pair, whatever the batch size", async () => {
-    const noLate = fc.record({
-      join: fc.oneof(
-        betweenArb,
-        fc.integer({ min: 5, max: 50 }).map((size): JoinSpec => ({ window: tumbling(size) })),
-      ),
-      oooLeft: fc.constant(MAX_TS + 1),
-      oooRight: fc.constant(MAX_TS + 1),
-      maxBatch: batchArb,
-    });
-    await fc.assert(
-      fc.asyncProperty(sideArb, sideArb, noLate, async (left, right, cfg) => {
-        const got = await runEngine(left, right, cfg);
-        checkAccounting(got.counts, left.length + right.length);
-        expect(got.counts.late).toBe(0);
-        const valid = { left: left.filter((e) => e.ts >= 0), right: right.filter((e) => e.ts >= 0) };
-        expect(sortPairs(got.out)).toEqual(sortPairs(allPairs(valid, cfg)));
-      }),
-      { numRuns: 100 },
-    );
-  });
+  it(
+    "with no possible lateness, the pairs are every matching pair, whatever the batch size",
+    async () => {
+      const noLate = fc.record({
+        join: fc.oneof(
+          betweenArb,
+          fc.integer({ min: 5, max: 50 }).map((size): JoinSpec => ({ window: tumbling(size) })),
+        ),
+        oooLeft: fc.constant(MAX_TS + 1),
+        oooRight: fc.constant(MAX_TS + 1),
+        maxBatch: batchArb,
+      });
+      await fc.assert(
+        fc.asyncProperty(sideArb, sideArb, noLate, async (left, right, cfg) => {
+          const got = await runEngine(left, right, cfg);
+          checkAccounting(got.counts, left.length + right.length);
+          expect(got.counts.late).toBe(0);
+          const valid = { left: left.filter((e) => e.ts >= 0), right: right.filter((e) => e.ts >= 0) };
+          expect(sortPairs(got.out)).toEqual(sortPairs(allPairs(valid, cfg)));
+        }),
+        { numRuns: 100 },
+      );
+    },
+    TIMEOUT,
+  );
 });

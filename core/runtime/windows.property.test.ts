@@ -68,6 +68,8 @@ interface Config {
 /** `__proto__` and `constructor` check that keyed state is a Map, not a plain object. */
 const KEYS = ["a", "b", "__proto__", "constructor"] as const;
 const MAX_TS = 200;
+/** Generous: the suite also runs in a browser, on slower CI machines. */
+const TIMEOUT = 30_000;
 const NUM_RUNS = 300;
 
 /** Records the filter drops (when the config has one). */
@@ -430,75 +432,95 @@ async function checkAgainstReference(events: Ev[], cfg: Config): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 
 describe("windows match a reference model (random out-of-order input, lateness, batch sizes)", () => {
-  it("tumbling windows", async () => {
-    await fc.assert(
-      fc.asyncProperty(eventsArb, tumblingCfg, (events, cfg) => checkAgainstReference(events, cfg)),
-      { numRuns: NUM_RUNS },
-    );
-  });
+  it(
+    "tumbling windows",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(eventsArb, tumblingCfg, (events, cfg) => checkAgainstReference(events, cfg)),
+        { numRuns: NUM_RUNS },
+      );
+    },
+    TIMEOUT,
+  );
 
-  it("sliding windows", async () => {
-    await fc.assert(
-      fc.asyncProperty(eventsArb, slidingCfg, (events, cfg) => checkAgainstReference(events, cfg)),
-      { numRuns: NUM_RUNS },
-    );
-  });
+  it(
+    "sliding windows",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(eventsArb, slidingCfg, (events, cfg) => checkAgainstReference(events, cfg)),
+        { numRuns: NUM_RUNS },
+      );
+    },
+    TIMEOUT,
+  );
 
-  it("session windows", async () => {
-    await fc.assert(
-      fc.asyncProperty(eventsArb, sessionCfg, (events, cfg) => checkAgainstReference(events, cfg)),
-      { numRuns: NUM_RUNS },
-    );
-  });
+  it(
+    "session windows",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(eventsArb, sessionCfg, (events, cfg) => checkAgainstReference(events, cfg)),
+        { numRuns: NUM_RUNS },
+      );
+    },
+    TIMEOUT,
+  );
 
-  it("the output, late output and counters never depend on the batch size", async () => {
-    const cfgArb = fc.oneof(tumblingCfg, slidingCfg, sessionCfg);
-    await fc.assert(
-      fc.asyncProperty(eventsArb, cfgArb, fc.integer({ min: 1, max: 10 }), async (events, cfg, other) => {
-        const a = await runEngine(events, { ...cfg, maxBatch: 1 });
-        const b = await runEngine(events, { ...cfg, maxBatch: other });
-        const c = await runEngine(events, { ...cfg, maxBatch: 1000 });
-        expect(b).toEqual(a);
-        expect(c).toEqual(a);
-      }),
-      { numRuns: 60 },
-    );
-  });
+  it(
+    "the output, late output and counters never depend on the batch size",
+    async () => {
+      const cfgArb = fc.oneof(tumblingCfg, slidingCfg, sessionCfg);
+      await fc.assert(
+        fc.asyncProperty(eventsArb, cfgArb, fc.integer({ min: 1, max: 10 }), async (events, cfg, other) => {
+          const a = await runEngine(events, { ...cfg, maxBatch: 1 });
+          const b = await runEngine(events, { ...cfg, maxBatch: other });
+          const c = await runEngine(events, { ...cfg, maxBatch: 1000 });
+          expect(b).toEqual(a);
+          expect(c).toEqual(a);
+        }),
+        { numRuns: 200 },
+      );
+    },
+    TIMEOUT,
+  );
 
-  it("with no possible lateness, every window holds exactly its records, fired once", async () => {
-    const cfgArb = fc.oneof(tumblingCfg, slidingCfg).map((c) => ({ ...c, ooo: MAX_TS + 1 }));
-    await fc.assert(
-      fc.asyncProperty(eventsArb, cfgArb, async (events, cfg) => {
-        const r = await runEngine(events, cfg);
-        checkInvariants(events, cfg, r);
-        expect(r.late).toEqual([]);
-        expect(r.counts.late).toBe(0);
-        // Straight from the definition: a record is in every aligned window that contains it.
-        const spec = cfg.spec as Extract<WindowSpec, { kind: "tumbling" | "sliding" }>;
-        const slide = spec.kind === "sliding" ? spec.slide : spec.size;
-        const expected = new Map<string, Out>();
-        for (const e of events) {
-          if (e.ts < 0 || (cfg.filter && !kept(e))) continue;
-          for (let start = e.ts - spec.size + 1; start <= e.ts; start++) {
-            if ((((start - spec.offset) % slide) + slide) % slide !== 0) continue;
-            const wk = `${start}\u0000${e.k}`;
-            const o = expected.get(wk) ?? {
-              rk: e.k,
-              key: e.k,
-              start,
-              end: start + spec.size,
-              value: [],
-              ts: start + spec.size - 1,
-            };
-            o.value = [...o.value, e.id].sort((x, y) => x - y);
-            expected.set(wk, o);
+  it(
+    "with no possible lateness, every window holds exactly its records, fired once",
+    async () => {
+      const cfgArb = fc.oneof(tumblingCfg, slidingCfg).map((c) => ({ ...c, ooo: MAX_TS + 1 }));
+      await fc.assert(
+        fc.asyncProperty(eventsArb, cfgArb, async (events, cfg) => {
+          const r = await runEngine(events, cfg);
+          checkInvariants(events, cfg, r);
+          expect(r.late).toEqual([]);
+          expect(r.counts.late).toBe(0);
+          // Straight from the definition: a record is in every aligned window that contains it.
+          const spec = cfg.spec as Extract<WindowSpec, { kind: "tumbling" | "sliding" }>;
+          const slide = spec.kind === "sliding" ? spec.slide : spec.size;
+          const expected = new Map<string, Out>();
+          for (const e of events) {
+            if (e.ts < 0 || (cfg.filter && !kept(e))) continue;
+            for (let start = e.ts - spec.size + 1; start <= e.ts; start++) {
+              if ((((start - spec.offset) % slide) + slide) % slide !== 0) continue;
+              const wk = `${start}\u0000${e.k}`;
+              const o = expected.get(wk) ?? {
+                rk: e.k,
+                key: e.k,
+                start,
+                end: start + spec.size,
+                value: [],
+                ts: start + spec.size - 1,
+              };
+              o.value = [...o.value, e.id].sort((x, y) => x - y);
+              expected.set(wk, o);
+            }
           }
-        }
-        const want = [...expected.values()].sort((a, b) => a.end - b.end || cmpKey(a.key, b.key));
-        // With everything on time the watermark fires windows in (end, key) order; the drain does too.
-        expect(r.out).toEqual(want);
-      }),
-      { numRuns: 100 },
-    );
-  });
+          const want = [...expected.values()].sort((a, b) => a.end - b.end || cmpKey(a.key, b.key));
+          // With everything on time the watermark fires windows in (end, key) order; the drain does too.
+          expect(r.out).toEqual(want);
+        }),
+        { numRuns: 100 },
+      );
+    },
+    TIMEOUT,
+  );
 });
