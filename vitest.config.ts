@@ -3,6 +3,7 @@ import { playwright } from "@vitest/browser-playwright";
 import { defineConfig } from "vitest/config";
 
 const alias = {
+  "rivulet/node": fileURLToPath(new URL("./adapters/node/index.ts", import.meta.url)),
   "rivulet/testing": fileURLToPath(new URL("./core/testing.ts", import.meta.url)),
   rivulet: fileURLToPath(new URL("./core/index.ts", import.meta.url)),
 };
@@ -29,6 +30,20 @@ export default defineConfig({
           name: "node",
           environment: "node",
           include: ["core/**/*.test.ts", "test/unit/**/*.test.ts"],
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
+          // Real Apache Kafka (KRaft, one broker for the whole project, started by the global setup).
+          name: "kafka",
+          environment: "node",
+          include: ["test/kafka/**/*.test.ts", "adapters/node/**/*.test.ts"],
+          globalSetup: ["test/infra/kafka-global-setup.mjs"],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          // One broker on 2 cores: files run one after another.
+          fileParallelism: false,
         },
       },
       {

@@ -1,0 +1,8 @@
+import "vitest";
+
+declare module "vitest" {
+  interface ProvidedContext {
+    /** `host:port` of the suite's Kafka broker (test/infra/kafka-global-setup.mjs). */
+    kafkaBootstrap: string;
+  }
+}
