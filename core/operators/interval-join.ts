@@ -2,7 +2,7 @@ import type { IntervalJoinNode } from "../pipeline/plan.js";
 import { AGGREGATED, LATE, type Push, type RuntimeContext } from "../runtime/context.js";
 import { Heap } from "../time/heap.js";
 import type { Key } from "../types.js";
-import type { TimedOperator } from "./operator.js";
+import { bySection, dropKeys, type SectionOf, type TimedOperator } from "./operator.js";
 import { userFailure } from "./window.js";
 
 interface Entry {
@@ -93,20 +93,24 @@ export class IntervalJoinOperator implements TimedOperator {
     this.nextDue = this.cleanups.peek()?.time ?? Number.POSITIVE_INFINITY;
   }
 
-  snapshot(): unknown {
-    const side = (m: Map<Key, Entry[]>) =>
-      [...m].map(([k, es]) => [k, es.map((e) => [e.value, e.ts, e.cleanup])]);
-    return { wm: this.wm, left: side(this.left), right: side(this.right) };
+  snapshot(sectionOf: SectionOf): Map<number, unknown> {
+    const out = new Map<number, { left: unknown[]; right: unknown[] }>();
+    const add = (side: "left" | "right", m: Map<Key, Entry[]>) => {
+      for (const [section, entries] of bySection(m, sectionOf)) {
+        let snap = out.get(section);
+        if (!snap) out.set(section, (snap = { left: [], right: [] }));
+        for (const [k, es] of entries) snap[side].push([k, es.map((e) => [e.value, e.ts, e.cleanup])]);
+      }
+    };
+    add("left", this.left);
+    add("right", this.right);
+    return out;
   }
 
   restore(snap: unknown): void {
     type Side = [Key, [unknown, number, number][]][];
-    const s = snap as { wm: number; left: Side; right: Side };
-    this.wm = s.wm;
-    this.cleanups.clear();
-    this.nextDue = Number.POSITIVE_INFINITY;
+    const s = snap as { left: Side; right: Side };
     const load = (m: Map<Key, Entry[]>, side: Side) => {
-      m.clear();
       for (const [k, es] of side) {
         const list = es.map(([value, ts, cleanup]) => ({ value, ts, cleanup }));
         m.set(k, list);
@@ -118,6 +122,11 @@ export class IntervalJoinOperator implements TimedOperator {
     };
     load(this.left, s.left);
     load(this.right, s.right);
+  }
+
+  drop(owned: (key: Key) => boolean): void {
+    dropKeys(this.left, owned);
+    dropKeys(this.right, owned);
   }
 }
 

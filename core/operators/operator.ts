@@ -1,11 +1,38 @@
-import type { RuntimeContext } from "../runtime/context.js";
+import type { Key } from "../types.js";
 
-/** An operator that keeps state across records: it can be snapshotted and restored. */
+/** The state section (a partition number) that owns a key. */
+export type SectionOf = (key: Key) => number;
+
+/**
+ * An operator that keeps state across records. State is checkpointed in sections, one per
+ * partition number, so a partition's state can move with it to another process.
+ */
 export interface StatefulOperator {
   /** Stable across builds of the same pipeline definition (its position in the plan). */
   readonly id: string;
-  snapshot(): unknown;
+  /** The state of every key, grouped by section. */
+  snapshot(sectionOf: SectionOf): Map<number, unknown>;
+  /** Adds a section's state (sections hold disjoint keys). Timed operators get `wm` set first. */
   restore(snapshot: unknown): void;
+  /** Forgets the keys of sections this process no longer owns. */
+  drop(owned: (key: Key) => boolean): void;
+}
+
+/** Groups `[key, value]` entries by section. */
+export function bySection<V>(entries: Iterable<[Key, V]>, sectionOf: SectionOf): Map<number, [Key, V][]> {
+  const out = new Map<number, [Key, V][]>();
+  for (const e of entries) {
+    const s = sectionOf(e[0]);
+    const list = out.get(s);
+    if (list) list.push(e);
+    else out.set(s, [e]);
+  }
+  return out;
+}
+
+/** Deletes the owned keys of a map (in place). */
+export function dropKeys(m: Map<Key, unknown>, owned: (key: Key) => boolean): void {
+  for (const k of [...m.keys()]) if (owned(k)) m.delete(k);
 }
 
 /**
@@ -21,9 +48,4 @@ export interface TimedOperator extends StatefulOperator {
   /** Earliest processing time at which `onProcessingTime` has work (process steps only). */
   nextProcessingDue?: number;
   onProcessingTime?(now: number): void;
-}
-
-export interface OperatorContext {
-  readonly rt: RuntimeContext;
-  readonly id: string;
 }

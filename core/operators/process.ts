@@ -9,7 +9,7 @@ import type {
 } from "../state/descriptors.js";
 import { Heap } from "../time/heap.js";
 import type { Key } from "../types.js";
-import type { TimedOperator } from "./operator.js";
+import { bySection, dropKeys, type SectionOf, type TimedOperator } from "./operator.js";
 import { userFailure } from "./window.js";
 
 interface TimerEntry {
@@ -56,14 +56,17 @@ class TimerQueue {
     return this.heap.peek()?.time ?? Number.POSITIVE_INFINITY;
   }
 
-  snapshot(): [Key, number[]][] {
+  entries(): [Key, number[]][] {
     return [...this.live].map(([k, s]) => [k, [...s]]);
   }
 
-  restore(snap: [Key, number[]][]): void {
-    this.heap.clear();
-    this.live.clear();
-    for (const [k, times] of snap) for (const t of times) this.add(k, t);
+  load(entries: [Key, number[]][]): void {
+    for (const [k, times] of entries) for (const t of times) this.add(k, t);
+  }
+
+  /** Heap entries of dropped keys are skipped when they come up. */
+  drop(owned: (key: Key) => boolean): void {
+    dropKeys(this.live, owned);
   }
 }
 
@@ -227,31 +230,46 @@ export class ProcessOperator implements TimedOperator {
     this.nextProcessingDue = this.processingTimers.next();
   }
 
-  snapshot(): unknown {
-    return {
-      wm: this.wm,
-      state: [...this.values].map(([name, m]) => [name, [...m]]),
-      eventTimers: this.eventTimers.snapshot(),
-      processingTimers: this.processingTimers.snapshot(),
-    };
-  }
-
-  restore(snap: unknown): void {
-    const s = snap as {
-      wm: number;
+  snapshot(sectionOf: SectionOf): Map<number, unknown> {
+    type Snap = {
       state: [string, [Key, unknown][]][];
       eventTimers: [Key, number[]][];
       processingTimers: [Key, number[]][];
     };
-    this.wm = s.wm;
+    const out = new Map<number, Snap>();
+    const section = (s: number) => {
+      let snap = out.get(s);
+      if (!snap) out.set(s, (snap = { state: [], eventTimers: [], processingTimers: [] }));
+      return snap;
+    };
+    for (const [name, m] of this.values)
+      for (const [s, entries] of bySection(m, sectionOf)) section(s).state.push([name, entries]);
+    for (const [s, entries] of bySection(this.eventTimers.entries(), sectionOf))
+      section(s).eventTimers = entries;
+    for (const [s, entries] of bySection(this.processingTimers.entries(), sectionOf))
+      section(s).processingTimers = entries;
+    return out;
+  }
+
+  restore(snap: unknown): void {
+    const s = snap as {
+      state: [string, [Key, unknown][]][];
+      eventTimers: [Key, number[]][];
+      processingTimers: [Key, number[]][];
+    };
     for (const [name, entries] of s.state) {
       const m = this.store(name);
-      m.clear();
       for (const [k, v] of entries) m.set(k, v);
     }
-    this.eventTimers.restore(s.eventTimers);
-    this.processingTimers.restore(s.processingTimers);
+    this.eventTimers.load(s.eventTimers);
+    this.processingTimers.load(s.processingTimers);
     this.nextDue = this.eventTimers.next();
     this.nextProcessingDue = this.processingTimers.next();
+  }
+
+  drop(owned: (key: Key) => boolean): void {
+    for (const m of this.values.values()) dropKeys(m, owned);
+    this.eventTimers.drop(owned);
+    this.processingTimers.drop(owned);
   }
 }

@@ -1,7 +1,7 @@
 import type { RollingNode } from "../pipeline/plan.js";
 import { AGGREGATED, type Push, type RuntimeContext } from "../runtime/context.js";
 import type { Key } from "../types.js";
-import type { StatefulOperator } from "./operator.js";
+import { bySection, dropKeys, type SectionOf, type StatefulOperator } from "./operator.js";
 import { userFailure } from "./window.js";
 
 /**
@@ -36,11 +36,15 @@ export class RollingOperator implements StatefulOperator {
     };
   }
 
-  snapshot(): unknown {
-    return [...this.accs];
+  snapshot(sectionOf: SectionOf): Map<number, unknown> {
+    return bySection(this.accs, sectionOf);
   }
 
   restore(snap: unknown): void {
-    this.accs = new Map(snap as [Key, unknown][]);
+    for (const [k, acc] of snap as [Key, unknown][]) this.accs.set(k, acc);
+  }
+
+  drop(owned: (key: Key) => boolean): void {
+    dropKeys(this.accs, owned);
   }
 }

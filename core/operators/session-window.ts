@@ -9,7 +9,7 @@ import {
 } from "../runtime/context.js";
 import { Heap } from "../time/heap.js";
 import type { Key } from "../types.js";
-import type { TimedOperator } from "./operator.js";
+import { bySection, dropKeys, type SectionOf, type TimedOperator } from "./operator.js";
 import { userFailure } from "./window.js";
 
 interface Session {
@@ -161,26 +161,29 @@ export class SessionWindowOperator implements TimedOperator {
     this.nextDue = this.timers.peek()?.time ?? Number.POSITIVE_INFINITY;
   }
 
-  snapshot(): unknown {
-    const sessions: [Key, [number, number, unknown, number][]][] = [];
-    for (const [k, list] of this.sessions)
-      sessions.push([k, list.map((s) => [s.start, s.end, s.acc, s.firedEnd])]);
-    return { wm: this.wm, sessions };
+  snapshot(sectionOf: SectionOf): Map<number, unknown> {
+    const out = new Map<number, unknown>();
+    for (const [section, entries] of bySection(this.sessions, sectionOf))
+      out.set(
+        section,
+        entries.map(([k, list]) => [k, list.map((s) => [s.start, s.end, s.acc, s.firedEnd])]),
+      );
+    return out;
   }
 
   restore(snap: unknown): void {
-    const { wm, sessions } = snap as { wm: number; sessions: [Key, [number, number, unknown, number][]][] };
-    this.wm = wm;
-    this.sessions = new Map();
-    this.timers.clear();
-    this.nextDue = Number.POSITIVE_INFINITY;
     const lateness = this.node.allowedLateness;
-    for (const [k, list] of sessions) {
+    for (const [k, list] of snap as [Key, [number, number, unknown, number][]][]) {
       const restored = list.map(([start, end, acc, firedEnd]) => ({ start, end, acc, firedEnd, live: true }));
       this.sessions.set(k, restored);
       for (const s of restored)
         if (s.firedEnd === s.end) this.schedule(s.end - 1 + lateness, k, s, true);
         else this.schedule(s.end - 1, k, s, false);
     }
+  }
+
+  drop(owned: (key: Key) => boolean): void {
+    for (const [k, list] of this.sessions) if (owned(k)) for (const s of list) s.live = false;
+    dropKeys(this.sessions, owned);
   }
 }

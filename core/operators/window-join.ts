@@ -2,7 +2,7 @@ import type { WindowJoinNode } from "../pipeline/plan.js";
 import { AGGREGATED, compareKeys, LATE, type Push, type RuntimeContext } from "../runtime/context.js";
 import { windowStart } from "../time/windows.js";
 import type { Key } from "../types.js";
-import type { TimedOperator } from "./operator.js";
+import { bySection, dropKeys, type SectionOf, type TimedOperator } from "./operator.js";
 import { userFailure } from "./window.js";
 
 interface Bucket {
@@ -100,20 +100,38 @@ export class WindowJoinOperator implements TimedOperator {
     this.nextDue = this.buckets.length ? this.buckets[0]!.end - 1 : Number.POSITIVE_INFINITY;
   }
 
-  snapshot(): unknown {
-    return { wm: this.wm, buckets: this.buckets.map((b) => [b.start, b.end, [...b.left], [...b.right]]) };
+  snapshot(sectionOf: SectionOf): Map<number, unknown> {
+    const out = new Map<number, [number, number, [Key, unknown[]][], [Key, unknown[]][]][]>();
+    for (const b of this.buckets) {
+      const left = bySection(b.left, sectionOf);
+      const right = bySection(b.right, sectionOf);
+      for (const section of new Set([...left.keys(), ...right.keys()])) {
+        const entry: [number, number, [Key, unknown[]][], [Key, unknown[]][]] = [
+          b.start,
+          b.end,
+          left.get(section) ?? [],
+          right.get(section) ?? [],
+        ];
+        const list = out.get(section);
+        if (list) list.push(entry);
+        else out.set(section, [entry]);
+      }
+    }
+    return out;
   }
 
   restore(snap: unknown): void {
-    const s = snap as { wm: number; buckets: [number, number, [Key, unknown[]][], [Key, unknown[]][]][] };
-    this.wm = s.wm;
-    this.buckets = s.buckets.map(([start, end, l, r]) => ({
-      start,
-      end,
-      left: new Map(l),
-      right: new Map(r),
-    }));
-    this.byStart = new Map(this.buckets.map((b) => [b.start, b]));
-    this.nextDue = this.buckets.length ? this.buckets[0]!.end - 1 : Number.POSITIVE_INFINITY;
+    for (const [start, end, l, r] of snap as [number, number, [Key, unknown[]][], [Key, unknown[]][]][]) {
+      const b = this.byStart.get(start) ?? this.open(start, end);
+      for (const [k, vs] of l) b.left.set(k, vs);
+      for (const [k, vs] of r) b.right.set(k, vs);
+    }
+  }
+
+  drop(owned: (key: Key) => boolean): void {
+    for (const b of this.buckets) {
+      dropKeys(b.left, owned);
+      dropKeys(b.right, owned);
+    }
   }
 }

@@ -10,7 +10,7 @@ import {
 } from "../runtime/context.js";
 import { windowStart } from "../time/windows.js";
 import type { Key } from "../types.js";
-import type { TimedOperator } from "./operator.js";
+import { bySection, type SectionOf, type TimedOperator } from "./operator.js";
 
 interface Bucket {
   start: number;
@@ -141,23 +141,31 @@ export class WindowOperator implements TimedOperator {
     return { windows: this.buckets.length, entries };
   }
 
-  snapshot(): unknown {
-    return {
-      wm: this.wm,
-      buckets: this.buckets.map((b) => [b.start, b.end, b.fired, [...b.accs]]),
-    };
+  snapshot(sectionOf: SectionOf): Map<number, unknown> {
+    const out = new Map<number, [number, number, boolean, [Key, unknown][]][]>();
+    for (const b of this.buckets)
+      for (const [section, entries] of bySection(b.accs, sectionOf)) {
+        const list = out.get(section);
+        if (list) list.push([b.start, b.end, b.fired, entries]);
+        else out.set(section, [[b.start, b.end, b.fired, entries]]);
+      }
+    return out;
   }
 
-  restore(s: unknown): void {
-    const snap = s as { wm: number; buckets: [number, number, boolean, [Key, unknown][]][] };
-    this.wm = snap.wm;
-    this.buckets = snap.buckets.map(([start, end, fired, accs]) => ({
-      start,
-      end,
-      fired,
-      accs: new Map(accs),
-    }));
-    this.byStart = new Map(this.buckets.map((b) => [b.start, b]));
+  /** Whether a window has fired is part of its state: another process's watermark decided it. */
+  restore(snap: unknown): void {
+    for (const [start, end, fired, entries] of snap as [number, number, boolean, [Key, unknown][]][]) {
+      const b = this.byStart.get(start) ?? this.open(start, end);
+      if (fired) b.fired = true;
+      for (const [k, acc] of entries) b.accs.set(k, acc);
+    }
+    this.nextDue = this.computeNextDue();
+  }
+
+  drop(owned: (key: Key) => boolean): void {
+    for (const b of this.buckets) for (const k of [...b.accs.keys()]) if (owned(k)) b.accs.delete(k);
+    for (const b of this.buckets) if (b.accs.size === 0) this.byStart.delete(b.start);
+    this.buckets = this.buckets.filter((b) => b.accs.size > 0);
     this.nextDue = this.computeNextDue();
   }
 }

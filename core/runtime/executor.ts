@@ -1,3 +1,4 @@
+import { partitionForKey } from "../broker/partitioner.js";
 import { describe } from "../errors.js";
 import { filter } from "../operators/filter.js";
 import { flatMap } from "../operators/flat-map.js";
@@ -12,9 +13,9 @@ import { sink } from "../operators/sink.js";
 import { WindowOperator } from "../operators/window.js";
 import { WindowJoinOperator } from "../operators/window-join.js";
 import type { PlanNode, SourceNode } from "../pipeline/plan.js";
-import type { StoredRecord } from "../types.js";
+import type { Key, StoredRecord } from "../types.js";
 import { type Plan, upstreamSources } from "./compile.js";
-import { AGGREGATED, DEAD, EMITTED, LATE, type Push, type RuntimeContext } from "./context.js";
+import { AGGREGATED, DEAD, EMITTED, keyString, LATE, type Push, type RuntimeContext } from "./context.js";
 
 const NEG = Number.NEGATIVE_INFINITY;
 const POS = Number.POSITIVE_INFINITY;
@@ -64,14 +65,21 @@ interface InputSnapshot {
   idle: boolean;
 }
 
-export interface ExecutorSnapshot {
-  v: 1;
+/**
+ * The checkpoint of one state section: a partition number. It holds the positions and
+ * event-time state of every source partition with that number and the keyed state of every key
+ * the section owns (murmur2 of the key, as Kafka's partitioner, so co-partitioned keys live with
+ * their partition), and moves with the partition from one process to another.
+ */
+export interface SectionSnapshot {
+  v: 2;
+  section: number;
   partitions: { topic: string; partition: number; offset: number | undefined }[];
   inputs: InputSnapshot[];
+  /** Watermarks of the views and timed operators (the same in every section of a checkpoint). */
   views: number[];
+  wms: Record<string, number>;
   operators: Record<string, unknown>;
-  counters: RuntimeContext["counters"];
-  produced: [string, number][];
 }
 
 const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
@@ -90,6 +98,10 @@ export class Executor {
   readonly partitions = new Map<string, PartitionState>();
   private restoredInputs = new Map<string, InputSnapshot>();
   private restoredOffsets = new Map<string, number | undefined>();
+  /** Whether partitions were ever added (restoring into a running executor keeps its watermarks). */
+  private held = false;
+  /** Number of state sections: the largest partition count among the source topics. */
+  sections = 1;
 
   constructor(
     readonly plan: Plan,
@@ -220,6 +232,7 @@ export class Executor {
    * All at once: adding them one by one would let the watermark run ahead of the ones not yet added.
    */
   addPartitions(tps: readonly { topic: string; partition: number }[], now: number): PartitionState[] {
+    this.held = true;
     const added = tps.map(({ topic, partition }) => this.addPartition(topic, partition, now));
     let changed = false;
     for (const v of this.views) changed = this.recompute(v) || changed;
@@ -436,43 +449,82 @@ export class Executor {
     rt.fate = fate;
   }
 
-  snapshot(): ExecutorSnapshot {
-    const operators: Record<string, unknown> = {};
-    for (const op of this.stateful) operators[op.id] = op.snapshot();
-    const parts = [...this.partitions.values()];
-    return {
-      v: 1,
-      partitions: parts.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset })),
-      inputs: parts.flatMap((p) =>
-        p.inputs.map((i) => ({
+  /** The section that owns a key. */
+  sectionOf(key: Key): number {
+    return this.sections === 1 ? 0 : partitionForKey(keyString(key) ?? "", this.sections);
+  }
+
+  /** Sections of the partitions this executor holds. */
+  ownedSections(): Set<number> {
+    return new Set([...this.partitions.values()].map((p) => p.partition));
+  }
+
+  /** One snapshot per owned section. Keys of sections owned elsewhere are counted, not saved. */
+  snapshotSections(): { sections: Map<number, SectionSnapshot>; unowned: number } {
+    const owned = this.ownedSections();
+    const views = this.views.map((v) => v.wm);
+    const wms: Record<string, number> = {};
+    for (const op of this.timed) wms[op.id] = op.wm;
+    const sections = new Map<number, SectionSnapshot>();
+    for (const section of owned)
+      sections.set(section, { v: 2, section, partitions: [], inputs: [], views, wms, operators: {} });
+    for (const p of this.partitions.values()) {
+      const snap = sections.get(p.partition)!;
+      snap.partitions.push({ topic: p.topic, partition: p.partition, offset: p.offset });
+      for (const i of p.inputs)
+        snap.inputs.push({
           source: i.source.id,
           topic: i.topic,
           partition: i.partition,
           maxTs: i.maxTs,
           wm: i.wm,
           idle: i.idle,
-        })),
-      ),
-      views: this.views.map((v) => v.wm),
-      operators,
-      counters: { ...this.rt.counters },
-      produced: [...this.rt.produced].map(([t, c]) => [t, c.n]),
+        });
+    }
+    const cache = new Map<Key, number>();
+    const sectionOf = (k: Key) => {
+      let s = cache.get(k);
+      if (s === undefined) cache.set(k, (s = this.sectionOf(k)));
+      return s;
     };
+    let unowned = 0;
+    for (const op of this.stateful)
+      for (const [section, state] of op.snapshot(sectionOf)) {
+        const snap = sections.get(section);
+        if (snap) snap.operators[op.id] = state;
+        else unowned++;
+      }
+    return { sections, unowned };
   }
 
-  /** Loads a snapshot into a fresh executor, before any partition is added. */
-  restore(s: ExecutorSnapshot): void {
-    for (const op of this.stateful) if (op.id in s.operators) op.restore(s.operators[op.id]);
-    s.views.forEach((wm, i) => {
-      const v = this.views[i];
-      if (v) v.wm = wm;
-    });
-    this.restoredOffsets = new Map(s.partitions.map((p) => [tpKey(p.topic, p.partition), p.offset]));
-    this.restoredInputs = new Map(
-      s.inputs.map((i) => [`${i.source}\u0000${tpKey(i.topic, i.partition)}`, i]),
-    );
-    Object.assign(this.rt.counters, s.counters);
-    for (const [t, n] of s.produced) this.rt.counter(t).n = n;
+  /**
+   * Loads sections into the executor before their partitions are added. A fresh executor takes
+   * the watermarks of the checkpoint (the smallest, if sections come from processes that had got
+   * to different ones); a running one keeps its own: they never go back.
+   */
+  restoreSections(snaps: readonly SectionSnapshot[]): void {
+    if (!this.held && snaps.length > 0) {
+      this.views.forEach((v, i) => {
+        v.wm = Math.min(...snaps.map((s) => s.views[i] ?? NEG));
+      });
+      for (const op of this.timed) op.wm = Math.min(...snaps.map((s) => s.wms[op.id] ?? NEG));
+    }
+    for (const s of snaps) {
+      for (const op of this.stateful) if (op.id in s.operators) op.restore(s.operators[op.id]);
+      for (const p of s.partitions) this.restoredOffsets.set(tpKey(p.topic, p.partition), p.offset);
+      for (const i of s.inputs) this.restoredInputs.set(`${i.source}\u0000${tpKey(i.topic, i.partition)}`, i);
+    }
+  }
+
+  /** Forgets the keyed state of sections no longer owned (after their partitions were revoked). */
+  dropSections(sections: ReadonlySet<number>): void {
+    if (sections.size === 0) return;
+    const owned = (k: Key) => sections.has(this.sectionOf(k));
+    for (const op of this.stateful) op.drop(owned);
+    for (const k of [...this.restoredOffsets.keys()]) {
+      const p = Number(k.slice(k.lastIndexOf("\u0000") + 1));
+      if (sections.has(p)) this.restoredOffsets.delete(k);
+    }
   }
 
   /** Offsets the snapshot holds for partitions (to seek the consumer to). */

@@ -7,7 +7,7 @@ import { type Clock, systemClock } from "../time/clock.js";
 import type { TopicPartition } from "../types.js";
 import { compile } from "./compile.js";
 import { type Counters, type ErrorPolicy, RuntimeContext } from "./context.js";
-import { Executor, type ExecutorSnapshot } from "./executor.js";
+import { Executor, type SectionSnapshot } from "./executor.js";
 
 export interface RunOptions {
   broker: Broker;
@@ -95,7 +95,8 @@ export class Job {
   private drainRequested = false;
   private stopRequested = false;
   private wake: (() => void) | undefined;
-  private restored = false;
+  /** State sections loaded from checkpoints (or started empty) for the partitions held. */
+  private readonly loaded = new Set<number>();
   private checkpointSeq = 0;
   private lastCheckpointAt = Number.NEGATIVE_INFINITY;
   private checkpointStats: JobMetrics["checkpoints"] = {
@@ -141,6 +142,7 @@ export class Job {
       const n = await this.broker.partitions(t);
       if (n === undefined) throw new RivuletError("UNKNOWN_TOPIC", `source topic "${t}" does not exist`);
       partitions ??= n;
+      this.exec.sections = Math.max(this.exec.sections, n);
     }
     if (this.options.createTopics ?? true)
       for (const t of [...this.exec.plan.outputs, this.rt.deadLetterTopic])
@@ -148,11 +150,20 @@ export class Job {
           await this.broker.createTopic(t, { partitions: partitions ?? 1 });
     this.consumer = await this.broker.consumer({ group: this.group, topics });
     this.consumer.onRebalance(async ({ assigned, revoked }) => {
-      if (revoked.length > 0) await this.commit(true);
-      for (const tp of revoked) this.exec.removePartition(tp.topic, tp.partition);
-      if (assigned.length > 0 && !this.restored) await this.restore(assigned);
-      for (const part of this.exec.addPartitions(assigned, this.clock.now()))
+      if (revoked.length > 0) {
+        await this.commit(true); // the revoked partitions' state leaves with a checkpoint
+        for (const tp of revoked) this.exec.removePartition(tp.topic, tp.partition);
+        const gone = new Set([...this.loaded].filter((s) => !this.exec.ownedSections().has(s)));
+        this.exec.dropSections(gone);
+        for (const s of gone) this.loaded.delete(s);
+      }
+      const committed = await this.committedOffsets(assigned);
+      await this.restore(assigned, committed);
+      for (const part of this.exec.addPartitions(assigned, this.clock.now())) {
         if (part.offset !== undefined) this.consumer!.seek(part.topic, part.partition, part.offset);
+        // Known from the start, so every held partition's commit names the checkpoint of its section.
+        else part.offset = committed.get(`${part.topic}\u0000${part.partition}`)?.offset ?? 0;
+      }
     });
     this.statusValue = "running";
     if (!this.options.manual) void this.loop();
@@ -368,9 +379,16 @@ export class Job {
     if (state && !force && now - this.lastCheckpointAt < (this.options.checkpointInterval ?? 0)) return;
     const started = Date.now();
     let id: string | undefined;
+    const records = this.rt.out;
+    this.rt.out = [];
     if (state) {
       id = `${this.group}-${++this.checkpointSeq}`;
-      await state.put(id, encodeSnapshot({ seq: this.checkpointSeq, executor: this.exec.snapshot() }));
+      const { sections } = this.exec.snapshotSections();
+      for (const [section, snap] of sections) {
+        const encoded = encodeSnapshot({ seq: this.checkpointSeq, ...snap });
+        if (state.stage) records.push(...state.stage(this.sectionName(section), id, encoded));
+        else await state.put(this.sectionName(section), id, encoded);
+      }
     }
     const positions: CommittedOffset[] = [];
     for (const p of this.exec.partitions.values())
@@ -380,12 +398,10 @@ export class Job {
             ? { topic: p.topic, partition: p.partition, offset: p.offset, metadata: id }
             : { topic: p.topic, partition: p.partition, offset: p.offset },
         );
-    const records = this.rt.out;
-    this.rt.out = [];
     await this.broker.commit({ records, offsets: { group: this.group, positions } });
     this.uncommitted = false;
     if (state && id) {
-      await state.retain([id]);
+      for (const section of this.exec.ownedSections()) await state.retain?.(this.sectionName(section), id);
       this.lastCheckpointAt = now;
       this.checkpointStats = {
         count: this.checkpointStats.count + 1,
@@ -396,26 +412,48 @@ export class Job {
     }
   }
 
-  /** Loads the checkpoint the group's committed offsets name, if any. */
-  private async restore(assigned: readonly TopicPartition[]): Promise<void> {
-    this.restored = true;
+  private sectionName(section: number): string {
+    return `${this.group}/${section}`;
+  }
+
+  private async committedOffsets(assigned: readonly TopicPartition[]): Promise<Map<string, CommittedOffset>> {
+    const out = new Map<string, CommittedOffset>();
+    for (const topic of new Set(assigned.map((tp) => tp.topic)))
+      for (const c of await this.broker.committed(this.group, topic))
+        out.set(`${c.topic}\u0000${c.partition}`, c);
+    return out;
+  }
+
+  /** Loads, for each newly assigned section, the checkpoint its committed offsets name. */
+  private async restore(
+    assigned: readonly TopicPartition[],
+    committed: Map<string, CommittedOffset>,
+  ): Promise<void> {
+    const fresh = new Set(assigned.map((tp) => tp.partition).filter((p) => !this.loaded.has(p)));
+    if (fresh.size === 0) return;
+    for (const s of fresh) this.loaded.add(s);
     const state = this.options.state;
     if (!state) return;
-    const ids = new Set<string>();
-    for (const topic of new Set(assigned.map((tp) => tp.topic)))
-      for (const c of await this.broker.committed(this.group, topic)) if (c.metadata) ids.add(c.metadata);
-    if (ids.size === 0) return;
-    // Every commit names the checkpoint it belongs to; the latest one covers all partitions.
-    const id = [...ids].sort((a, b) => seqOf(b) - seqOf(a))[0]!;
-    const raw = await state.get(id);
-    if (raw === undefined)
-      throw new RivuletError(
-        "STATE",
-        `checkpoint "${id}" named by the committed offsets of group "${this.group}" is missing from the state store`,
-      );
-    const snap = decodeSnapshot(raw) as { seq: number; executor: ExecutorSnapshot };
-    this.checkpointSeq = snap.seq;
-    this.exec.restore(snap.executor);
+    const named = new Map<number, string>();
+    for (const tp of assigned) {
+      const c = committed.get(`${tp.topic}\u0000${tp.partition}`);
+      if (!c?.metadata || !fresh.has(c.partition)) continue;
+      const seen = named.get(c.partition);
+      if (seen === undefined || seqOf(c.metadata) > seqOf(seen)) named.set(c.partition, c.metadata);
+    }
+    const snaps: SectionSnapshot[] = [];
+    for (const [section, id] of named) {
+      const raw = await state.get(this.sectionName(section), id);
+      if (raw === undefined)
+        throw new RivuletError(
+          "STATE",
+          `checkpoint "${id}" of section ${section}, named by the committed offsets of group "${this.group}", is missing from the state store`,
+        );
+      const snap = decodeSnapshot(raw) as SectionSnapshot & { seq: number };
+      this.checkpointSeq = Math.max(this.checkpointSeq, snap.seq);
+      snaps.push(snap);
+    }
+    this.exec.restoreSections(snaps);
   }
 }
 

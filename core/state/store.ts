@@ -1,13 +1,22 @@
+import type { OutgoingRecord } from "../broker/broker.js";
+
 /**
- * Where checkpoints go. A checkpoint is written under a fresh id before the broker commit that
- * names it (in the committed offsets' metadata); restore loads the id the committed offsets name,
- * so a crash between the two can never pair state with the wrong offsets.
+ * Where checkpoints go, one snapshot per state section (a partition number of the job's group).
+ * A checkpoint is written under a fresh id before, or inside, the broker commit that names it in
+ * the committed offsets' metadata; restore loads the id the committed offsets name, so a crash
+ * between the two can never pair state with the wrong offsets.
  */
 export interface StateStore {
-  put(id: string, snapshot: string): Promise<void>;
-  get(id: string): Promise<string | undefined>;
-  /** Removes every checkpoint except those in `keep`. */
-  retain(keep: readonly string[]): Promise<void>;
+  /** Stores a section's snapshot under a checkpoint id (before the commit naming it). */
+  put(section: string, id: string, snapshot: string): Promise<void>;
+  get(section: string, id: string): Promise<string | undefined>;
+  /** Called once `id` is committed: older checkpoints of the section may go. */
+  retain?(section: string, id: string): Promise<void>;
+  /**
+   * Instead of `put`: records to write inside the commit's transaction (a Kafka changelog
+   * topic), so state, outputs and offsets become visible together.
+   */
+  stage?(section: string, id: string, snapshot: string): OutgoingRecord[];
 }
 
 /**
@@ -18,22 +27,30 @@ export interface StateStore {
  * const job = await run(pipeline, { broker, state });
  */
 export class MemoryStateStore implements StateStore {
-  private readonly snapshots = new Map<string, string>();
+  private readonly sections = new Map<string, Map<string, string>>();
 
-  async put(id: string, snapshot: string): Promise<void> {
-    this.snapshots.set(id, snapshot);
+  async put(section: string, id: string, snapshot: string): Promise<void> {
+    let s = this.sections.get(section);
+    if (!s) this.sections.set(section, (s = new Map()));
+    s.set(id, snapshot);
   }
 
-  async get(id: string): Promise<string | undefined> {
-    return this.snapshots.get(id);
+  async get(section: string, id: string): Promise<string | undefined> {
+    return this.sections.get(section)?.get(id);
   }
 
-  async retain(keep: readonly string[]): Promise<void> {
-    for (const id of [...this.snapshots.keys()]) if (!keep.includes(id)) this.snapshots.delete(id);
+  async retain(section: string, id: string): Promise<void> {
+    const s = this.sections.get(section);
+    if (s) for (const k of [...s.keys()]) if (k !== id) s.delete(k);
   }
 
-  /** Ids currently held (tests). */
-  ids(): string[] {
-    return [...this.snapshots.keys()];
+  /** Checkpoint ids held, per section (tests). */
+  ids(): Record<string, string[]> {
+    return Object.fromEntries([...this.sections].map(([s, m]) => [s, [...m.keys()]]));
+  }
+
+  /** Forgets everything (tests). */
+  clear(): void {
+    this.sections.clear();
   }
 }
