@@ -148,6 +148,7 @@ export class Job {
       for (const t of [...this.exec.plan.outputs, this.rt.deadLetterTopic])
         if ((await this.broker.partitions(t)) === undefined)
           await this.broker.createTopic(t, { partitions: partitions ?? 1 });
+    await this.options.state?.open?.({ group: this.group, sections: this.exec.sections });
     this.consumer = await this.broker.consumer({ group: this.group, topics });
     this.consumer.onRebalance(async ({ assigned, revoked }) => {
       if (revoked.length > 0) {

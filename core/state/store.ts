@@ -7,6 +7,8 @@ import type { OutgoingRecord } from "../broker/broker.js";
  * between the two can never pair state with the wrong offsets.
  */
 export interface StateStore {
+  /** Called once when a job starts: the group and how many sections its state has. */
+  open?(info: { group: string; sections: number }): Promise<void>;
   /** Stores a section's snapshot under a checkpoint id (before the commit naming it). */
   put(section: string, id: string, snapshot: string): Promise<void>;
   get(section: string, id: string): Promise<string | undefined>;

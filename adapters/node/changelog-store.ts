@@ -1,0 +1,153 @@
+import { randomUUID } from "node:crypto";
+import { type Admin, type Consumer, Kafka, type KafkaConfig, logLevel, Partitioners, type Producer } from "kafkajs";
+import { type OutgoingRecord, RivuletError, type StateStore } from "../../core/index.js";
+
+export interface ChangelogStoreOptions {
+  /** Changelog topic (default `<group>-changelog`), compacted, one partition per state section. */
+  topic?: string;
+  /** How long a restore may take to read the changelog to its end (default 60 s). */
+  readTimeout?: number;
+}
+
+interface Entry {
+  id: string;
+  snapshot: string;
+}
+
+/**
+ * Checkpoints in a compacted Kafka topic: section `<group>/<n>` lives in partition n under the
+ * key of the section. Snapshots are written inside the job's commit transaction (`stage`), so a
+ * checkpoint, the outputs and the offsets naming it become visible together or not at all; a
+ * restore reads the changelog with read_committed and takes the snapshot the offsets name.
+ *
+ * @example
+ * const broker = new KafkaBroker({ brokers: ["127.0.0.1:9092"] });
+ * const state = new KafkaChangelogStore({ brokers: ["127.0.0.1:9092"] });
+ * await run(pipeline, { broker, state, group: "clicks" });
+ */
+export class KafkaChangelogStore implements StateStore {
+  private readonly kafka: Kafka;
+  private admin: Admin | undefined;
+  private producer: Producer | undefined;
+  private topic: string | undefined;
+  /** What the changelog held when last read: section -> id -> snapshot. */
+  private cache = new Map<string, Map<string, string>>();
+
+  constructor(
+    config: KafkaConfig,
+    private readonly options: ChangelogStoreOptions = {},
+  ) {
+    this.kafka = new Kafka({ logLevel: logLevel.NOTHING, ...config, clientId: config.clientId ?? "rivulet-changelog" });
+  }
+
+  async open({ group, sections }: { group: string; sections: number }): Promise<void> {
+    this.topic = this.options.topic ?? `${group}-changelog`;
+    this.admin ??= this.kafka.admin();
+    await this.admin.connect();
+    const existing = await this.admin.fetchTopicMetadata({ topics: [] });
+    const found = existing.topics.find((t) => t.name === this.topic);
+    if (!found) {
+      await this.admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          {
+            topic: this.topic,
+            numPartitions: sections,
+            configEntries: [{ name: "cleanup.policy", value: "compact" }],
+          },
+        ],
+      });
+    } else if (found.partitions.length < sections) {
+      throw new RivuletError(
+        "STATE",
+        `changelog topic "${this.topic}" has ${found.partitions.length} partitions; the job's state has ${sections} sections`,
+      );
+    }
+  }
+
+  stage(section: string, id: string, snapshot: string): OutgoingRecord[] {
+    return [{ topic: this.requireTopic(), key: section, value: JSON.stringify({ id, snapshot }), partition: sectionNumber(section) }];
+  }
+
+  /** Outside a transaction (used only when a broker cannot stage): one idempotent write. */
+  async put(section: string, id: string, snapshot: string): Promise<void> {
+    this.producer ??= this.kafka.producer({ idempotent: true, createPartitioner: Partitioners.DefaultPartitioner });
+    await this.producer.connect();
+    const [record] = this.stage(section, id, snapshot);
+    await this.producer.send({
+      topic: record!.topic,
+      messages: [{ key: section, value: record!.value as string, partition: record!.partition! }],
+    });
+  }
+
+  async get(section: string, id: string): Promise<string | undefined> {
+    const hit = this.cache.get(section)?.get(id);
+    if (hit !== undefined) return hit;
+    await this.readToEnd();
+    return this.cache.get(section)?.get(id);
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.admin?.disconnect(), this.producer?.disconnect()]);
+  }
+
+  private requireTopic(): string {
+    if (!this.topic) throw new RivuletError("STATE", "the changelog store is not open: pass it to run(..., { state })");
+    return this.topic;
+  }
+
+  /** Reads every partition of the changelog, committed records only, up to its current end. */
+  private async readToEnd(): Promise<void> {
+    const topic = this.requireTopic();
+    const offsets = await this.admin!.fetchTopicOffsets(topic);
+    const pending = new Set(offsets.filter((o) => Number(o.high) > Number(o.low)).map((o) => o.partition));
+    if (pending.size === 0) return;
+    const cache = new Map<string, Map<string, string>>();
+    const consumer: Consumer = this.kafka.consumer({
+      groupId: `rivulet-changelog-reader-${randomUUID()}`,
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+    });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic, fromBeginning: true });
+      const done = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new RivuletError("STATE", `reading changelog "${topic}" did not reach its end in time`, { retriable: true })),
+          this.options.readTimeout ?? 60_000,
+        );
+        void consumer
+          .run({
+            autoCommit: false,
+            eachBatch: async ({ batch }) => {
+              for (const m of batch.messages) {
+                if (m.key === null || m.value === null) continue;
+                const section = m.key.toString();
+                const entry = JSON.parse(m.value.toString()) as Entry;
+                let ids = cache.get(section);
+                if (!ids) cache.set(section, (ids = new Map()));
+                ids.set(entry.id, entry.snapshot);
+              }
+              // Control records (transaction markers) count too, so a caught-up partition has lag 0.
+              if (batch.offsetLag() === "0") pending.delete(batch.partition);
+              if (pending.size === 0) {
+                clearTimeout(timer);
+                resolve();
+              }
+            },
+          })
+          .catch(reject);
+      });
+      await done;
+      this.cache = cache;
+    } finally {
+      await consumer.disconnect();
+    }
+  }
+}
+
+function sectionNumber(section: string): number {
+  const n = Number(section.slice(section.lastIndexOf("/") + 1));
+  if (!Number.isInteger(n) || n < 0) throw new RivuletError("STATE", `section "${section}" has no partition number`);
+  return n;
+}
