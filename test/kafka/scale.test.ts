@@ -1,0 +1,50 @@
+import { randomUUID } from "node:crypto";
+import { describe, expect, inject, it } from "vitest";
+import {
+  eosEvents,
+  expectedOutput,
+  kafkaClient,
+  kill,
+  produceEvents,
+  readCommitted,
+  startWorker,
+  waitForLag0,
+} from "./workers.js";
+
+describe("scale-out through a consumer group", () => {
+  it("3 processes share 6 partitions; one is killed mid-run; the others take over its state; output is exact", async () => {
+    const bootstrap = inject("kafkaBootstrap");
+    const kafka = kafkaClient(bootstrap);
+    const id = randomUUID().slice(0, 8);
+    const input = `scale-in-${id}`;
+    const output = `scale-out-${id}`;
+    const group = `scale-${id}`;
+    const events = eosEvents(30_000);
+    await produceEvents(kafka, input, events, 6);
+    const expected = await expectedOutput(events, 6);
+    const env = (instance: number) => ({
+      RIVULET_BROKERS: bootstrap,
+      RIVULET_GROUP: group,
+      RIVULET_INPUT: input,
+      RIVULET_OUTPUT: output,
+      RIVULET_INSTANCE: String(instance),
+    });
+
+    const workers = [0, 1, 2].map((i) => startWorker(env(i)));
+    await Promise.all(workers.map((w) => w.ready));
+    await new Promise((r) => setTimeout(r, 2_500)); // all three joined and working
+    await kill(workers[1]!);
+    await waitForLag0(kafka, group, input);
+    for (const w of [workers[0]!, workers[2]!]) w.child.kill("SIGTERM");
+    const codes = await Promise.all([workers[0]!.exited, workers[2]!.exited]);
+    expect(codes, workers[0]!.output() + workers[2]!.output()).toEqual([0, 0]);
+
+    // End of the bounded input: one more member drains, firing the windows still open.
+    const last = startWorker({ ...env(3), RIVULET_DRAIN: "1" });
+    expect(await last.exited, last.output()).toBe(0);
+
+    const got = await readCommitted(kafka, output, expected.length);
+    expect(got.length).toBe(expected.length);
+    expect(got).toEqual(expected);
+  }, 240_000);
+});

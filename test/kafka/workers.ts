@@ -1,0 +1,122 @@
+// Child processes running test/fixtures/eos-worker.ts, started and stopped by their pid.
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import { Kafka, logLevel, Partitioners } from "kafkajs";
+import { type Ev, eosEvents, eosPipeline } from "../fixtures/eos-pipeline.js";
+import { MemoryBroker } from "../../core/testing.js";
+import { run } from "../../core/index.js";
+
+const root = join(import.meta.dirname, "..", "..");
+
+export interface Worker {
+  child: ChildProcess;
+  ready: Promise<void>;
+  exited: Promise<number | null>;
+  output: () => string;
+}
+
+export function startWorker(env: Record<string, string>): Worker {
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "test/fixtures/eos-worker.ts")], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const ready = new Promise<void>((resolve, reject) => {
+    const check = () => {
+      if (out.includes("ready")) resolve();
+    };
+    child.stdout!.on("data", check);
+    void exited.then((code) => reject(new Error(`worker exited (${code}) before it was ready:\n${out}`)));
+  });
+  ready.catch(() => {});
+  return { child, ready, exited, output: () => out };
+}
+
+/** SIGKILL by pid and wait for the exit. */
+export async function kill(w: Worker): Promise<void> {
+  if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill("SIGKILL");
+  await w.exited;
+}
+
+export function kafkaClient(bootstrap: string): Kafka {
+  return new Kafka({ brokers: [bootstrap], clientId: "rivulet-test", logLevel: logLevel.NOTHING });
+}
+
+export async function produceEvents(kafka: Kafka, topic: string, events: Ev[], partitions: number): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions }] });
+  await admin.disconnect();
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  for (let i = 0; i < events.length; i += 5_000)
+    await producer.send({
+      topic,
+      messages: events.slice(i, i + 5_000).map((e) => ({ key: e.k, value: JSON.stringify(e), timestamp: String(e.ts) })),
+    });
+  await producer.disconnect();
+}
+
+/** Every committed record of a topic (read_committed), as sorted JSON lines. */
+export async function readCommitted(kafka: Kafka, topic: string, expected: number, timeoutMs = 60_000): Promise<string[]> {
+  const consumer = kafka.consumer({ groupId: `reader-${Math.random().toString(36).slice(2)}`, readUncommitted: false });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const rows: string[] = [];
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    void consumer.run({
+      eachMessage: async ({ message }) => {
+        rows.push(`${message.key?.toString()} ${message.value?.toString()}`);
+        if (rows.length >= expected) {
+          clearTimeout(timer);
+          // A little longer: duplicates, if any, must show up too.
+          setTimeout(resolve, 1_500);
+        }
+      },
+    });
+  });
+  await consumer.disconnect();
+  return rows.sort();
+}
+
+/** What the pipeline writes for these events on the in-memory broker, in the same shape. */
+export async function expectedOutput(events: Ev[], partitions: number): Promise<string[]> {
+  const broker = new MemoryBroker();
+  await broker.createTopic("in", { partitions });
+  await broker.produce(
+    "in",
+    events.map((e) => ({ key: e.k, value: e, timestamp: e.ts })),
+  );
+  const job = await run(eosPipeline("in", "out"), { broker });
+  await job.drain();
+  return broker.recordsSync("out").map((r) => `${r.key} ${JSON.stringify(r.value)}`).sort();
+}
+
+export { eosEvents };
+
+/** Waits until the group has committed every input offset (its lag is 0). */
+export async function waitForLag0(kafka: Kafka, group: string, topic: string, timeoutMs = 120_000): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const ends = await admin.fetchTopicOffsets(topic);
+      const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+      const lag = ends.reduce((sum, e) => {
+        const c = committed?.partitions.find((p) => p.partition === e.partition);
+        return sum + Number(e.high) - Math.max(0, Number(c?.offset ?? 0));
+      }, 0);
+      if (lag === 0) return;
+      if (Date.now() > deadline) throw new Error(`group ${group} still lags by ${lag} on ${topic}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
