@@ -94,8 +94,8 @@ export class FileStateStore implements StateStore {
   }
 
   /** Checkpoint ids held, per section (tests, tooling). */
-  async ids(): Promise<Record<string, string[]>> {
-    const out: Record<string, string[]> = {};
+  async ids(): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
     let names: string[] = [];
     try {
       names = await readdir(this.dir);
@@ -106,7 +106,8 @@ export class FileStateStore implements StateStore {
       if (n.startsWith(".") || !n.endsWith(SUFFIX)) continue;
       const [s, i] = n.slice(0, -SUFFIX.length).split(SEPARATOR);
       if (s === undefined || i === undefined || s.includes("=") || i.includes("=")) continue; // hashed: not reversible
-      (out[decodeURIComponent(s)] ??= []).push(decodeURIComponent(i));
+      const section = decodeURIComponent(s);
+      out.set(section, [...(out.get(section) ?? []), decodeURIComponent(i)]);
     }
     return out;
   }

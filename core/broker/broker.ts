@@ -68,6 +68,12 @@ export interface Consumer {
   poll(options: { maxRecords: number }): Promise<PartitionBatch[]>;
   /** Sets the next offset `poll` reads for an assigned partition. */
   seek(topic: string, partition: number, offset: number): void;
+  /**
+   * Whether the consumer holds its assignment and has read every assigned partition to the end
+   * it last saw. `drain()` and `flush()` poll until it is true (a poll may come back empty
+   * while a fetch or a group join is still under way). Absent means: an empty poll is the end.
+   */
+  atEnd?(): boolean;
   /** Resolves when new records may be there, or after `timeoutMs`. */
   wait(timeoutMs: number): Promise<void>;
   /** Called inside `poll` before the new assignment takes effect. */

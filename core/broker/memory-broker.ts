@@ -267,6 +267,13 @@ class MemoryConsumer implements Consumer {
     return out;
   }
 
+  atEnd(): boolean {
+    if (this.pending) return false;
+    return this.assigned.every(
+      (tp) => this.positions.get(tpKey(tp.topic, tp.partition))! >= this.broker.read(tp, 0, 0).end,
+    );
+  }
+
   seek(topic: string, partition: number, offset: number): void {
     const k = tpKey(topic, partition);
     if (!this.positions.has(k))

@@ -196,7 +196,11 @@ export class Job {
   }
 
   private async runUntilIdle(): Promise<void> {
-    while ((await this.step1()) > 0) {}
+    while ((await this.step1()) > 0 || !this.atEnd()) {}
+  }
+
+  private atEnd(): boolean {
+    return this.consumer?.atEnd?.() ?? true;
   }
 
   private async finish(): Promise<void> {
@@ -292,7 +296,7 @@ export class Job {
         if (this.stopRequested && !this.drainRequested) break;
         const flushing = this.flushWaiters.length;
         const n = await this.step1();
-        if (n > 0) {
+        if (n > 0 || ((this.drainRequested || flushing > 0) && !this.atEnd())) {
           // Long backlogs must not starve timers and I/O of the host (status lines, UIs).
           if (Date.now() - lastYield > 20) {
             await new Promise<void>((r) => setTimeout(() => r(), 0));
