@@ -44,6 +44,7 @@ export {
 } from "./operators/aggregators.js";
 export {
   type IntervalJoinOptions,
+  isPipeline,
   KeyedStream,
   Pipeline,
   ProcessedStream,

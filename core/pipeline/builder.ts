@@ -42,6 +42,18 @@ export type WindowJoinOptions = { window: WindowSpec };
 
 type Dist<N> = N extends PlanNode ? Omit<N, "step" | "label" | "keyed"> & { keyed?: boolean } : never;
 
+// Recognised by tags, not `instanceof`: a pipeline module may load another copy of Rivulet
+// (the built package next to the sources, two installs), and its streams must still be accepted.
+const isStream = (x: unknown): x is Stream<unknown> =>
+  (x as { _tag?: unknown } | null)?._tag === "RivuletStream";
+const isKeyed = (x: unknown): x is KeyedStream<unknown, Key> =>
+  isStream(x) && typeof (x as { join?: unknown }).join === "function";
+
+/** Whether a value is a runnable pipeline (built by any copy of Rivulet). */
+export function isPipeline(x: unknown): x is Pipeline {
+  return (x as { _tag?: unknown } | null)?._tag === "RivuletPipeline";
+}
+
 function nextStep(inputs: readonly PlanNode[]): number {
   return Math.max(...inputs.map((n) => n.step)) + 1;
 }
@@ -82,6 +94,7 @@ function checkDuration(label: string, what: string, ms: unknown, allowInfinity =
  * Pipeline.source<Click>("clicks").filter((c) => c.kind === "click").map((c) => c.userId).to("user-ids");
  */
 export class Stream<T> {
+  readonly _tag = "RivuletStream" as const;
   /** @internal */
   constructor(readonly node: PlanNode) {}
 
@@ -108,7 +121,7 @@ export class Stream<T> {
   union(...others: Stream<T>[]): Stream<T> {
     const label = `step ${nextStep([this.node, ...others.map((o) => o?.node).filter(Boolean)])} (union)`;
     for (const o of others)
-      if (!(o instanceof Stream))
+      if (!isStream(o))
         throw new PipelineError(label, "union() takes streams built with Pipeline.source(...)");
     const inputs = [this.node, ...others.map((o) => o.node)];
     return new Stream(
@@ -231,9 +244,9 @@ export class KeyedStream<T, K extends Key> extends Stream<T> {
     options: IntervalJoinOptions | WindowJoinOptions,
     fn: (left: T, right: U) => Out,
   ): Stream<Out> {
-    const step = nextStep([this.node, ...(other instanceof Stream ? [other.node] : [])]);
+    const step = nextStep([this.node, ...(isStream(other) ? [other.node] : [])]);
     const label = `step ${step} (join)`;
-    if (!(other instanceof KeyedStream))
+    if (!isKeyed(other))
       throw new PipelineError(
         label,
         "join() needs two keyed streams: call keyBy(...) on the other stream too",
@@ -371,6 +384,7 @@ function asAggregator(label: string, spec: unknown): Aggregator<any, any, any> {
  * const job = await run(p, { broker });
  */
 export class Pipeline {
+  readonly _tag = "RivuletPipeline" as const;
   /** @internal */
   constructor(readonly sinks: readonly SinkNode[]) {}
 
@@ -405,7 +419,7 @@ export class Pipeline {
   /** One pipeline from several (their sinks run together in one job). */
   static all(...pipelines: Pipeline[]): Pipeline {
     for (const p of pipelines)
-      if (!(p instanceof Pipeline))
+      if (!isPipeline(p))
         throw new PipelineError("Pipeline.all", "expected pipelines returned by .to(topic)");
     return new Pipeline(pipelines.flatMap((p) => p.sinks));
   }

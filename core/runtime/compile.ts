@@ -1,5 +1,5 @@
 import { PipelineError } from "../errors.js";
-import { Pipeline } from "../pipeline/builder.js";
+import { isPipeline, type Pipeline } from "../pipeline/builder.js";
 import type { PlanNode, SourceNode } from "../pipeline/plan.js";
 
 export interface Edge {
@@ -39,7 +39,7 @@ export function inputsOf(n: PlanNode): Edge[] {
  * order) so the same definition always gets the same ids: snapshots restore by id.
  */
 export function compile(pipeline: Pipeline): Plan {
-  if (!(pipeline instanceof Pipeline))
+  if (!isPipeline(pipeline))
     throw new PipelineError(
       "run",
       "expected a pipeline: a stream ending in .to(topic), or Pipeline.all(...)",
