@@ -1,0 +1,112 @@
+/**
+ * A broker for "generation included" runs, the way Flink's Nexmark runs: a datagen source (events
+ * made as the consumer polls, one batch at a time, never stored) and a blackhole sink (outputs
+ * counted, then dropped). The engine's path is the usual one (poll, the fused chain, sinks, a
+ * commit per batch); only the broker keeps nothing, so memory stays flat over any number of
+ * events and the in-memory topic's own costs (storing every record) are left out.
+ */
+import type {
+  Broker,
+  CommittedOffset,
+  Consumer,
+  PartitionBatch,
+  RebalanceEvent,
+  StoredRecord,
+  TopicPartition,
+  Transaction,
+} from "../../core/index.js";
+import { generateNexmark, type NexmarkConfig } from "../../core/testing.js";
+
+const NO_HEADERS = Object.freeze({}) as Record<string, string>;
+
+export class NexmarkGeneratorBroker implements Broker {
+  /** Records written per topic (then dropped). */
+  readonly written = new Map<string, number>();
+
+  constructor(
+    readonly input: string,
+    readonly config: NexmarkConfig,
+    readonly events: number,
+  ) {}
+
+  async createTopic(name: string): Promise<void> {
+    if (name !== this.input && !this.written.has(name)) this.written.set(name, 0);
+  }
+
+  async partitions(topic: string): Promise<number | undefined> {
+    return topic === this.input || this.written.has(topic) ? 1 : undefined;
+  }
+
+  async consumer(): Promise<Consumer> {
+    return new GeneratingConsumer(this);
+  }
+
+  async commit(tx: Transaction): Promise<void> {
+    const recs = tx.records;
+    for (let i = 0; i < recs.length; i++) {
+      const t = recs[i]!.topic;
+      this.written.set(t, (this.written.get(t) ?? 0) + 1);
+    }
+  }
+
+  async committed(): Promise<CommittedOffset[]> {
+    return [];
+  }
+}
+
+class GeneratingConsumer implements Consumer {
+  private position = 0;
+  private assigned = false;
+  private readonly listeners: ((e: RebalanceEvent) => void | Promise<void>)[] = [];
+  private readonly tp: TopicPartition;
+
+  constructor(private readonly broker: NexmarkGeneratorBroker) {
+    this.tp = { topic: broker.input, partition: 0 };
+  }
+
+  assignment(): readonly TopicPartition[] {
+    return this.assigned ? [this.tp] : [];
+  }
+
+  async poll({ maxRecords }: { maxRecords: number }): Promise<PartitionBatch[]> {
+    if (!this.assigned) {
+      this.assigned = true;
+      for (const l of this.listeners) await l({ assigned: [this.tp], revoked: [] });
+    }
+    const { input, config, events } = this.broker;
+    const from = this.position;
+    const n = Math.max(0, Math.min(maxRecords, events - from));
+    const generated = generateNexmark(config, n, from);
+    const records: StoredRecord[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const e = generated[i]!;
+      records[i] = {
+        topic: input,
+        partition: 0,
+        offset: from + i,
+        key: null,
+        value: e,
+        timestamp: e.timestamp,
+        headers: NO_HEADERS,
+      };
+    }
+    this.position = from + n;
+    return [{ topic: input, partition: 0, records, highWatermark: events }];
+  }
+
+  seek(_topic: string, _partition: number, offset: number): void {
+    this.position = offset;
+  }
+
+  atEnd(): boolean {
+    return this.assigned && this.position >= this.broker.events;
+  }
+
+  async wait(): Promise<void> {}
+
+  onRebalance(listener: (event: RebalanceEvent) => void | Promise<void>): void {
+    this.listeners.push(listener);
+  }
+
+  async close(): Promise<void> {}
+}
