@@ -39,10 +39,10 @@ if (code !== 0 && failed === 0) failed = 1; // a crash outside any test still fa
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
 process.exit(code);
 
-// Suites that failed to load count as one failure each; suites whose tests failed are already counted.
-function countSuitesWithFailedTests(r) {
+// A test file that failed without any failed test (it did not load, or a hook threw) counts as one failure.
+function filesThatFailedToRun(r) {
   return (r.testResults ?? []).filter(
-    (s) => s.status === "failed" && (s.assertionResults ?? []).some((a) => a.status === "failed"),
+    (s) => s.status === "failed" && !(s.assertionResults ?? []).some((a) => a.status === "failed"),
   ).length;
 }
 

@@ -1,5 +1,13 @@
 import { randomUUID } from "node:crypto";
-import { type Admin, type Consumer, Kafka, type KafkaConfig, logLevel, Partitioners, type Producer } from "kafkajs";
+import {
+  type Admin,
+  type Consumer,
+  Kafka,
+  type KafkaConfig,
+  logLevel,
+  Partitioners,
+  type Producer,
+} from "kafkajs";
 import { type OutgoingRecord, RivuletError, type StateStore } from "../../core/index.js";
 
 export interface ChangelogStoreOptions {
@@ -37,7 +45,11 @@ export class KafkaChangelogStore implements StateStore {
     config: KafkaConfig,
     private readonly options: ChangelogStoreOptions = {},
   ) {
-    this.kafka = new Kafka({ logLevel: logLevel.NOTHING, ...config, clientId: config.clientId ?? "rivulet-changelog" });
+    this.kafka = new Kafka({
+      logLevel: logLevel.NOTHING,
+      ...config,
+      clientId: config.clientId ?? "rivulet-changelog",
+    });
   }
 
   async open({ group, sections }: { group: string; sections: number }): Promise<void> {
@@ -66,12 +78,22 @@ export class KafkaChangelogStore implements StateStore {
   }
 
   stage(section: string, id: string, snapshot: string): OutgoingRecord[] {
-    return [{ topic: this.requireTopic(), key: section, value: JSON.stringify({ id, snapshot }), partition: sectionNumber(section) }];
+    return [
+      {
+        topic: this.requireTopic(),
+        key: section,
+        value: JSON.stringify({ id, snapshot }),
+        partition: sectionNumber(section),
+      },
+    ];
   }
 
   /** Outside a transaction (used only when a broker cannot stage): one idempotent write. */
   async put(section: string, id: string, snapshot: string): Promise<void> {
-    this.producer ??= this.kafka.producer({ idempotent: true, createPartitioner: Partitioners.DefaultPartitioner });
+    this.producer ??= this.kafka.producer({
+      idempotent: true,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     await this.producer.connect();
     const [record] = this.stage(section, id, snapshot);
     await this.producer.send({
@@ -92,7 +114,8 @@ export class KafkaChangelogStore implements StateStore {
   }
 
   private requireTopic(): string {
-    if (!this.topic) throw new RivuletError("STATE", "the changelog store is not open: pass it to run(..., { state })");
+    if (!this.topic)
+      throw new RivuletError("STATE", "the changelog store is not open: pass it to run(..., { state })");
     return this.topic;
   }
 
@@ -113,7 +136,12 @@ export class KafkaChangelogStore implements StateStore {
       await consumer.subscribe({ topic, fromBeginning: true });
       const done = new Promise<void>((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new RivuletError("STATE", `reading changelog "${topic}" did not reach its end in time`, { retriable: true })),
+          () =>
+            reject(
+              new RivuletError("STATE", `reading changelog "${topic}" did not reach its end in time`, {
+                retriable: true,
+              }),
+            ),
           this.options.readTimeout ?? 60_000,
         );
         void consumer
@@ -148,6 +176,7 @@ export class KafkaChangelogStore implements StateStore {
 
 function sectionNumber(section: string): number {
   const n = Number(section.slice(section.lastIndexOf("/") + 1));
-  if (!Number.isInteger(n) || n < 0) throw new RivuletError("STATE", `section "${section}" has no partition number`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new RivuletError("STATE", `section "${section}" has no partition number`);
   return n;
 }

@@ -173,11 +173,23 @@ describe("a job restarted on a FileStateStore", () => {
     const broker = new MemoryBroker();
     await broker.createTopic("clicks", { partitions: 1 });
     await broker.produce("clicks", clicks(0, 10));
-    const first = await run(perMinute(), { broker, group: "g", manual: true, state: new FileStateStore(dir) });
+    const first = await run(perMinute(), {
+      broker,
+      group: "g",
+      manual: true,
+      state: new FileStateStore(dir),
+    });
     await first.flush();
     await first.stop();
     await rm(dir, { recursive: true });
-    const second = await run(perMinute(), { broker, group: "g", manual: true, state: new FileStateStore(dir) });
-    await expect(second.flush()).rejects.toThrow(/checkpoint "g-\d+" of section 0.*missing from the state store/);
+    const second = await run(perMinute(), {
+      broker,
+      group: "g",
+      manual: true,
+      state: new FileStateStore(dir),
+    });
+    await expect(second.flush()).rejects.toThrow(
+      /checkpoint "g-\d+" of section 0.*missing from the state store/,
+    );
   });
 });

@@ -138,6 +138,9 @@ function fileName(section: string, id: string): string {
  * else (including "/", ".", "~" and upper-case letters, which case-insensitive file systems would
  * merge with lower-case ones) becomes %XX of its UTF-8 bytes. Over-long names keep a readable
  * head plus a hash after "=", a character encoding never produces.
+ *
+ * @example
+ * encodeName("clicks/0"); // "clicks%2F0"
  */
 export function encodeName(name: string): string {
   let out = "";

@@ -401,6 +401,11 @@ function serverProperties({ port, controllerPort, dir }) {
     "log.cleaner.backoff.ms": "1000",
     "log.segment.bytes": String(64 * 1024 * 1024),
     "log.retention.check.interval.ms": "60000",
+    // Tests replay historical event times: keep records by size only, never by their age, and
+    // accept record timestamps from any time (window results carry event time, not wall time).
+    "log.retention.ms": "-1",
+    "log.message.timestamp.before.max.ms": String(Number.MAX_SAFE_INTEGER),
+    "log.message.timestamp.after.max.ms": String(Number.MAX_SAFE_INTEGER),
     "auto.leader.rebalance.enable": "false",
     // auto.create.topics.enable stays at its default (true).
   };

@@ -1,6 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, inject, it } from "vitest";
-import { eosEvents, expectedOutput, kafkaClient, kill, produceEvents, readCommitted, startWorker } from "./workers.js";
+import {
+  eosEvents,
+  expectedOutput,
+  kafkaClient,
+  kill,
+  produceEvents,
+  readCommitted,
+  startWorker,
+} from "./workers.js";
 
 describe("exactly-once on the real broker", () => {
   it("survives SIGKILL at random moments: the committed output is the uninterrupted one, no duplicate, no loss", async () => {

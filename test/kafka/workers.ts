@@ -2,9 +2,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
-import { type Ev, eosEvents, eosPipeline } from "../fixtures/eos-pipeline.js";
-import { MemoryBroker } from "../../core/testing.js";
 import { run } from "../../core/index.js";
+import { MemoryBroker } from "../../core/testing.js";
+import { type Ev, eosEvents, eosPipeline } from "../fixtures/eos-pipeline.js";
 
 const root = join(import.meta.dirname, "..", "..");
 
@@ -46,7 +46,12 @@ export function kafkaClient(bootstrap: string): Kafka {
   return new Kafka({ brokers: [bootstrap], clientId: "rivulet-test", logLevel: logLevel.NOTHING });
 }
 
-export async function produceEvents(kafka: Kafka, topic: string, events: Ev[], partitions: number): Promise<void> {
+export async function produceEvents(
+  kafka: Kafka,
+  topic: string,
+  events: Ev[],
+  partitions: number,
+): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions }] });
@@ -56,14 +61,24 @@ export async function produceEvents(kafka: Kafka, topic: string, events: Ev[], p
   for (let i = 0; i < events.length; i += 5_000)
     await producer.send({
       topic,
-      messages: events.slice(i, i + 5_000).map((e) => ({ key: e.k, value: JSON.stringify(e), timestamp: String(e.ts) })),
+      messages: events
+        .slice(i, i + 5_000)
+        .map((e) => ({ key: e.k, value: JSON.stringify(e), timestamp: String(e.ts) })),
     });
   await producer.disconnect();
 }
 
 /** Every committed record of a topic (read_committed), as sorted JSON lines. */
-export async function readCommitted(kafka: Kafka, topic: string, expected: number, timeoutMs = 60_000): Promise<string[]> {
-  const consumer = kafka.consumer({ groupId: `reader-${Math.random().toString(36).slice(2)}`, readUncommitted: false });
+export async function readCommitted(
+  kafka: Kafka,
+  topic: string,
+  expected: number,
+  timeoutMs = 60_000,
+): Promise<string[]> {
+  const consumer = kafka.consumer({
+    groupId: `reader-${Math.random().toString(36).slice(2)}`,
+    readUncommitted: false,
+  });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   const rows: string[] = [];
@@ -85,22 +100,35 @@ export async function readCommitted(kafka: Kafka, topic: string, expected: numbe
 }
 
 /** What the pipeline writes for these events on the in-memory broker, in the same shape. */
-export async function expectedOutput(events: Ev[], partitions: number): Promise<string[]> {
+export async function expectedOutput(
+  events: Ev[],
+  partitions: number,
+  maxOutOfOrderness?: number,
+): Promise<string[]> {
   const broker = new MemoryBroker();
   await broker.createTopic("in", { partitions });
   await broker.produce(
     "in",
     events.map((e) => ({ key: e.k, value: e, timestamp: e.ts })),
   );
-  const job = await run(eosPipeline("in", "out"), { broker });
+  const job = await run(eosPipeline("in", "out", maxOutOfOrderness), { broker });
   await job.drain();
-  return broker.recordsSync("out").map((r) => `${r.key} ${JSON.stringify(r.value)}`).sort();
+  return broker
+    .recordsSync("out")
+    .map((r) => `${r.key} ${JSON.stringify(r.value)}`)
+    .sort();
 }
 
 export { eosEvents };
 
-/** Waits until the group has committed every input offset (its lag is 0). */
-export async function waitForLag0(kafka: Kafka, group: string, topic: string, timeoutMs = 120_000): Promise<void> {
+/** Waits until the group's committed offsets cover at least `fraction` of the topic (1: lag 0). */
+export async function waitForProgress(
+  kafka: Kafka,
+  group: string,
+  topic: string,
+  fraction = 1,
+  timeoutMs = 120_000,
+): Promise<number> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -108,13 +136,16 @@ export async function waitForLag0(kafka: Kafka, group: string, topic: string, ti
     for (;;) {
       const ends = await admin.fetchTopicOffsets(topic);
       const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-      const lag = ends.reduce((sum, e) => {
+      let total = 0;
+      let lag = 0;
+      for (const e of ends) {
         const c = committed?.partitions.find((p) => p.partition === e.partition);
-        return sum + Number(e.high) - Math.max(0, Number(c?.offset ?? 0));
-      }, 0);
-      if (lag === 0) return;
+        total += Number(e.high);
+        lag += Number(e.high) - Math.max(0, Number(c?.offset ?? 0));
+      }
+      if (fraction >= 1 ? lag === 0 : total - lag >= fraction * total) return (total - lag) / total;
       if (Date.now() > deadline) throw new Error(`group ${group} still lags by ${lag} on ${topic}`);
-      await new Promise((r) => setTimeout(r, 500));
+      await new Promise((r) => setTimeout(r, fraction >= 1 ? 500 : 50));
     }
   } finally {
     await admin.disconnect();

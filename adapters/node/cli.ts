@@ -1,0 +1,649 @@
+/**
+ * `rivulet run`: runs a pipeline module against Kafka until SIGINT/SIGTERM (or, with `--drain`,
+ * until the input in the topics is processed), with a live status line and Prometheus metrics.
+ * `bin/rivulet.mjs` launches it; `main` is exported so tests can drive it in-process.
+ *
+ * @example
+ * // rivulet run pipelines/clicks.ts perMinute --brokers 127.0.0.1:9092 --group clicks
+ * import { main } from "./cli.js";
+ * process.exitCode = await main(process.argv.slice(2));
+ *
+ * @module
+ */
+import { existsSync } from "node:fs";
+import { connect } from "node:net";
+import { resolve as resolvePath } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import {
+  type Broker,
+  describeError,
+  type ErrorPolicy,
+  isRivuletError,
+  type Job,
+  type JobMetrics,
+  Pipeline,
+  RivuletError,
+  type RunOptions,
+  run,
+  topicNameProblem,
+} from "../../core/index.js";
+import { FileStateStore } from "./file-state-store.js";
+import { type MetricsServer, serveMetrics } from "./metrics.js";
+
+const USAGE = `Usage: rivulet <command> [options]
+
+Commands:
+  run <pipeline module> [export name]   run a pipeline against Kafka
+
+Options:
+  -h, --help                            show help (rivulet run --help: the run options)
+
+Exit codes: 0 stopped cleanly or drained, 1 the job failed or could not start, 2 bad usage.
+`;
+
+const RUN_USAGE = `Usage: rivulet run <pipeline module> [export name] --brokers <host:port,...> --group <id> [options]
+
+Runs a pipeline built with Rivulet's API (import { Pipeline } from "rivulet") against Kafka
+until SIGINT or SIGTERM, which stop it cleanly: the current batch is committed, the consumer
+leaves the group, the process exits 0. A second signal exits at once (code 130).
+
+<pipeline module>   a .ts, .mts, .js or .mjs file (TypeScript loads through tsx)
+[export name]       the export to run; default: the default export, else the module's only
+                    Pipeline export (a stream ending in .to(topic), or Pipeline.all(...))
+
+Options:
+  --brokers <list>            Kafka bootstrap servers, host:port[,host:port] (required)
+  --group <id>                consumer group (required); a restart with the same group resumes
+                              from its committed offsets (and checkpoint, with --state-dir)
+  --guarantee <g>             exactly-once (default: Kafka transactions, outputs and offsets
+                              commit atomically, read_committed) or at-least-once
+  --state-dir <dir>           keep checkpoints of window and keyed state in files in <dir>, so a
+                              restart resumes with its state. Without it there is no state store:
+                              state lives in memory only, a restart resumes from the committed
+                              offsets with empty state, and windows open at the stop are lost.
+                              Files are local: processes of a group must share the directory
+                              (one machine)
+  --state kafka               keep checkpoints in a compacted changelog topic <group>-changelog,
+                              written in the same transaction as outputs and offsets: any
+                              process on any machine can take over a partition and its state
+  --checkpoint-interval <ms>  with state: minimum time between checkpoints (default 0,
+                              every batch); outputs become visible at checkpoints. Without
+                              state, outputs and offsets commit after every batch
+  --dead-letter-topic <t>     topic for malformed records and, with --on-error dead-letter,
+                              failing ones (default rivulet-dlq)
+  --on-error <policy>         what a throwing user function does: fail (default: the job
+                              stops, exit 1) or dead-letter (the record goes to the
+                              dead-letter topic with the reason, the job goes on)
+  --drain                     process what is in the topics now, fire every open window,
+                              commit and exit 0 (a bounded, batch-style run)
+  --metrics-port <n>          serve Prometheus metrics at http://<host>:<n>/metrics (0: any
+                              free port, printed at start)
+  --metrics-host <addr>       interface for the metrics server (default 127.0.0.1)
+  --client-id <id>            Kafka client id (default rivulet)
+  --status-interval <ms>      status line period (default 1000 on a terminal, where it is
+                              rewritten in place, else 5000; 0 turns it off)
+  -h, --help                  show this help
+
+Output topics that do not exist are created with the partition count of the first source.
+The status line (stderr) shows records/s in and out, total lag, the watermark and the age of
+the last checkpoint.
+
+Example:
+  rivulet run pipelines/clicks.ts perMinute --brokers 127.0.0.1:9092 --group clicks \\
+    --state-dir .rivulet/clicks --metrics-port 9464
+`;
+
+/** Where the CLI writes; tests pass their own. */
+export interface CliIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown; isTTY?: boolean; columns?: number };
+  /** Base for relative paths (default `process.cwd()`). */
+  cwd?: string;
+  /** Subscribes to the shutdown signals; returns an unsubscribe (default: SIGINT and SIGTERM). */
+  onSignal?: (handler: (signal: string) => void) => () => void;
+}
+
+type KafkaLikeBroker = Broker & { close(): Promise<void> };
+
+/** What `rivulet run` was asked to do, validated. */
+interface RunCommand {
+  module: string;
+  exportName: string | undefined;
+  brokers: string[];
+  group: string;
+  guarantee: "exactly-once" | "at-least-once";
+  stateDir: string | undefined;
+  kafkaState: boolean;
+  checkpointInterval: number | undefined;
+  deadLetterTopic: string | undefined;
+  onError: ErrorPolicy | undefined;
+  drain: boolean;
+  metricsPort: number | undefined;
+  metricsHost: string;
+  clientId: string;
+  statusInterval: number | undefined;
+}
+
+/** A usage problem: printed with a pointer to the help, exit code 2. */
+class UsageError extends Error {}
+
+const START_TIMEOUT_MS = 30_000;
+const CONNECT_TIMEOUT_MS = 10_000;
+const CLOSE_TIMEOUT_MS = 5_000;
+
+/**
+ * Runs the CLI and resolves with the exit code: 0 stopped or drained, 1 failed, 2 bad usage, 130
+ * a second signal. Never calls `process.exit` (the launcher does, with this code).
+ *
+ * @example
+ * const code = await main(["run", "p.ts", "--brokers", "127.0.0.1:9092", "--group", "g", "--drain"], io);
+ */
+export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "-h" || command === "--help" || command === "help") {
+    (command === undefined ? io.stderr : io.stdout).write(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  if (command !== "run") return usageError(io, `unknown command "${command}"`, USAGE);
+  if (rest.includes("-h") || rest.includes("--help")) {
+    io.stdout.write(RUN_USAGE);
+    return 0;
+  }
+  let cmd: RunCommand;
+  try {
+    cmd = parseRun(rest);
+  } catch (e) {
+    if (e instanceof UsageError) return usageError(io, e.message, undefined);
+    throw e;
+  }
+  return runCommand(cmd, io);
+}
+
+function usageError(io: CliIo, message: string, usage: string | undefined): number {
+  io.stderr.write(`rivulet: ${message}\n`);
+  io.stderr.write(usage ?? `Run "rivulet run --help" for usage.\n`);
+  return 2;
+}
+
+/** Parses and validates the arguments of `rivulet run` (throws UsageError). */
+function parseRun(args: readonly string[]): RunCommand {
+  let parsed: ReturnType<typeof parseRunArgs>;
+  try {
+    parsed = parseRunArgs(args);
+  } catch (e) {
+    // node:util's messages are good ("Unknown option '--x'"), minus its advice about "--".
+    throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ""));
+  }
+  const { values: v, positionals } = parsed;
+  const [module, exportName, ...extra] = positionals;
+  if (module === undefined)
+    throw new UsageError("missing the pipeline module: rivulet run <module> [export]");
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  if (v.brokers === undefined) throw new UsageError("--brokers host:port[,host:port] is required");
+  const brokers = v.brokers
+    .split(",")
+    .map((b) => b.trim())
+    .filter((b) => b !== "");
+  if (brokers.length === 0) throw new UsageError("--brokers needs at least one host:port");
+  for (const b of brokers) hostPort(b);
+  if (v.group === undefined || v.group.trim() === "") throw new UsageError("--group <id> is required");
+  const guarantee = v.guarantee ?? "exactly-once";
+  if (guarantee !== "exactly-once" && guarantee !== "at-least-once")
+    throw new UsageError(`--guarantee must be exactly-once or at-least-once, got "${guarantee}"`);
+  const onError = v["on-error"];
+  if (onError !== undefined && onError !== "fail" && onError !== "dead-letter")
+    throw new UsageError(`--on-error must be fail or dead-letter, got "${onError}"`);
+  const dlq = v["dead-letter-topic"];
+  const dlqProblem = dlq === undefined ? undefined : topicNameProblem(dlq);
+  if (dlqProblem) throw new UsageError(`--dead-letter-topic: ${dlqProblem}`);
+  if (v["state-dir"] === "") throw new UsageError("--state-dir needs a directory");
+  const stateKind = v.state;
+  if (stateKind !== undefined && stateKind !== "kafka" && stateKind !== "none")
+    throw new UsageError(`--state must be kafka or none, got "${stateKind}"`);
+  if (stateKind === "kafka" && v["state-dir"] !== undefined)
+    throw new UsageError("--state kafka and --state-dir exclude each other");
+  if (v["client-id"] === "") throw new UsageError("--client-id must not be empty");
+  return {
+    module,
+    exportName,
+    brokers,
+    group: v.group,
+    guarantee,
+    stateDir: v["state-dir"],
+    kafkaState: stateKind === "kafka",
+    checkpointInterval: integer("--checkpoint-interval", v["checkpoint-interval"], 0, 2 ** 31),
+    deadLetterTopic: dlq,
+    onError,
+    drain: v.drain ?? false,
+    metricsPort: integer("--metrics-port", v["metrics-port"], 0, 65_535),
+    metricsHost: v["metrics-host"] ?? "127.0.0.1",
+    clientId: v["client-id"] ?? "rivulet",
+    statusInterval: integer("--status-interval", v["status-interval"], 0, 2 ** 31),
+  };
+}
+
+function parseRunArgs(args: readonly string[]) {
+  return parseArgs({
+    args: [...args],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      brokers: { type: "string" },
+      group: { type: "string" },
+      guarantee: { type: "string" },
+      "state-dir": { type: "string" },
+      state: { type: "string" },
+      "checkpoint-interval": { type: "string" },
+      "dead-letter-topic": { type: "string" },
+      "on-error": { type: "string" },
+      drain: { type: "boolean" },
+      "metrics-port": { type: "string" },
+      "metrics-host": { type: "string" },
+      "client-id": { type: "string" },
+      "status-interval": { type: "string" },
+    },
+  });
+}
+
+function integer(flag: string, raw: string | undefined, min: number, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = /^\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new UsageError(`${flag} must be an integer from ${min} to ${max}, got "${raw}"`);
+  return n;
+}
+
+function hostPort(address: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(address);
+  const port = Number(m?.[2]);
+  if (!m || port < 1 || port > 65_535)
+    throw new UsageError(`--brokers: "${address}" is not host:port (e.g. 127.0.0.1:9092)`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ""), port };
+}
+
+async function runCommand(cmd: RunCommand, io: CliIo): Promise<number> {
+  const cwd = io.cwd ?? process.cwd();
+  const out = new StatusWriter(io);
+  // Signals are caught from here on, so one during start-up also ends cleanly.
+  const signals = signalLatch(io);
+  try {
+    let chosen: { pipeline: Pipeline; name: string };
+    try {
+      chosen = await loadPipeline(resolvePath(cwd, cmd.module), cmd.module, cmd.exportName);
+    } catch (e) {
+      if (e instanceof UsageError) return usageError(io, e.message, undefined);
+      out.say(`rivulet: ${errorText(e)}`);
+      return 1;
+    }
+
+    const reachable = await firstReachable(cmd.brokers, CONNECT_TIMEOUT_MS);
+    if (reachable !== true) {
+      out.say(`rivulet: cannot reach Kafka at ${reachable}`);
+      return 1;
+    }
+    // Loaded here, not at start-up: --help and usage errors need no Kafka client.
+    const { KafkaBroker } = await import("./kafka-broker.js");
+    const broker: KafkaLikeBroker = new KafkaBroker({
+      brokers: cmd.brokers,
+      clientId: cmd.clientId,
+      guarantee: cmd.guarantee,
+    });
+    let closeState: (() => Promise<void>) | undefined;
+    try {
+      const options: RunOptions = { broker, group: cmd.group };
+      if (cmd.stateDir !== undefined) options.state = new FileStateStore(resolvePath(cwd, cmd.stateDir));
+      if (cmd.kafkaState) {
+        const { KafkaChangelogStore } = await import("./changelog-store.js");
+        const store = new KafkaChangelogStore({ brokers: cmd.brokers, clientId: `${cmd.clientId}-state` });
+        options.state = store;
+        closeState = () => store.close();
+      }
+      if (cmd.checkpointInterval !== undefined) options.checkpointInterval = cmd.checkpointInterval;
+      if (cmd.deadLetterTopic !== undefined) options.deadLetterTopic = cmd.deadLetterTopic;
+      if (cmd.onError !== undefined) options.onError = cmd.onError;
+
+      const starting = run(chosen.pipeline, options);
+      const started = await Promise.race([
+        starting.then((job) => ({ job })),
+        signals.first.then((signal) => ({ signal })),
+        sleep(START_TIMEOUT_MS).then(() => ({ timeout: true as const })),
+      ]);
+      // Given up on: a job that starts after all must not run on unseen.
+      if (!("job" in started)) void starting.then((job) => job.stop()).catch(() => {});
+      if ("timeout" in started) {
+        out.say(
+          `rivulet: the job did not start within ${START_TIMEOUT_MS / 1000} s (Kafka at ${cmd.brokers.join(", ")} answers, but not as a working Kafka cluster?)`,
+        );
+        return 1;
+      }
+      if ("signal" in started) {
+        out.say(`rivulet: ${started.signal} during start-up: exiting`);
+        return 0;
+      }
+      const { job } = started;
+      out.say(
+        `rivulet: running ${cmd.module} ${chosen.name} as group "${cmd.group}" on ${cmd.brokers.join(",")} (${cmd.guarantee}; state: ${
+          cmd.kafkaState
+            ? `changelog topic ${cmd.group}-changelog`
+            : cmd.stateDir === undefined
+              ? "none, in memory only"
+              : resolvePath(cwd, cmd.stateDir)
+        })${cmd.drain ? "; draining" : ""}`,
+      );
+      let metrics: MetricsServer | undefined;
+      try {
+        if (cmd.metricsPort !== undefined) {
+          metrics = await serveMetrics(() => job.metrics(), {
+            port: cmd.metricsPort,
+            host: cmd.metricsHost,
+            labels: { group: cmd.group },
+          });
+          out.say(`rivulet: metrics at ${metrics.url}`);
+        }
+        return await supervise(job, cmd, out, signals);
+      } finally {
+        // Stopped, drained or failed already, this is a no-op; after a second signal, no waiting.
+        await Promise.race([job.stop().catch(() => {}), signals.second]);
+        await metrics?.close();
+      }
+    } catch (e) {
+      out.say(`rivulet: ${errorText(e)}`);
+      return 1;
+    } finally {
+      const closing = Promise.all([broker.close(), closeState?.()]);
+      const closed = await Promise.race([
+        closing.then(
+          () => true,
+          () => true,
+        ),
+        sleep(CLOSE_TIMEOUT_MS).then(() => false),
+        signals.second.then(() => true),
+      ]);
+      if (!closed) out.say("rivulet: closing the Kafka connections timed out");
+    }
+  } finally {
+    out.end();
+    signals.dispose();
+  }
+}
+
+/** Runs the job until a signal (stop), the end of a drain, or a failure; returns the exit code. */
+async function supervise(
+  job: Job,
+  cmd: RunCommand,
+  out: StatusWriter,
+  signals: SignalLatch,
+): Promise<number> {
+  const status = new StatusLine(job, Date.now(), cmd.stateDir !== undefined || cmd.kafkaState);
+  const period = cmd.statusInterval ?? (out.tty ? 1_000 : 5_000);
+  const timer = period > 0 ? setInterval(() => out.status(status.line()), period) : undefined;
+  timer?.unref();
+  try {
+    if (cmd.drain) void job.drain().catch(() => {}); // the outcome arrives through job.done
+    const outcome = await Promise.race([
+      job.done.then(
+        () => ({ kind: "done" as const }),
+        (e: unknown) => ({ kind: "failed" as const, error: e }),
+      ),
+      signals.first.then((signal) => ({ kind: "signal" as const, signal })),
+    ]);
+    if (outcome.kind === "failed") {
+      out.say(`rivulet: the job failed: ${errorText(outcome.error)}`);
+      return 1;
+    }
+    if (outcome.kind === "signal") {
+      out.say(`rivulet: ${outcome.signal}: stopping (committing the current batch)...`);
+      const stopped = await Promise.race([
+        job.stop().then(
+          () => ({ kind: "stopped" as const }),
+          (e: unknown) => ({ kind: "failed" as const, error: e }),
+        ),
+        signals.second.then((signal) => ({ kind: "forced" as const, signal })),
+      ]);
+      if (stopped.kind === "forced") {
+        out.say(`rivulet: ${stopped.signal} again: exiting without waiting`);
+        return 130;
+      }
+      if (stopped.kind === "failed") {
+        out.say(`rivulet: stopping failed: ${errorText(stopped.error)}`);
+        return 1;
+      }
+    }
+    out.status(status.line(), true);
+    out.say(`rivulet: ${outcome.kind === "signal" ? "stopped" : "drained"}. ${accounting(job.metrics())}`);
+    return 0;
+  } finally {
+    if (timer) clearInterval(timer);
+  }
+}
+
+function accounting(m: JobMetrics): string {
+  const r = m.records;
+  const produced = Object.entries(m.produced)
+    .map(([t, n]) => `${t} ${n}`)
+    .join(", ");
+  return `${r.in} in = ${r.emitted} emitted + ${r.filtered} filtered + ${r.aggregated} aggregated + ${r.late} late + ${r.deadLettered} dead-lettered; written: ${produced || "nothing"}; ${m.checkpoints.count} checkpoints`;
+}
+
+/** Loads the module and picks the pipeline (UsageError when the choice is wrong, exit 2). */
+async function loadPipeline(
+  file: string,
+  module: string,
+  exportName: string | undefined,
+): Promise<{ pipeline: Pipeline; name: string }> {
+  if (!existsSync(file)) throw new UsageError(`pipeline module not found: ${file}`);
+  let ns: Record<string, unknown>;
+  try {
+    ns = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (e) {
+    throw new RivuletError("INVALID_ARGUMENT", `could not load ${module}: ${errorText(e)}`, { cause: e });
+  }
+  const exports = new Map(Object.entries(ns));
+  // A module compiled to CommonJS shows its exports as the default export's properties.
+  const def = ns.default;
+  if (typeof def === "object" && def !== null && !isPipelineLike(def) && !isStreamLike(def))
+    for (const [k, v] of Object.entries(def)) if (!exports.has(k)) exports.set(k, v);
+  const list = () =>
+    exports.size === 0 ? "none" : [...exports].map(([k, v]) => `${k} (${kindOf(v)})`).join(", ");
+  if (exportName !== undefined) {
+    if (!exports.has(exportName))
+      throw new UsageError(`${module} has no export "${exportName}"; its exports: ${list()}`);
+    return asPipeline(exports.get(exportName), exportName, module);
+  }
+  if (isPipelineLike(def)) return asPipeline(def, "default", module);
+  const pipelines = [...exports.keys()].filter((k) => k !== "default" && isPipelineLike(exports.get(k)));
+  if (pipelines.length === 1) return asPipeline(exports.get(pipelines[0]!), pipelines[0]!, module);
+  if (pipelines.length === 0)
+    throw new UsageError(
+      `${module} exports no pipeline (a stream ending in .to(topic), or Pipeline.all(...)); its exports: ${list()}`,
+    );
+  throw new UsageError(
+    `${module} exports several pipelines (${pipelines.join(", ")}): name one, e.g. rivulet run ${module} ${pipelines[0]} ...`,
+  );
+}
+
+function asPipeline(value: unknown, name: string, module: string): { pipeline: Pipeline; name: string } {
+  if (value instanceof Pipeline) return { pipeline: value, name };
+  if (isPipelineLike(value))
+    // compile() recognises pipelines by class: one built with another copy of rivulet cannot run here.
+    throw new RivuletError(
+      "INVALID_ARGUMENT",
+      `export "${name}" of ${module} was built with another copy of rivulet than this CLI's; import "rivulet" from the installation that runs the CLI`,
+    );
+  if (isStreamLike(value))
+    throw new UsageError(`export "${name}" of ${module} is a stream, not a pipeline: end it with .to(topic)`);
+  throw new UsageError(`export "${name}" of ${module} is not a pipeline but ${kindOf(value)}`);
+}
+
+function isPipelineLike(v: unknown): boolean {
+  return (
+    v instanceof Pipeline ||
+    (typeof v === "object" && v !== null && v.constructor?.name === "Pipeline" && "sinks" in v)
+  );
+}
+
+function isStreamLike(v: unknown): boolean {
+  return typeof v === "object" && v !== null && typeof (v as { to?: unknown }).to === "function";
+}
+
+function kindOf(v: unknown): string {
+  if (isPipelineLike(v)) return "pipeline";
+  if (isStreamLike(v)) return "stream";
+  if (v === null) return "null";
+  if (typeof v === "object") return `a ${v.constructor?.name ?? "object"}`.replace(/^a ([AEIOU])/, "an $1");
+  return typeof v === "function" ? "a function" : `a ${typeof v}`;
+}
+
+interface SignalLatch {
+  first: Promise<string>;
+  second: Promise<string>;
+  dispose(): void;
+}
+
+function signalLatch(io: CliIo): SignalLatch {
+  let n = 0;
+  let first!: (s: string) => void;
+  let second!: (s: string) => void;
+  const latch = {
+    first: new Promise<string>((r) => (first = r)),
+    second: new Promise<string>((r) => (second = r)),
+    dispose: () => {},
+  };
+  latch.dispose = (io.onSignal ?? processSignals)((signal) => {
+    if (n++ === 0) first(signal);
+    else second(signal);
+  });
+  return latch;
+}
+
+function processSignals(handler: (signal: string) => void): () => void {
+  const on = (signal: NodeJS.Signals) => handler(signal);
+  process.on("SIGINT", on);
+  process.on("SIGTERM", on);
+  return () => {
+    process.off("SIGINT", on);
+    process.off("SIGTERM", on);
+  };
+}
+
+/** Resolves true when one address accepts a TCP connection, else with the reasons. */
+async function firstReachable(addresses: readonly string[], timeoutMs: number): Promise<true | string> {
+  const tries = addresses.map(
+    (a) =>
+      new Promise<string | true>((resolve) => {
+        const { host, port } = hostPort(a);
+        const socket = connect({ host, port });
+        const done = (result: string | true) => {
+          socket.destroy();
+          clearTimeout(timer);
+          resolve(result);
+        };
+        const timer = setTimeout(() => done(`${a} (no answer within ${timeoutMs / 1000} s)`), timeoutMs);
+        socket.once("connect", () => done(true));
+        socket.once("error", (e: NodeJS.ErrnoException) => done(`${a} (${e.code ?? e.message})`));
+      }),
+  );
+  const results = await Promise.all(tries);
+  return results.includes(true) ? true : results.join(", ");
+}
+
+function errorText(e: unknown): string {
+  if (isRivuletError(e) && e.cause !== undefined) {
+    const cause = isRivuletError(e.cause) ? e.cause.message : describeError(e.cause);
+    return e.message.includes(cause) ? e.message : `${e.message} (${cause})`;
+  }
+  if (isRivuletError(e)) return e.message;
+  return describeError(e);
+}
+
+const sleep = (ms: number) =>
+  new Promise<void>((r) => {
+    const t = setTimeout(r, ms);
+    t.unref();
+  });
+
+/** Writes messages and the status line to stderr: rewritten in place on a terminal, else lines. */
+class StatusWriter {
+  readonly tty: boolean;
+  private shown = false;
+
+  constructor(private readonly io: CliIo) {
+    this.tty = io.stderr.isTTY === true;
+  }
+
+  say(text: string): void {
+    this.clear();
+    this.io.stderr.write(`${text}\n`);
+  }
+
+  /** Shows the status line; `keep` leaves it on screen (a terminal rewrites it otherwise). */
+  status(text: string, keep = false): void {
+    if (!this.tty) {
+      this.io.stderr.write(`${text}\n`);
+      return;
+    }
+    const width = this.io.stderr.columns ?? 120;
+    this.io.stderr.write(`\r\x1b[2K${text.length >= width ? `${text.slice(0, width - 2)}…` : text}`);
+    this.shown = !keep;
+    if (keep) this.io.stderr.write("\n");
+  }
+
+  end(): void {
+    this.clear();
+  }
+
+  private clear(): void {
+    if (this.shown) this.io.stderr.write("\r\x1b[2K");
+    this.shown = false;
+  }
+}
+
+/** Rates since the previous line, and the job's progress. */
+class StatusLine {
+  private last: { at: number; in: number; out: number };
+
+  constructor(
+    private readonly job: Job,
+    now: number,
+    private readonly checkpoints: boolean,
+  ) {
+    this.last = { at: now, in: 0, out: 0 };
+  }
+
+  line(now = Date.now()): string {
+    const m = this.job.metrics();
+    const written = Object.values(m.produced).reduce((a, b) => a + b, 0);
+    const secs = Math.max(0.001, (now - this.last.at) / 1000);
+    const rateIn = (m.records.in - this.last.in) / secs;
+    const rateOut = (written - this.last.out) / secs;
+    this.last = { at: now, in: m.records.in, out: written };
+    const lag = m.partitions.reduce((s, p) => s + p.lag, 0);
+    const cp = !this.checkpoints
+      ? "off"
+      : m.checkpoints.lastAt === undefined
+        ? "none yet"
+        : `${age(now - m.checkpoints.lastAt)} ago`;
+    return `[${m.status}] in ${fmtRate(rateIn)}/s (${m.records.in}) | out ${fmtRate(rateOut)}/s (${written}) | lag ${lag} | watermark ${isoTime(m.watermark)} | checkpoint ${cp}`;
+  }
+}
+
+function fmtRate(n: number): string {
+  return n >= 100 ? String(Math.round(n)) : n.toFixed(1);
+}
+
+function age(ms: number): string {
+  const s = Math.max(0, ms) / 1000;
+  return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+function isoTime(t: number): string {
+  if (t === Number.NEGATIVE_INFINITY || Number.isNaN(t)) return "-";
+  if (t === Number.POSITIVE_INFINITY) return "end";
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? String(t) : d.toISOString();
+}
+
+function processIo(): CliIo {
+  return { stdout: process.stdout, stderr: process.stderr };
+}

@@ -1,0 +1,519 @@
+import { randomUUID } from "node:crypto";
+import {
+  type Admin,
+  Kafka,
+  logLevel as KafkaLogLevels,
+  type logCreator,
+  type Message,
+  Partitioners,
+  type PartitionOffset,
+  type Producer,
+  type RetryOptions,
+  type TopicMessages,
+} from "kafkajs";
+import type {
+  Broker,
+  CommittedOffset,
+  Consumer,
+  ConsumerOptions,
+  OutgoingRecord,
+  TopicOptions,
+  Transaction,
+} from "../../core/index.js";
+import { RivuletError, topicNameProblem } from "../../core/index.js";
+import { coPartitionedAssigner } from "./co-partitioned-assigner.js";
+import { KafkaConsumer } from "./kafka-consumer.js";
+import { brokerError, protocolType, withDeadline } from "./kafka-errors.js";
+
+export type KafkaLogLevel = "nothing" | "error" | "warn" | "info" | "debug";
+
+export interface KafkaBrokerOptions {
+  /** Bootstrap servers, `host:port`. */
+  brokers: string[];
+  /** Client id sent with every request (default `rivulet`). */
+  clientId?: string;
+  /**
+   * `exactly-once` (default): outputs and offsets commit in one Kafka transaction, consumers read
+   * committed. `at-least-once`: an idempotent producer writes, then the group commits offsets;
+   * a crash in between replays the batch.
+   */
+  guarantee?: "exactly-once" | "at-least-once";
+  /** Transactional id of the exactly-once producer (default `<clientId>-<random>`). */
+  transactionalId?: string;
+  /** How long to try reaching the cluster before failing with a `BROKER` error (ms, default 10 000). */
+  connectionTimeout?: number;
+  /** Per-request timeout (ms, default 30 000). */
+  requestTimeout?: number;
+  /** KafkaJS log level (default `error`); protocol errors KafkaJS retries by itself are logged at `debug`. */
+  logLevel?: KafkaLogLevel;
+  /** Consumer group session timeout (ms, default 30 000). */
+  sessionTimeout?: number;
+  /** Consumer group heartbeat interval (ms, default 3 000). */
+  heartbeatInterval?: number;
+}
+
+const LEVELS: Record<KafkaLogLevel, KafkaLogLevels> = {
+  nothing: KafkaLogLevels.NOTHING,
+  error: KafkaLogLevels.ERROR,
+  warn: KafkaLogLevels.WARN,
+  info: KafkaLogLevels.INFO,
+  debug: KafkaLogLevels.DEBUG,
+};
+
+/** A produce request stays well below the broker's 1 MiB default record-batch limit per partition. */
+const CHUNK_BYTES = 512 * 1024;
+/** Lets a transaction start again quickly while the previous one's markers are written (CONCURRENT_TRANSACTIONS). */
+const PRODUCER_RETRY: RetryOptions = { initialRetryTime: 20, maxRetryTime: 1_000, retries: 10 };
+const CLIENT_RETRY: RetryOptions = { initialRetryTime: 100, maxRetryTime: 2_000, retries: 8 };
+
+/**
+ * The {@link Broker} seam on Apache Kafka, through KafkaJS. Exactly-once by default: each commit
+ * is one transaction (records + `sendOffsetsToTransaction`, offset metadata included) and
+ * consumers read committed. Keys are partitioned with murmur2, as Java clients and the in-memory
+ * broker do. Consumers join groups with a co-partitioning assigner (partition N of every topic
+ * to one member). Values: bytes and strings as they are, other values as JSON, `null` a tombstone.
+ *
+ * @example
+ * import { KafkaBroker } from "rivulet/node";
+ * const broker = new KafkaBroker({ brokers: ["localhost:9092"], clientId: "clicks" });
+ * const job = await run(perMinute, { broker, group: "clicks-per-minute" });
+ * // ...
+ * await job.stop();
+ * await broker.close();
+ */
+export class KafkaBroker implements Broker {
+  readonly guarantee: "exactly-once" | "at-least-once";
+  readonly transactionalId: string;
+  private readonly kafka: Kafka;
+  private readonly connectionTimeout: number;
+  private readonly sessionTimeout: number;
+  private readonly heartbeatInterval: number;
+  private adminClient: Promise<Admin> | undefined;
+  private producerClient: Promise<Producer> | undefined;
+  private readonly members = new Set<KafkaConsumer>();
+  /** Commits run one at a time: a transactional producer has one transaction open at most. */
+  private commits: Promise<unknown> = Promise.resolve();
+  /** Partition counts of topics known to exist (topics never lose partitions). */
+  private readonly partitionCounts = new Map<string, number>();
+  private closed = false;
+
+  constructor(private readonly options: KafkaBrokerOptions) {
+    if (!options || !Array.isArray(options.brokers) || options.brokers.length === 0)
+      throw new RivuletError("INVALID_ARGUMENT", "KafkaBroker needs { brokers: ['host:port', ...] }");
+    const clientId = options.clientId ?? "rivulet";
+    this.guarantee = options.guarantee ?? "exactly-once";
+    this.transactionalId = options.transactionalId ?? `${clientId}-${randomUUID().slice(0, 8)}`;
+    this.connectionTimeout = options.connectionTimeout ?? 10_000;
+    this.sessionTimeout = options.sessionTimeout ?? 30_000;
+    this.heartbeatInterval = options.heartbeatInterval ?? 3_000;
+    this.kafka = new Kafka({
+      clientId,
+      brokers: options.brokers,
+      connectionTimeout: this.connectionTimeout,
+      requestTimeout: options.requestTimeout ?? 30_000,
+      retry: CLIENT_RETRY,
+      logLevel: LEVELS[options.logLevel ?? "error"],
+      logCreator: quietRetries,
+    });
+  }
+
+  async createTopic(name: string, options: TopicOptions = {}): Promise<void> {
+    const problem = topicNameProblem(name);
+    if (problem) throw new RivuletError("INVALID_ARGUMENT", problem);
+    const partitions = options.partitions ?? 1;
+    if (!Number.isInteger(partitions) || partitions < 1)
+      throw new RivuletError("INVALID_ARGUMENT", `topic "${name}": partitions must be a positive integer`);
+    const admin = await this.admin();
+    try {
+      // false (not an error) when the topic exists already.
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          {
+            topic: name,
+            numPartitions: partitions,
+            configEntries: options.compact ? [{ name: "cleanup.policy", value: "compact" }] : [],
+          },
+        ],
+      });
+    } catch (e) {
+      if (protocolType(e) === "TOPIC_ALREADY_EXISTS") return;
+      throw brokerError(`cannot create topic "${name}"`, e);
+    }
+  }
+
+  async partitions(topic: string): Promise<number | undefined> {
+    if (topicNameProblem(topic)) return undefined;
+    const admin = await this.admin();
+    try {
+      // The admin client never creates topics as a side effect of asking for their metadata.
+      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+      const n = topics.find((t) => t.name === topic)?.partitions.length;
+      if (n) this.partitionCounts.set(topic, n);
+      return n || undefined;
+    } catch (e) {
+      if (protocolType(e) === "UNKNOWN_TOPIC_OR_PARTITION") return undefined;
+      throw brokerError(`cannot read the metadata of topic "${topic}"`, e);
+    }
+  }
+
+  async committed(group: string, topic: string): Promise<CommittedOffset[]> {
+    const admin = await this.admin();
+    let offsets: Awaited<ReturnType<Admin["fetchOffsets"]>>;
+    try {
+      offsets = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    } catch (e) {
+      if (protocolType(e) === "UNKNOWN_TOPIC_OR_PARTITION") return [];
+      throw brokerError(`cannot read the committed offsets of group "${group}"`, e);
+    }
+    return offsets.flatMap((t) =>
+      t.partitions
+        .filter((p) => Number(p.offset) >= 0)
+        .map((p): CommittedOffset => {
+          const c: CommittedOffset = { topic: t.topic, partition: p.partition, offset: Number(p.offset) };
+          if (p.metadata) c.metadata = p.metadata;
+          return c;
+        }),
+    );
+  }
+
+  async consumer(options: ConsumerOptions): Promise<Consumer> {
+    this.open();
+    let partitions = 0;
+    for (const t of options.topics) {
+      const n = await this.partitions(t);
+      if (n === undefined) throw new RivuletError("UNKNOWN_TOPIC", `topic "${t}" does not exist`);
+      partitions += n;
+    }
+    const kc = this.kafka.consumer({
+      groupId: options.group,
+      partitionAssigners: [coPartitionedAssigner],
+      sessionTimeout: this.sessionTimeout,
+      heartbeatInterval: this.heartbeatInterval,
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+      // Short fetch waits keep an idle member quick to notice rebalances and to stop.
+      maxWaitTimeInMs: 250,
+    });
+    const heartbeatEvery = Math.max(100, Math.min(1_000, Math.floor(this.heartbeatInterval / 2)));
+    const member = new KafkaConsumer(
+      options.group,
+      options.topics,
+      kc,
+      { idleWait: 150, lagWait: 5_000, heartbeatEvery },
+      (c) => this.leave(c, kc),
+    );
+    try {
+      await this.connect(kc, "consumer");
+      await kc.subscribe({ topics: [...options.topics], fromBeginning: true });
+      await member.start(partitions);
+    } catch (e) {
+      await kc.disconnect().catch(() => {});
+      throw brokerError(`cannot join consumer group "${options.group}"`, e);
+    }
+    this.members.add(member);
+    return member;
+  }
+
+  async commit(tx: Transaction): Promise<void> {
+    this.open();
+    // Everything is checked and encoded before anything is sent, so a bad record sends nothing.
+    const chunks = await this.encode(tx.records);
+    const offsets = tx.offsets;
+    const group = offsets?.group;
+    if (chunks.length === 0 && !offsets?.positions.length) return;
+    const run = this.commits.then(async () => {
+      const positions = offsets ? this.ownPositions(offsets.group, offsets.positions) : [];
+      if (chunks.length === 0 && positions.length === 0) return;
+      if (this.guarantee === "exactly-once") await this.commitTransaction(chunks, group, positions);
+      else await this.commitAtLeastOnce(chunks, group, positions);
+      // The group's members release what the commit covers (KafkaJS may fetch, and rejoin, again).
+      if (group && positions.length > 0)
+        for (const m of this.members) if (m.group === group) m.noteCommitted(positions);
+    });
+    this.commits = run.catch(() => {});
+    await run;
+  }
+
+  /** Closes every consumer this broker opened, then its producer and admin connections. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await Promise.allSettled([...this.members].map((m) => m.close()));
+    this.closed = true;
+    await this.commits;
+    const clients = [this.producerClient, this.adminClient];
+    this.producerClient = this.adminClient = undefined;
+    await Promise.allSettled(
+      clients.map(async (c) => {
+        const client = await c?.catch(() => undefined);
+        await client?.disconnect();
+      }),
+    );
+  }
+
+  private async commitTransaction(
+    chunks: TopicMessages[][],
+    group: string | undefined,
+    positions: readonly CommittedOffset[],
+  ): Promise<void> {
+    const producer = await this.producer();
+    let transaction: Awaited<ReturnType<Producer["transaction"]>> | undefined;
+    try {
+      transaction = await producer.transaction();
+      for (const topicMessages of chunks) await transaction.sendBatch({ topicMessages });
+      if (group && positions.length > 0)
+        await transaction.sendOffsets({ consumerGroupId: group, topics: offsetTopics(positions) });
+      await transaction.commit();
+    } catch (e) {
+      const aborted = await transaction?.abort().then(
+        () => true,
+        () => false,
+      );
+      // A producer whose transaction could not be ended is replaced (its successor's
+      // InitProducerId completes or aborts whatever it left open).
+      if (!aborted) this.dropProducer();
+      throw brokerError(`commit failed${aborted ? " and was aborted" : ""}`, e);
+    }
+    if (group && positions.length > 0) await this.visible(group, positions);
+  }
+
+  private async commitAtLeastOnce(
+    chunks: TopicMessages[][],
+    group: string | undefined,
+    positions: readonly CommittedOffset[],
+  ): Promise<void> {
+    const producer = await this.producer();
+    try {
+      for (const topicMessages of chunks) await producer.sendBatch({ topicMessages, acks: -1 });
+    } catch (e) {
+      throw brokerError("writing records failed", e);
+    }
+    if (!group || positions.length === 0) return;
+    const members = [...this.members].filter((m) => m.group === group);
+    if (members.length === 0)
+      throw new RivuletError(
+        "INVALID_ARGUMENT",
+        `at-least-once: offsets of group "${group}" are committed by a consumer of that group, and this broker has none open`,
+      );
+    try {
+      for (const m of members) {
+        const own = positions.filter((p) => m.owns(p.topic, p.partition));
+        if (own.length > 0) await m.commitOffsets(own);
+      }
+    } catch (e) {
+      throw brokerError(`committing offsets of group "${group}" failed`, e);
+    }
+  }
+
+  /**
+   * Offsets a live member of the group may commit: after a rebalance, partitions another member
+   * took over are left alone (it may have moved them on already). A group with no member on this
+   * broker (a tool, a test) commits as asked.
+   */
+  private ownPositions(group: string, positions: readonly CommittedOffset[]): CommittedOffset[] {
+    const live = [...this.members].filter((m) => m.group === group);
+    if (live.length === 0) return [...positions];
+    return positions.filter((p) => live.some((m) => m.owns(p.topic, p.partition)));
+  }
+
+  /** Records as KafkaJS messages per topic, in chunks of at most {@link CHUNK_BYTES}. */
+  private async encode(records: readonly OutgoingRecord[]): Promise<TopicMessages[][]> {
+    const chunks: TopicMessages[][] = [];
+    let chunk = new Map<string, Message[]>();
+    let bytes = 0;
+    for (const r of records) {
+      const n = this.partitionCounts.get(r.topic) ?? (await this.partitions(r.topic));
+      if (n === undefined) throw new RivuletError("UNKNOWN_TOPIC", `topic "${r.topic}" does not exist`);
+      if (
+        r.partition !== undefined &&
+        !(Number.isInteger(r.partition) && r.partition >= 0 && r.partition < n)
+      )
+        throw new RivuletError("INVALID_ARGUMENT", `topic "${r.topic}" has no partition ${r.partition}`);
+      const m = toMessage(r);
+      const size = messageSize(m);
+      if (bytes > 0 && bytes + size > CHUNK_BYTES) {
+        chunks.push(toTopicMessages(chunk));
+        chunk = new Map();
+        bytes = 0;
+      }
+      const ms = chunk.get(r.topic);
+      if (ms) ms.push(m);
+      else chunk.set(r.topic, [m]);
+      bytes += size;
+    }
+    if (chunk.size > 0) chunks.push(toTopicMessages(chunk));
+    return chunks;
+  }
+
+  /**
+   * Waits until the group coordinator shows offsets a transaction just committed. The commit
+   * returns before its markers are written, and KafkaJS's OffsetFetch has no `require_stable`:
+   * without this, the next owner of a partition (after a rebalance or a restart) could read the
+   * previous offsets and process records twice.
+   */
+  private async visible(group: string, positions: readonly CommittedOffset[]): Promise<void> {
+    const admin = await this.admin();
+    const topics = [...new Set(positions.map((p) => p.topic))];
+    const deadline = Date.now() + 10_000;
+    for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
+      const seen = new Map<string, number>();
+      try {
+        for (const t of await admin.fetchOffsets({ groupId: group, topics }))
+          for (const p of t.partitions) seen.set(`${t.topic}\u0000${p.partition}`, Number(p.offset));
+      } catch (e) {
+        throw brokerError(`reading back the offsets of group "${group}" failed`, e);
+      }
+      if (positions.every((p) => (seen.get(`${p.topic}\u0000${p.partition}`) ?? -1) >= p.offset)) return;
+      if (Date.now() > deadline)
+        throw new RivuletError("BROKER", `committed offsets of group "${group}" did not become visible`, {
+          retriable: true,
+        });
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
+  private async leave(member: KafkaConsumer, kc: { disconnect(): Promise<void> }): Promise<void> {
+    this.members.delete(member);
+    await kc.disconnect().catch(() => {});
+  }
+
+  private open(): void {
+    if (this.closed) throw new RivuletError("BROKER", "the Kafka broker client is closed");
+  }
+
+  private admin(): Promise<Admin> {
+    this.open();
+    if (!this.adminClient) {
+      const admin = this.kafka.admin({ retry: CLIENT_RETRY });
+      this.adminClient = this.connect(admin, "admin").then(
+        () => admin,
+        (e) => {
+          this.adminClient = undefined;
+          throw e;
+        },
+      );
+    }
+    return this.adminClient;
+  }
+
+  private producer(): Promise<Producer> {
+    if (!this.producerClient) {
+      const exactlyOnce = this.guarantee === "exactly-once";
+      const producer = this.kafka.producer({
+        createPartitioner: Partitioners.DefaultPartitioner,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        retry: PRODUCER_RETRY,
+        // A producer that dies mid-transaction blocks read_committed readers until the broker
+        // aborts it (Kafka Streams' default: 10 s; KafkaJS's: 60 s).
+        ...(exactlyOnce ? { transactionalId: this.transactionalId, transactionTimeout: 10_000 } : {}),
+      });
+      this.producerClient = this.connect(producer, "producer").then(
+        () => producer,
+        (e) => {
+          this.producerClient = undefined;
+          throw e;
+        },
+      );
+    }
+    return this.producerClient;
+  }
+
+  private dropProducer(): void {
+    const p = this.producerClient;
+    this.producerClient = undefined;
+    void p?.then((producer) => producer.disconnect()).catch(() => {});
+  }
+
+  /** Connects a KafkaJS client, failing with a clear error within the connection timeout. */
+  private async connect(client: { connect(): Promise<void>; disconnect(): Promise<void> }, what: string) {
+    const where = this.options.brokers.join(",");
+    const ms = this.connectionTimeout;
+    try {
+      await withDeadline(
+        client.connect(),
+        ms,
+        () =>
+          new RivuletError("BROKER", `cannot reach Kafka at ${where} within ${ms} ms (${what})`, {
+            retriable: true,
+          }),
+      );
+    } catch (e) {
+      void client.disconnect().catch(() => {});
+      throw brokerError(`cannot connect to Kafka at ${where} (${what})`, e);
+    }
+  }
+}
+
+/** Bytes and strings as they are, `null`/`undefined` as a tombstone, anything else as JSON. */
+function encodeValue(topic: string, value: unknown): Buffer | string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === "string") return value;
+  if (Buffer.isBuffer(value)) return value;
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch (e) {
+    throw new RivuletError("INVALID_ARGUMENT", `a value for topic "${topic}" cannot be written as JSON`, {
+      cause: e,
+    });
+  }
+  if (json === undefined)
+    throw new RivuletError("INVALID_ARGUMENT", `a value for topic "${topic}" cannot be written as JSON`);
+  return json;
+}
+
+function toMessage(r: OutgoingRecord): Message {
+  const m: Message = { key: r.key ?? null, value: encodeValue(r.topic, r.value) };
+  if (r.timestamp !== undefined) m.timestamp = String(r.timestamp);
+  if (r.headers) m.headers = r.headers;
+  if (r.partition !== undefined) m.partition = r.partition;
+  return m;
+}
+
+function messageSize(m: Message): number {
+  let n = 64;
+  if (m.key) n += m.key.length;
+  if (m.value) n += m.value.length;
+  if (m.headers) for (const [k, v] of Object.entries(m.headers)) n += k.length + String(v).length;
+  return n;
+}
+
+function toTopicMessages(chunk: Map<string, Message[]>): TopicMessages[] {
+  return [...chunk].map(([topic, messages]) => ({ topic, messages }));
+}
+
+/** Offsets grouped by topic for `sendOffsets`; KafkaJS passes `metadata` through to TxnOffsetCommit. */
+function offsetTopics(positions: readonly CommittedOffset[]) {
+  const byTopic = new Map<string, (PartitionOffset & { metadata: string | null })[]>();
+  for (const p of positions) {
+    const entry = { partition: p.partition, offset: String(p.offset), metadata: p.metadata ?? null };
+    const list = byTopic.get(p.topic);
+    if (list) list.push(entry);
+    else byTopic.set(p.topic, [entry]);
+  }
+  return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
+}
+
+/**
+ * KafkaJS's console logger, except that errors it retries by itself (a protocol error in a
+ * response, a failed attempt with a retry scheduled) are logged at debug: what is left of them
+ * reaches the caller as a `RivuletError`.
+ */
+const quietRetries: logCreator = (configured) => {
+  return ({ namespace, level, label, log }) => {
+    const { message, ...extra } = log;
+    const retried = (namespace === "Connection" && message.startsWith("Response ")) || "retryCount" in extra;
+    if (retried && configured < KafkaLogLevels.DEBUG) return;
+    const line = JSON.stringify({
+      level: retried ? "DEBUG" : label,
+      ...extra,
+      message: `[${namespace}] ${message}`,
+    });
+    if (retried || level >= KafkaLogLevels.INFO) console.log(line);
+    else if (level === KafkaLogLevels.WARN) console.warn(line);
+    else console.error(line);
+  };
+};

@@ -1,0 +1,87 @@
+import { describeError, isRivuletError, RivuletError } from "../../core/index.js";
+
+/**
+ * Protocol errors that trying again cannot fix: the producer lost its transactional id to
+ * another instance, a record or request the broker will never accept, a missing permission.
+ */
+const PERMANENT = new Set([
+  "PRODUCER_FENCED",
+  "INVALID_PRODUCER_EPOCH",
+  "INVALID_PRODUCER_ID_MAPPING",
+  "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
+  "INVALID_TXN_STATE",
+  "MESSAGE_TOO_LARGE",
+  "RECORD_LIST_TOO_LARGE",
+  "INVALID_RECORD",
+  "CORRUPT_MESSAGE",
+  "INVALID_TOPIC_EXCEPTION",
+  "TOPIC_AUTHORIZATION_FAILED",
+  "GROUP_AUTHORIZATION_FAILED",
+  "CLUSTER_AUTHORIZATION_FAILED",
+  "UNSUPPORTED_VERSION",
+  "UNSUPPORTED_FOR_MESSAGE_FORMAT",
+  "INVALID_CONFIG",
+]);
+
+/** Failures of the connection itself: the broker may be back later. */
+const TRANSIENT_NAMES = new Set([
+  "KafkaJSConnectionError",
+  "KafkaJSConnectionClosedError",
+  "KafkaJSRequestTimeoutError",
+  "KafkaJSBrokerNotFound",
+  "KafkaJSNoBrokerAvailableError",
+]);
+
+interface KafkaJSErrorLike {
+  name?: unknown;
+  type?: unknown;
+  retriable?: unknown;
+  cause?: unknown;
+  originalError?: unknown;
+}
+
+/** The chain of causes of a KafkaJS error, outermost first. */
+function chain(e: unknown): KafkaJSErrorLike[] {
+  const out: KafkaJSErrorLike[] = [];
+  let cur = e;
+  while (typeof cur === "object" && cur !== null && out.length < 8 && !out.includes(cur)) {
+    const err = cur as KafkaJSErrorLike;
+    out.push(err);
+    cur = err.cause ?? err.originalError;
+  }
+  return out;
+}
+
+/** The protocol error type (e.g. `UNKNOWN_TOPIC_OR_PARTITION`) anywhere in the chain. */
+export function protocolType(e: unknown): string | undefined {
+  for (const err of chain(e)) if (typeof err.type === "string") return err.type;
+  return undefined;
+}
+
+/**
+ * Whether the same operation may succeed when tried again. KafkaJS marks a condition that
+ * outlasted its own retries as non-retriable; for the caller it is still transient (a broker
+ * restarting, a coordinator moving), so the root cause decides.
+ */
+export function isRetriable(e: unknown): boolean {
+  const errs = chain(e);
+  if (errs.some((err) => typeof err.type === "string" && PERMANENT.has(err.type))) return false;
+  if (errs.some((err) => typeof err.name === "string" && TRANSIENT_NAMES.has(err.name))) return true;
+  const root = errs.at(-1);
+  return typeof root?.retriable === "boolean" ? root.retriable : false;
+}
+
+/** Wraps anything a Kafka call threw as a Rivulet `BROKER` error that says what was being done. */
+export function brokerError(what: string, e: unknown): RivuletError {
+  if (isRivuletError(e)) return e;
+  return new RivuletError("BROKER", `${what}: ${describeError(e)}`, { cause: e, retriable: isRetriable(e) });
+}
+
+/** Rejects with `onTimeout()` when `promise` has not settled within `ms`. */
+export function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}

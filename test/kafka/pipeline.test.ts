@@ -1,0 +1,271 @@
+// End to end: one windowed pipeline over the same 100 000 events, run on Kafka (KafkaBroker,
+// exactly-once) and on the in-memory broker, must write the same records.
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { KafkaBroker } from "../../adapters/node/index.js";
+import {
+  count,
+  type JobMetrics,
+  MemoryStateStore,
+  Pipeline,
+  type ProduceRecord,
+  partitionForKey,
+  run,
+  tumbling,
+} from "../../core/index.js";
+import { MemoryBroker } from "../../core/testing.js";
+import { kafkaAdmin, readTopic, uniq } from "./kafka-helpers.js";
+
+const bootstrap = inject("kafkaBootstrap");
+const kafka = new KafkaBroker({ brokers: [bootstrap], clientId: "rivulet-e2e" });
+afterAll(() => kafka.close());
+
+interface Click {
+  user: string;
+  ts: number;
+  n: number;
+}
+
+const N = 100_000;
+const PARTITIONS = 3;
+const STEP = 100; // ms of event time per event
+// Recent event times: the broker deletes records older than its 7-day retention (time-based
+// retention looks at record timestamps) and rejects ones more than an hour in the future.
+const BASE = Math.floor((Date.now() - 2 * 86_400_000) / 60_000) * 60_000;
+const WINDOW = 60_000;
+const OUT_OF_ORDER = 5_000;
+const LATENESS = 900_000;
+
+/** mulberry32: a small seeded PRNG, so every run generates the same events. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Event i goes to partition i % 3 (its user is drawn from that partition's users), so every
+ * partition advances through event time at the same pace and the interleaving of polls (up to
+ * 1000 records per partition each) is the same on both brokers. Lateness depends on how far the
+ * other partitions are, as in Flink, so the planted late records sit far from the bounds:
+ * within-lateness ones 600 s back (windows long fired, never dropped), too-late ones 1500 s back.
+ */
+function events(): ProduceRecord[] {
+  const rnd = random(42);
+  const users: string[][] = [[], [], []];
+  for (let u = 0; users.some((us) => us.length < 20); u++) {
+    const name = `user-${u}`;
+    const p = partitionForKey(name, PARTITIONS);
+    if (users[p]!.length < 20) users[p]!.push(name);
+  }
+  const out: ProduceRecord[] = [];
+  for (let i = 0; i < N; i++) {
+    const p = i % PARTITIONS;
+    const user = users[p]![Math.floor(rnd() * 20)]!;
+    let ts = BASE + i * STEP - Math.floor(rnd() * (OUT_OF_ORDER - 1));
+    if (i >= 6_000 && i % 997 === 0) ts = BASE + i * STEP - 600_000; // late, within the allowed lateness
+    if (i >= 15_500 && i % 1_009 === 0) ts = BASE + i * STEP - 1_500_000; // too late: side output
+    if (i >= 3_000 && i % 4_001 === 0) ts = BASE + i * STEP + 7_200_000; // beyond maxFutureSkew: dead letter
+    const value: unknown = i >= 3_000 && i % 2_503 === 0 ? "{not json" : { user, ts, n: i };
+    out.push({ key: user, value, timestamp: ts });
+  }
+  return out;
+}
+
+function pipeline(input: string, output: string, late: string): Pipeline {
+  return Pipeline.source<Click>(input, {
+    timestamp: (c) => c.ts,
+    watermark: { maxOutOfOrderness: OUT_OF_ORDER, maxFutureSkew: 3_600_000 },
+  })
+    .keyBy((c) => c.user)
+    .window(tumbling(WINDOW), { allowedLateness: LATENESS, lateTo: late })
+    .aggregate(count())
+    .to(output);
+}
+
+/** Comparable form of a record: values as JSON text (Kafka holds bytes, memory the values). */
+function canonical(r: {
+  partition: number;
+  key: string | null;
+  value: unknown;
+  timestamp: number;
+  headers?: Record<string, string>;
+}): string {
+  const value =
+    r.value === null ? null : typeof r.value === "string" ? JSON.parse(r.value) : (r.value as unknown);
+  const dlq = r.headers?.["rivulet.error.stage"]
+    ? [
+        r.headers["rivulet.error.stage"],
+        r.headers["rivulet.error.reason"],
+        r.headers["rivulet.source.offset"],
+      ]
+    : [];
+  return JSON.stringify([r.partition, r.key, r.timestamp, value, ...dlq]);
+}
+
+/** Dead letters keep the raw value: a malformed one stays text. */
+function canonicalDead(r: Parameters<typeof canonical>[0]): string {
+  const text = typeof r.value === "string" ? r.value : JSON.stringify(r.value);
+  return canonical({ ...r, value: JSON.stringify(text) });
+}
+
+const sorted = (xs: string[]) => [...xs].sort();
+
+/** End offsets (read_committed) of a topic, by partition. */
+async function endOffsets(topic: string): Promise<number[]> {
+  const admin = kafkaAdmin(bootstrap);
+  await admin.connect();
+  try {
+    const ends: number[] = [];
+    for (const o of await admin.fetchTopicOffsets(topic)) ends[o.partition] = Number(o.high);
+    return ends;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+describe("the same pipeline on Kafka and in memory", () => {
+  it("writes the same windows, late records and dead letters for 100 000 events", async () => {
+    const input = events();
+    const names = { input: uniq("clicks"), output: uniq("per-minute"), late: uniq("late"), dlq: uniq("dlq") };
+
+    // In memory.
+    const memory = new MemoryBroker();
+    await memory.createTopic(names.input, { partitions: PARTITIONS });
+    await memory.produce(names.input, input);
+    const m0 = performance.now();
+    const memJob = await run(pipeline(names.input, names.output, names.late), {
+      broker: memory,
+      deadLetterTopic: names.dlq,
+    });
+    await memJob.drain();
+    const memoryMs = performance.now() - m0;
+
+    // On Kafka: the same records, produced in one transaction (so offsets match too).
+    await kafka.createTopic(names.input, { partitions: PARTITIONS });
+    await kafka.commit({ records: input.map((r) => ({ ...r, topic: names.input })) });
+    const k0 = performance.now();
+    const kafkaJob = await run(pipeline(names.input, names.output, names.late), {
+      broker: kafka,
+      group: uniq("e2e"),
+      deadLetterTopic: names.dlq,
+    });
+    const joinedMs = performance.now() - k0;
+    await kafkaJob.drain();
+    const kafkaMs = performance.now() - k0;
+
+    const memOut = (await memory.records(names.output)).map(canonical);
+    const memLate = (await memory.records(names.late)).map(canonical);
+    const memDead = (await memory.records(names.dlq)).map(canonicalDead);
+    const kafkaOut = (await readTopic(bootstrap, names.output, { min: memOut.length })).map(canonical);
+    const kafkaLate = (await readTopic(bootstrap, names.late, { min: memLate.length })).map(canonical);
+    const kafkaDead = (await readTopic(bootstrap, names.dlq, { min: memDead.length })).map(canonicalDead);
+
+    const counts = (m: JobMetrics) => ({ ...m.records, windowsFired: m.windowsFired, produced: m.produced });
+    expect(counts(kafkaJob.metrics())).toEqual(counts(memJob.metrics()));
+    // The planted cases happened: late updates (refirings), too-late records, both dead-letter kinds.
+    const mm = memJob.metrics();
+    expect(mm.records.in).toBe(N);
+    expect(mm.records.late).toBeGreaterThanOrEqual(4);
+    expect(mm.records.deadLettered).toBeGreaterThanOrEqual(8);
+    expect(mm.windowsFired).toBe(memOut.length);
+    expect(memDead.some((d) => d.includes("deserialize"))).toBe(true);
+    expect(memDead.some((d) => d.includes("maxFutureSkew"))).toBe(true);
+
+    expect(sorted(kafkaOut)).toEqual(sorted(memOut));
+    expect(sorted(kafkaLate)).toEqual(sorted(memLate));
+    expect(sorted(kafkaDead)).toEqual(sorted(memDead));
+
+    const rate = (ms: number) => Math.round((N / ms) * 1000);
+    console.log(
+      `[e2e] ${N} events -> ${memOut.length} windows, ${memLate.length} late, ${memDead.length} dead letters; ` +
+        `memory ${memoryMs.toFixed(0)} ms (${rate(memoryMs)} records/s), ` +
+        `Kafka exactly-once ${kafkaMs.toFixed(0)} ms (${rate(kafkaMs)} records/s; ${joinedMs.toFixed(0)} ms of it ` +
+        `to start and join the group, then ${rate(kafkaMs - joinedMs)} records/s)`,
+    );
+  });
+});
+
+describe("scale-out: two jobs in one consumer group", () => {
+  it("share the partitions; state moves with them on rebalance; the output is exact", async () => {
+    const n = 30_000;
+    const input = uniq("scale-in");
+    const output = uniq("scale-out");
+    const group = uniq("scale");
+    const records = Array.from({ length: n }, (_, i) => ({
+      key: `user-${i % 50}`,
+      value: { user: `user-${i % 50}`, n: i },
+      timestamp: BASE + i,
+    }));
+    // A running count per key: watermark-free, so any split of partitions gives the same output.
+    const counts = (out: string) =>
+      Pipeline.source<{ user: string; n: number }>(input)
+        .keyBy((v) => v.user)
+        .aggregate(count())
+        .to(out);
+
+    const memory = new MemoryBroker();
+    await memory.createTopic(input, { partitions: 6 });
+    await memory.produce(input, records);
+    const memJob = await run(counts(output), { broker: memory });
+    await memJob.drain();
+    const expected = (await memory.records(output)).map((r) => `${r.key} ${JSON.stringify(r.value)}`).sort();
+
+    await kafka.createTopic(input, { partitions: 6 });
+    const produce = (rs: typeof records) =>
+      kafka.commit({ records: rs.map((r) => ({ ...r, topic: input })) });
+    await produce(records.slice(0, n / 2));
+    const member = (name: string) =>
+      new KafkaBroker({
+        brokers: [bootstrap],
+        clientId: name,
+        heartbeatInterval: 300,
+        sessionTimeout: 6_000,
+        logLevel: "nothing",
+      });
+    const [a, b] = [member("scale-a"), member("scale-b")];
+    const state = new MemoryStateStore();
+    // Checkpoints every 100 ms, not every batch: a rebalance may find uncommitted records.
+    const options = { group, state, checkpointInterval: 500, maxBatch: 50 };
+    const until = async (what: string, ok: () => Promise<boolean> | boolean) => {
+      const deadline = Date.now() + 30_000;
+      while (!(await ok())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    try {
+      const jobA = await run(counts(output), { broker: a, ...options });
+      await new Promise((r) => setTimeout(r, 200));
+      const jobB = await run(counts(output), { broker: b, ...options });
+      const shares = () => [jobA.metrics().partitions.length, jobB.metrics().partitions.length];
+      await until("both members to hold partitions", () => {
+        const [x, y] = shares();
+        return x! + y! === 6 && x! > 0 && y! > 0;
+      });
+      // The second half is processed by both members, each continuing the counts of its keys.
+      await produce(records.slice(n / 2));
+      // The input ends with a transaction marker: the last record is at the end offset - 2.
+      const ends = await endOffsets(input);
+      await until("every input record to be committed", async () => {
+        const committed = await kafka.committed(group, input);
+        return ends.every((end, p) => (committed.find((c) => c.partition === p)?.offset ?? 0) >= end - 1);
+      });
+      await Promise.all([jobA.stop(), jobB.stop()]);
+      expect(jobA.metrics().records.in).toBeGreaterThan(0);
+      expect(jobB.metrics().records.in).toBeGreaterThan(0);
+
+      const got = (await readTopic(bootstrap, output, { min: expected.length })).map(
+        (r) => `${r.key} ${r.value}`,
+      );
+      expect(got.length).toBe(expected.length);
+      expect(got.sort()).toEqual(expected);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
