@@ -9,6 +9,7 @@ import type {
   PlanNode,
   ProcessFunction,
   ProcessNode,
+  RepartitionNode,
   SinkNode,
   SourceNode,
   WatermarkOptions,
@@ -194,6 +195,41 @@ export class KeyedStream<T, K extends Key> extends Stream<T> {
     checkDuration(label, "allowedLateness", lateness);
     if (options.lateTo !== undefined) checkTopic(label, options.lateTo);
     return new WindowedStream(this.node, window, lateness, options.lateTo);
+  }
+
+  /**
+   * Shuffles records through a topic keyed by this key, so that every process of a group sees
+   * all records of the keys it owns (Kafka Streams' repartition topic). Needed across processes
+   * when the key is not the key the records were written with; a single process needs none.
+   * The records come back out of order by as much as the partitions they came from disagree in
+   * event time: say how much with `watermark.maxOutOfOrderness` (default 0); partitions that get
+   * no keys stop holding the watermark back after `watermark.idleTimeout` (default 1 s).
+   *
+   * @example
+   * clicks.keyBy((c) => c.page).repartition({ watermark: { maxOutOfOrderness: 5_000 } })
+   *   .window(tumbling(60_000)).aggregate(count())
+   */
+  repartition(options: { topic?: string; watermark?: WatermarkOptions } = {}): KeyedStream<T, K> {
+    const label = `step ${this.node.step + 1} (repartition)`;
+    if (this.node.kind !== "keyBy")
+      throw new PipelineError(label, "repartition() goes right after keyBy(...)");
+    if (options.topic !== undefined) checkTopic(label, options.topic);
+    const wm = options.watermark ?? {};
+    checkDuration(label, "watermark.maxOutOfOrderness", wm.maxOutOfOrderness ?? 0);
+    if (wm.idleTimeout !== undefined) checkDuration(label, "watermark.idleTimeout", wm.idleTimeout, true);
+    return new KeyedStream(
+      make<RepartitionNode>(
+        [this.node],
+        "repartition",
+        {
+          kind: "repartition",
+          input: this.node,
+          topic: options.topic,
+          watermark: { maxOutOfOrderness: 0, idleTimeout: 1_000, ...wm },
+        },
+        true,
+      ),
+    );
   }
 
   /** Rolling reduce: emits the reduced value per key on every record. */

@@ -27,7 +27,8 @@ export type PlanNode =
   | SideOutputNode
   | IntervalJoinNode
   | WindowJoinNode
-  | SinkNode;
+  | SinkNode
+  | RepartitionNode;
 
 interface NodeBase {
   /** 1 for a source, then one more per builder call along the longest path. */
@@ -125,6 +126,18 @@ export interface SinkNode extends NodeBase {
   readonly key: ((value: any) => string | null) | undefined;
   readonly serialize: ((value: any) => unknown) | undefined;
   readonly headers: ((value: any) => Record<string, string>) | undefined;
+}
+
+/**
+ * A shuffle through a topic: records leave keyed by their key and come back, from whichever
+ * process owns the key's partition, keyed again by the same function.
+ */
+export interface RepartitionNode extends NodeBase {
+  readonly kind: "repartition";
+  readonly input: KeyByNode;
+  /** Explicit topic name; default `<group>-repartition-<step>`. */
+  readonly topic: string | undefined;
+  readonly watermark: WatermarkOptions;
 }
 
 /** Typed name of a side output of a process step. */

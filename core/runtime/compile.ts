@@ -1,6 +1,11 @@
 import { PipelineError } from "../errors.js";
 import { isPipeline, type Pipeline } from "../pipeline/builder.js";
-import type { PlanNode, SourceNode } from "../pipeline/plan.js";
+import { json } from "../serde.js";
+
+const jsonSerde = json();
+const defaultDeserialize = (raw: unknown) => jsonSerde.deserialize(raw);
+
+import type { PlanNode, RepartitionNode, SourceNode } from "../pipeline/plan.js";
 
 export interface Edge {
   node: PlanNode;
@@ -12,9 +17,12 @@ export interface Plan {
   nodes: readonly PlanNode[];
   id: ReadonlyMap<PlanNode, string>;
   consumers: ReadonlyMap<PlanNode, readonly Edge[]>;
+  /** Every topic the job reads: the pipeline's sources and its repartition topics. */
   sources: readonly SourceNode[];
   /** Topics the job writes: sinks and late side outputs. */
   outputs: readonly string[];
+  /** The source each repartition step reads its topic back through. */
+  repartitions: ReadonlyMap<RepartitionNode, SourceNode>;
 }
 
 export function inputsOf(n: PlanNode): Edge[] {
@@ -38,7 +46,7 @@ export function inputsOf(n: PlanNode): Edge[] {
  * Orders the DAG reachable from the sinks (depth-first, inputs before consumers, in definition
  * order) so the same definition always gets the same ids: snapshots restore by id.
  */
-export function compile(pipeline: Pipeline): Plan {
+export function compile(pipeline: Pipeline, options: { group?: string } = {}): Plan {
   if (!isPipeline(pipeline))
     throw new PipelineError(
       "run",
@@ -62,13 +70,26 @@ export function compile(pipeline: Pipeline): Plan {
   };
   for (const s of pipeline.sinks) visit(s);
   const id = new Map(order.map((n, i) => [n, `${i}:${n.kind}`]));
-  const sources = order.filter((n): n is SourceNode => n.kind === "source");
+  const repartitions = new Map<RepartitionNode, SourceNode>();
+  for (const n of order)
+    if (n.kind === "repartition")
+      repartitions.set(n, {
+        kind: "source",
+        step: n.step,
+        label: n.label,
+        keyed: false,
+        topic: n.topic ?? `${options.group ?? "rivulet"}-repartition-${n.step}`,
+        deserialize: defaultDeserialize,
+        timestamp: undefined,
+        watermark: { maxOutOfOrderness: 0, ...n.watermark },
+      });
+  const sources = [...order.filter((n): n is SourceNode => n.kind === "source"), ...repartitions.values()];
   const outputs = new Set<string>();
   for (const n of order) {
     if (n.kind === "sink") outputs.add(n.topic);
     if (n.kind === "window" && n.lateTo !== undefined) outputs.add(n.lateTo);
   }
-  return { nodes: order, id, consumers, sources, outputs: [...outputs] };
+  return { nodes: order, id, consumers, sources, outputs: [...outputs], repartitions };
 }
 
 /** Source nodes upstream of each node (the inputs its watermark is the minimum of). */
@@ -77,7 +98,8 @@ export function upstreamSources(plan: Plan): Map<PlanNode, Set<SourceNode>> {
   for (const n of plan.nodes) {
     const s = new Set<SourceNode>();
     if (n.kind === "source") s.add(n);
-    for (const e of inputsOf(n)) for (const x of up.get(e.node)!) s.add(x);
+    else if (n.kind === "repartition") s.add(plan.repartitions.get(n)!);
+    else for (const e of inputsOf(n)) for (const x of up.get(e.node)!) s.add(x);
     up.set(n, s);
   }
   return up;

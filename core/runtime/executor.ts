@@ -156,6 +156,19 @@ export class Executor {
         case "keyBy":
           inputPush.set(key, keyBy(n, outPush(n)));
           break;
+        case "repartition": {
+          // Out through the topic, keyed by the key; back in through its own source, keyed again.
+          const src = plan.repartitions.get(n)!;
+          inputPush.set(key, (v, ts, k) => {
+            rt.fate |= EMITTED;
+            rt.write(src.topic, keyString(k), v, ts);
+          });
+          const s: SourceRuntime = { node: src, id: `${id}/source`, push: keyBy(n.input, outPush(n)) };
+          const list = this.sourcesByTopic.get(src.topic) ?? [];
+          list.unshift(s);
+          this.sourcesByTopic.set(src.topic, list);
+          break;
+        }
         case "union":
         case "sideOutput":
           inputPush.set(key, outPush(n));

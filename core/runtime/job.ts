@@ -116,10 +116,10 @@ export class Job {
   ) {
     if (!options || typeof options.broker !== "object" || options.broker === null)
       throw new RivuletError("INVALID_ARGUMENT", "run(pipeline, { broker }) needs a broker");
-    const plan = compile(pipeline);
+    this.group = options.group ?? `rivulet-${compile(pipeline).outputs.join("+")}`;
+    const plan = compile(pipeline, { group: this.group });
     this.broker = options.broker;
     this.clock = options.clock ?? systemClock;
-    this.group = options.group ?? `rivulet-${plan.outputs.join("+")}`;
     this.rt = new RuntimeContext(
       this.clock,
       options.onError ?? "fail",
@@ -137,13 +137,19 @@ export class Job {
   /** @internal */
   async start(): Promise<void> {
     const topics = this.exec.topics();
+    const internal = new Set([...this.exec.plan.repartitions.values()].map((s) => s.topic));
     let partitions: number | undefined;
     for (const t of topics) {
+      if (internal.has(t)) continue;
       const n = await this.broker.partitions(t);
       if (n === undefined) throw new RivuletError("UNKNOWN_TOPIC", `source topic "${t}" does not exist`);
       partitions ??= n;
       this.exec.sections = Math.max(this.exec.sections, n);
     }
+    // Repartition topics have a partition per state section, so a key's records and its state meet.
+    for (const t of internal)
+      if ((await this.broker.partitions(t)) === undefined)
+        await this.broker.createTopic(t, { partitions: this.exec.sections });
     if (this.options.createTopics ?? true)
       for (const t of [...this.exec.plan.outputs, this.rt.deadLetterTopic])
         if ((await this.broker.partitions(t)) === undefined)
@@ -196,7 +202,19 @@ export class Job {
   }
 
   private async runUntilIdle(): Promise<void> {
-    while ((await this.step1()) > 0 || !this.atEnd()) {}
+    for (;;) {
+      if ((await this.step1()) > 0 || !this.atEnd()) continue;
+      // Records on their way through a repartition topic are input still to come.
+      if (!this.holdsRepartitioned()) return;
+      await this.commit(true);
+    }
+  }
+
+  private holdsRepartitioned(): boolean {
+    const internal = this.exec.plan.repartitions;
+    if (internal.size === 0) return false;
+    const topics = new Set([...internal.values()].map((s) => s.topic));
+    return this.rt.out.some((r) => topics.has(r.topic));
   }
 
   private atEnd(): boolean {
@@ -296,6 +314,10 @@ export class Job {
         if (this.stopRequested && !this.drainRequested) break;
         const flushing = this.flushWaiters.length;
         const n = await this.step1();
+        if (n === 0 && (this.drainRequested || flushing > 0) && this.holdsRepartitioned()) {
+          await this.commit(true);
+          continue;
+        }
         if (n > 0 || ((this.drainRequested || flushing > 0) && !this.atEnd())) {
           // Long backlogs must not starve timers and I/O of the host (status lines, UIs).
           if (Date.now() - lastYield > 20) {

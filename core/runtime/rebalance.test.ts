@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MemoryBroker } from "../broker/memory-broker.js";
+import { partitionForKey } from "../broker/partitioner.js";
 import { count } from "../operators/aggregators.js";
 import { Pipeline } from "../pipeline/builder.js";
 import { valueState } from "../state/descriptors.js";
@@ -134,5 +135,76 @@ describe("state moves with its partition between members of a group", () => {
         examples: [[Array.from({ length: 20 }, (_, ts) => ({ k: "c", ts })), 1, 2]],
       },
     );
+  });
+});
+
+describe("repartition", () => {
+  type Click = { user: string; page: string; ts: number };
+  const clicks = fc.array(
+    fc.record({
+      user: fc.constantFrom("u1", "u2", "u3", "u4", "u5"),
+      page: fc.constantFrom("home", "cart", "pay", "__proto__"),
+      ts: fc.integer({ min: 0, max: 500 }),
+    }),
+    { maxLength: 60 },
+  );
+  // Records are keyed by user; the pipeline counts by page.
+  const build = (repartition: boolean) => {
+    const byPage = Pipeline.source<Click>("in", {
+      timestamp: (c) => c.ts,
+      watermark: { maxOutOfOrderness: 1e9 },
+    }).keyBy((c) => c.page);
+    const keyed = repartition ? byPage.repartition({ watermark: { maxOutOfOrderness: 1e9 } }) : byPage;
+    return Pipeline.all(
+      keyed.window(tumbling(100)).aggregate(count()).to("win"),
+      keyed.aggregate(count()).to("roll"),
+    );
+  };
+  const load = async (evs: Click[]) => {
+    const broker = new MemoryBroker();
+    await broker.createTopic("in", { partitions: 3 });
+    await broker.produce(
+      "in",
+      evs.map((c) => ({ key: c.user, value: c })),
+    );
+    return broker;
+  };
+  const outputs = (b: MemoryBroker) => ({
+    win: b
+      .recordsSync("win")
+      .map((r) => JSON.stringify(r.value))
+      .sort(),
+    roll: b
+      .recordsSync("roll")
+      .map((r) => JSON.stringify(r.value))
+      .sort(),
+  });
+
+  it("two members counting by a key that is not the record key see what one job sees", async () => {
+    await fc.assert(
+      fc.asyncProperty(clicks, fc.nat({ max: 5 }), async (evs, during) => {
+        const alone = await load(evs);
+        await (await run(build(false), opts(alone, new MemoryStateStore()))).drain();
+
+        const broker = await load(evs);
+        const state = new MemoryStateStore();
+        const a = await run(build(true), opts(broker, state));
+        const b = await run(build(true), opts(broker, state));
+        await steps([a, b], during);
+        await a.stop();
+        await b.drain();
+        expect(outputs(broker)).toEqual(outputs(alone));
+        // Through the topic and back: every page key lives in the partition its hash names.
+        for (const r of broker.recordsSync<Click>("g-repartition-3"))
+          expect(r.partition).toBe(partitionForKey(r.value.page, 3));
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("repartition() goes right after keyBy", () => {
+    const s = Pipeline.source<Click>("in").keyBy((c) => c.page);
+    expect(() => (s.filter(() => true) as any).repartition()).toThrow(/repartition is not a function|keyBy/);
+    expect(() => s.repartition({ topic: "bad topic" })).toThrow(/step 3 \(repartition\): topic name/);
   });
 });

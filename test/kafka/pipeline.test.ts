@@ -268,4 +268,73 @@ describe("scale-out: two jobs in one consumer group", () => {
       await Promise.all([a.close(), b.close()]);
     }
   });
+
+  it("repartition: two members count by a key that is not the record key; the output is one job's", async () => {
+    const n = 20_000;
+    const input = uniq("repart-in");
+    const output = uniq("repart-out");
+    const group = uniq("repart");
+    const records = Array.from({ length: n }, (_, i) => ({
+      key: `user-${i % 50}`,
+      value: { user: `user-${i % 50}`, page: `page-${(i * 7) % 13}`, n: i },
+      timestamp: BASE + i,
+    }));
+    type Visit = { user: string; page: string; n: number };
+    const byPage = (out: string, repartition: boolean) => {
+      const keyed = Pipeline.source<Visit>(input).keyBy((v) => v.page);
+      return (repartition ? keyed.repartition() : keyed).aggregate(count()).to(out);
+    };
+
+    const memory = new MemoryBroker();
+    await memory.createTopic(input, { partitions: 6 });
+    await memory.produce(input, records);
+    const memJob = await run(byPage(output, false), { broker: memory });
+    await memJob.drain();
+    const expected = (await memory.records(output)).map((r) => `${r.key} ${JSON.stringify(r.value)}`).sort();
+
+    await kafka.createTopic(input, { partitions: 6 });
+    await kafka.commit({ records: records.map((r) => ({ ...r, topic: input })) });
+    const member = (name: string) =>
+      new KafkaBroker({
+        brokers: [bootstrap],
+        clientId: name,
+        heartbeatInterval: 300,
+        sessionTimeout: 6_000,
+        logLevel: "nothing",
+      });
+    const [a, b] = [member("repart-a"), member("repart-b")];
+    const options = { group, state: new MemoryStateStore(), checkpointInterval: 200, maxBatch: 100 };
+    try {
+      const jobA = await run(byPage(output, true), { broker: a, ...options });
+      const jobB = await run(byPage(output, true), { broker: b, ...options });
+      const repartition = `${group}-repartition-3`;
+      const deadline = Date.now() + 60_000;
+      // Done when both the input and the repartition topic are read to their ends.
+      for (;;) {
+        const done = await Promise.all(
+          [input, repartition].map(async (t) => {
+            const ends = await endOffsets(t);
+            const committed = await kafka.committed(group, t);
+            return ends.every(
+              (end, p) => end === 0 || (committed.find((c) => c.partition === p)?.offset ?? 0) >= end - 1,
+            );
+          }),
+        );
+        const m = [jobA.metrics().records.in, jobB.metrics().records.in];
+        if (done.every(Boolean) && m[0]! + m[1]! >= 2 * n) break;
+        if (Date.now() > deadline) throw new Error(`timed out: ${JSON.stringify(m)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await Promise.all([jobA.stop(), jobB.stop()]);
+      // Each record is read twice: from the input, then back from the repartition topic.
+      expect(jobA.metrics().records.in + jobB.metrics().records.in).toBe(2 * n);
+      const got = (await readTopic(bootstrap, output, { min: expected.length })).map(
+        (r) => `${r.key} ${r.value}`,
+      );
+      expect(got.length).toBe(expected.length);
+      expect(got.sort()).toEqual(expected);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
 });
