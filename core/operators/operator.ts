@@ -5,7 +5,7 @@ export type SectionOf = (key: Key) => number;
 
 /**
  * An operator that keeps state across records. State is checkpointed in sections, one per
- * partition number, so a partition's state can move with it to another process.
+ * partition number, so a partition's state can move with it to another group member.
  */
 export interface StatefulOperator {
   /** Stable across builds of the same pipeline definition (its position in the plan). */

@@ -6,7 +6,7 @@ import { IntervalJoinOperator } from "../operators/interval-join.js";
 import { keyBy } from "../operators/key-by.js";
 import { map } from "../operators/map.js";
 import type { StatefulOperator, TimedOperator } from "../operators/operator.js";
-import { ProcessOperator } from "../operators/process.js";
+import { ProcessOperator } from "../operators/process-function.js";
 import { RollingOperator } from "../operators/rolling.js";
 import { SessionWindowOperator } from "../operators/session-window.js";
 import { sink } from "../operators/sink.js";
