@@ -100,10 +100,17 @@ export class MemoryBroker implements Broker {
 
   async commit(tx: Transaction): Promise<void> {
     // Validate everything first so a failing transaction leaves no trace (atomicity).
-    for (const r of tx.records) this.checkPartition(this.topic(r.topic), r.partition);
+    // Outputs come in runs of one topic: look each run's topic up once.
+    const topics: Topic[] = [];
+    let last: Topic | undefined;
+    for (const r of tx.records) {
+      if (last?.name !== r.topic) last = this.topic(r.topic);
+      this.checkPartition(last, r.partition);
+      topics.push(last);
+    }
     const offsets = tx.offsets;
     if (offsets) for (const p of offsets.positions) this.checkPartition(this.topic(p.topic), p.partition);
-    for (const r of tx.records) this.append(this.topic(r.topic), r);
+    for (let i = 0; i < tx.records.length; i++) this.append(topics[i]!, tx.records[i]!);
     if (offsets) {
       const g = this.group(offsets.group);
       for (const p of offsets.positions) g.committed.set(tpKey(p.topic, p.partition), { ...p });
@@ -210,7 +217,8 @@ export class MemoryBroker implements Broker {
     const key = r.key === undefined || r.key === null ? null : String(r.key);
     let partition = r.partition;
     if (partition === undefined) {
-      partition = key === null ? t.roundRobin++ % t.logs.length : partitionForKey(key, t.logs.length);
+      const n = t.logs.length;
+      partition = n === 1 ? 0 : key === null ? t.roundRobin++ % n : partitionForKey(key, n);
     }
     const log = t.logs[partition]!;
     const stored: StoredRecord = {

@@ -81,6 +81,7 @@ export class ProcessOperator implements TimedOperator {
   readonly push: Push;
   private readonly values = new Map<string, Map<Key, unknown>>();
   private readonly accessors = new Map<string, unknown>();
+  private readonly byDescriptor = new Map<StateDescriptor, unknown>();
   private readonly eventTimers = new TimerQueue();
   private readonly processingTimers = new TimerQueue();
   private key: Key = "";
@@ -150,9 +151,15 @@ export class ProcessOperator implements TimedOperator {
   }
 
   private accessor(d: StateDescriptor): unknown {
+    // Descriptors are usually module constants: find them by identity, without building a name.
+    const known = this.byDescriptor.get(d);
+    if (known) return known;
     const id = `${d.kind}:${d.name}`;
     let a = this.accessors.get(id);
-    if (a) return a;
+    if (a) {
+      this.byDescriptor.set(d, a);
+      return a;
+    }
     const m = this.store(id);
     if (d.kind === "value") {
       const initial = (d as ValueStateDescriptor<unknown>).initial;
@@ -198,6 +205,7 @@ export class ProcessOperator implements TimedOperator {
       } satisfies ListState<unknown>;
     }
     this.accessors.set(id, a);
+    this.byDescriptor.set(d, a);
     return a;
   }
 

@@ -437,7 +437,7 @@ export class Pipeline {
     const serde = options.value ?? json<T>();
     let deserialize: (raw: unknown) => unknown;
     if (typeof serde === "function") deserialize = serde;
-    else if (serde && typeof serde.deserialize === "function") deserialize = (raw) => serde.deserialize(raw);
+    else if (serde && typeof serde.deserialize === "function") deserialize = serde.deserialize.bind(serde);
     else throw new PipelineError(label, "value must be a Serde (e.g. json()) or a function (raw) => value");
     const node: SourceNode = {
       kind: "source",
