@@ -190,6 +190,16 @@ describe("the same pipeline on Kafka and in memory", () => {
   });
 });
 
+/** A group member with quick heartbeats, so rebalances settle fast. */
+const member = (name: string) =>
+  new KafkaBroker({
+    brokers: [bootstrap],
+    clientId: name,
+    heartbeatInterval: 300,
+    sessionTimeout: 6_000,
+    logLevel: "nothing",
+  });
+
 describe("scale-out: two jobs in one consumer group", () => {
   it("share the partitions; state moves with them on rebalance; the output is exact", async () => {
     const n = 30_000;
@@ -219,14 +229,6 @@ describe("scale-out: two jobs in one consumer group", () => {
     const produce = (rs: typeof records) =>
       kafka.commit({ records: rs.map((r) => ({ ...r, topic: input })) });
     await produce(records.slice(0, n / 2));
-    const member = (name: string) =>
-      new KafkaBroker({
-        brokers: [bootstrap],
-        clientId: name,
-        heartbeatInterval: 300,
-        sessionTimeout: 6_000,
-        logLevel: "nothing",
-      });
     const [a, b] = [member("scale-a"), member("scale-b")];
     const state = new MemoryStateStore();
     // Checkpoints every 100 ms, not every batch: a rebalance may find uncommitted records.
@@ -294,14 +296,6 @@ describe("scale-out: two jobs in one consumer group", () => {
 
     await kafka.createTopic(input, { partitions: 6 });
     await kafka.commit({ records: records.map((r) => ({ ...r, topic: input })) });
-    const member = (name: string) =>
-      new KafkaBroker({
-        brokers: [bootstrap],
-        clientId: name,
-        heartbeatInterval: 300,
-        sessionTimeout: 6_000,
-        logLevel: "nothing",
-      });
     const [a, b] = [member("repart-a"), member("repart-b")];
     const options = { group, state: new MemoryStateStore(), checkpointInterval: 200, maxBatch: 100 };
     try {
