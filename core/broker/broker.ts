@@ -13,7 +13,8 @@ export interface Broker {
   consumer(options: ConsumerOptions): Promise<Consumer>;
   /**
    * Writes records and commits consumer offsets as one atomic unit: readers see all of it or none.
-   * With Kafka this is one transaction (produce + sendOffsetsToTransaction).
+   * With Kafka this is one transaction (produce + sendOffsetsToTransaction). The records are
+   * handed over: a broker may keep (and complete) the objects themselves.
    */
   commit(tx: Transaction): Promise<void>;
   /** Committed offsets of a group for one topic (partitions without a commit are absent). */
