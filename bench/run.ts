@@ -1,13 +1,17 @@
 /**
- * The benchmark: Nexmark q0-q8 on one core, as ratios against baselines measured in the same run.
+ * The benchmark: Nexmark q0-q8 on one core, as ratios against baselines measured in the same run,
+ * then q1 end to end through a real Kafka broker against a raw KafkaJS loop (bench/kafka.ts).
  *
- *   npx tsx bench/run.ts            # 10M events per query (5M for q4, q6), ~3.5 minutes
- *   npx tsx bench/run.ts --quick    # 1M events per query (500K for q4, q6), ~35 seconds
+ *   npx tsx bench/run.ts            # 10M events per query (5M for q4, q6); Kafka: 1M events. ~7 minutes
+ *   npx tsx bench/run.ts --quick    # 1M events per query (500K for q4, q6); Kafka: 200K. ~1.5 minutes
  *   options: --events=N  --queries=q0,q5  --runs=N  --no-pin  --cpu=K  --out=bench/results
+ *            --no-kafka (skip the Kafka part)  --kafka-events=N  --kafka-rounds=N (best of, default 2)
  *
  * It re-runs itself under `taskset -c K` (one core for everything, V8's GC threads included) with
  * --expose-gc (heap measurements, a clean heap before each timed run) and a large heap. Memory
- * figures come from fresh child processes. Writes bench/results/latest.json and chart.svg;
+ * figures come from fresh child processes, and so does the Kafka part (pinned to the same core; the
+ * broker it starts is moved to the other cores). If Java or the broker cannot start, the "kafka"
+ * section records null figures and the reason. Writes bench/results/latest.json and chart.svg;
  * bench/README.md says what each number means.
  */
 import { spawnSync } from "node:child_process";
@@ -17,6 +21,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { count, Pipeline, run, tumbling } from "../core/index.js";
 import { generateNexmark, MemoryBroker, type NexmarkConfig, type NexmarkEvent } from "../core/testing.js";
+import { type KafkaBenchResult, type KafkaRun, kafkaBench } from "./kafka.js";
 import { NexmarkGeneratorBroker } from "./nexmark/generator-broker.js";
 import { HANDWRITTEN, loadRxQueries, type RxQueries } from "./nexmark/handwritten.js";
 import { nexmarkSource, QUERIES, QUERY_NAMES, type QueryName } from "./nexmark/queries.js";
@@ -236,6 +241,93 @@ function child(args: string[]): Record<string, number> {
   return JSON.parse(String(r.stdout).trim().split("\n").pop()!) as Record<string, number>;
 }
 
+/** Issue 4's Kafka targets: engine / raw KafkaJS loop. */
+const KAFKA_TARGETS = { at_least_once: 0.8, exactly_once: 0.5 };
+
+type KafkaFigures = "raw_kafkajs_eps" | "engine_at_least_once_eps" | "engine_exactly_once_eps";
+type KafkaSection = Partial<Omit<KafkaBenchResult, KafkaFigures>> & {
+  raw_kafkajs_eps: number | null;
+  engine_at_least_once_eps: number | null;
+  engine_exactly_once_eps: number | null;
+  targets: typeof KAFKA_TARGETS;
+  error?: string;
+};
+
+/**
+ * The Kafka part (bench/kafka.ts) in a child process pinned like the rest (the broker it starts
+ * goes to the other cores). Never throws: a failure (no Java, no broker, a failed check) is
+ * recorded as null figures with the reason.
+ */
+function kafkaPart(quick: boolean): KafkaSection {
+  const none = (error: string): KafkaSection => ({
+    raw_kafkajs_eps: null,
+    engine_at_least_once_eps: null,
+    engine_exactly_once_eps: null,
+    targets: KAFKA_TARGETS,
+    error,
+  });
+  if (flag("no-kafka")) return none("skipped (--no-kafka)");
+  const events = Number(option("kafka-events") ?? (quick ? 200_000 : 1_000_000));
+  console.log(`kafka: q1 end to end over ${fmt(events)} events (a real broker; progress below)...`);
+  const r = reexec(["--child=kafka", `--n=${events}`], !flag("no-pin"), false);
+  const last = String(r.stdout ?? "")
+    .trim()
+    .split("\n")
+    .pop();
+  let out: { ok: KafkaBenchResult } | { error: string } | undefined;
+  try {
+    out = last ? JSON.parse(last) : undefined;
+  } catch {}
+  if (!out || r.status !== 0)
+    return none(`the Kafka child process failed (${r.error?.message ?? r.signal ?? `exit ${r.status}`})`);
+  if ("error" in out) return none(out.error);
+  return { ...out.ok, targets: KAFKA_TARGETS };
+}
+
+function kafkaTable(k: KafkaSection): string {
+  if (k.raw_kafkajs_eps === null || k.runs === undefined) return `kafka: no figures: ${k.error}`;
+  const { runs } = k;
+  const rows: [string, KafkaRun, number | undefined, string][] = [
+    ["raw KafkaJS loop (at-least-once)", runs.raw, undefined, ""],
+    [
+      "engine at-least-once",
+      runs.at_least_once,
+      k.engine_at_least_once_vs_raw,
+      `>= ${KAFKA_TARGETS.at_least_once}`,
+    ],
+    [
+      `engine exactly-once (checkpointInterval ${k.exactly_once_checkpoint_interval_ms} ms)`,
+      runs.exactly_once,
+      k.engine_exactly_once_vs_raw,
+      `>= ${KAFKA_TARGETS.exactly_once}`,
+    ],
+    [
+      "engine exactly-once, a transaction per poll",
+      runs.exactly_once_per_poll,
+      k.engine_exactly_once_per_poll_vs_raw,
+      "",
+    ],
+  ];
+  const head = ["kafka: q1 end to end", "events/s", "engine/raw", "target", "seconds", "client CPU"];
+  const cells = rows.map(([name, r, vs, target]) => [
+    name,
+    fmt(r.eps),
+    vs === undefined ? "-" : fmtRatio(vs),
+    target,
+    (r.ms / 1000).toFixed(2),
+    `${Math.round(r.client_cpu * 100)}%`,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]!.length)));
+  const line = (c: string[]) =>
+    c.map((x, i) => (i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join("  ");
+  return [
+    line(head),
+    line(widths.map((w) => "-".repeat(w))),
+    ...cells.map(line),
+    `(${fmt(k.events!)} events, ${k.partitions} partitions, ${fmt(k.expected_outputs!)} outputs checked per run; ${k.broker})`,
+  ].join("\n");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Output: table, JSON, chart.
 
@@ -453,6 +545,7 @@ async function main(): Promise<void> {
   const rssN = eventsFor("q5");
   const rss = child([`--child=rss`, `--n=${rssN}`, "--q5"]);
   const rssInput = child([`--child=rss`, `--n=${rssN}`]);
+  const kafka = kafkaPart(quick);
 
   const json = {
     date: new Date().toISOString(),
@@ -466,12 +559,7 @@ async function main(): Promise<void> {
       "after a warm-up of every path on a 200K-event prefix: engine_eps, best of `runs`: run + drain over `events` already in a 1-partition in-memory topic (a full GC first); engine_with_generation_eps, one run: events generated as the job polls (a generator source) and outputs dropped (a blackhole sink), as Flink's Nexmark runs; handwritten_eps / rxjs_eps, best of 2: a loop over the same pre-generated array, outputs to an array",
     runs,
     nexmark: results,
-    kafka: {
-      raw_kafkajs_eps: null,
-      engine_at_least_once_eps: null,
-      engine_exactly_once_eps: null,
-      note: "comes with the Kafka adapter (rivulet/node): end-to-end q1 through a real broker against a raw KafkaJS consume+produce loop",
-    },
+    kafka,
     memory: {
       window_state_bytes_per_key: Math.round(ws.engine!),
       window_state_bytes_per_key_string_keys: Math.round(wsString.engine!),
@@ -489,6 +577,7 @@ async function main(): Promise<void> {
     `window state: ${json.memory.window_state_bytes_per_key} B/key (string keys ${json.memory.window_state_bytes_per_key_string_keys}, a plain Map ${json.memory.plain_map_bytes_per_key}); ` +
       `peak RSS q5 over ${fmt(rssN)} events ${fmt(rss.peakRss)}B (a pipeline dropping every event: ${fmt(rssInput.peakRss)}B)`,
   );
+  console.log(`\n${kafkaTable(kafka)}`);
   const outDir = option("out") ?? join(here, "results");
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, "latest.json"), `${JSON.stringify(json, null, 2)}\n`);
@@ -504,6 +593,21 @@ async function main(): Promise<void> {
 
 async function childMain(kind: string): Promise<void> {
   let out: Record<string, number>;
+  if (kind === "kafka") {
+    // Always a JSON line: the figures, or why there are none (no Java, no broker, a failed check).
+    let line: string;
+    try {
+      const rounds = Number(option("kafka-rounds") ?? 2);
+      line = JSON.stringify({
+        ok: await kafkaBench({ events: Number(option("n")), quick: flag("quick"), rounds }),
+      });
+    } catch (e) {
+      console.error(e);
+      line = JSON.stringify({ error: e instanceof Error ? e.message.split("\n")[0] : String(e) });
+    }
+    console.log(line);
+    return;
+  }
   if (kind === "window-state")
     out = await windowStateBytes(Number(option("keys")), option("kind") === "string" ? "string" : "number");
   else if (kind === "rss") out = await peakRss(Number(option("n")), flag("q5"));
