@@ -102,11 +102,21 @@ export class KafkaChangelogStore implements StateStore {
     });
   }
 
+  /**
+   * The snapshot `id` of a section. The commit that named it is committed, but a transaction
+   * that a dead process left open earlier in the same partition hides it from read_committed
+   * readers until the broker aborts that transaction (the producers' 10 s transaction timeout,
+   * checked every 10 s): read again until it shows, within `readTimeout`.
+   */
   async get(section: string, id: string): Promise<string | undefined> {
-    const hit = this.cache.get(section)?.get(id);
-    if (hit !== undefined) return hit;
-    await this.readToEnd();
-    return this.cache.get(section)?.get(id);
+    const deadline = Date.now() + (this.options.readTimeout ?? 60_000);
+    for (;;) {
+      const hit = this.cache.get(section)?.get(id);
+      if (hit !== undefined) return hit;
+      if (Date.now() > deadline) return undefined;
+      await this.readToEnd();
+      if (!this.cache.get(section)?.has(id)) await new Promise((r) => setTimeout(r, 500));
+    }
   }
 
   async close(): Promise<void> {
@@ -123,7 +133,12 @@ export class KafkaChangelogStore implements StateStore {
   private async readToEnd(): Promise<void> {
     const topic = this.requireTopic();
     const offsets = await this.admin!.fetchTopicOffsets(topic);
-    const pending = new Set(offsets.filter((o) => Number(o.high) > Number(o.low)).map((o) => o.partition));
+    // Read up to the last stable offset as it is now: a transaction left open by a process that
+    // died holds the end back until it times out, and what a restore needs was committed before.
+    const targets = new Map(
+      offsets.filter((o) => Number(o.high) > Number(o.low)).map((o) => [o.partition, Number(o.high)]),
+    );
+    const pending = new Set(targets.keys());
     if (pending.size === 0) return;
     const cache = new Map<string, Map<string, string>>();
     const consumer: Consumer = this.kafka.consumer({
@@ -157,7 +172,12 @@ export class KafkaChangelogStore implements StateStore {
                 ids.set(entry.id, entry.snapshot);
               }
               // Control records (transaction markers) count too, so a caught-up partition has lag 0.
-              if (batch.offsetLag() === "0") pending.delete(batch.partition);
+              const target = targets.get(batch.partition);
+              if (
+                batch.offsetLag() === "0" ||
+                (target !== undefined && Number(batch.lastOffset()) + 1 >= target)
+              )
+                pending.delete(batch.partition);
               if (pending.size === 0) {
                 clearTimeout(timer);
                 resolve();
