@@ -7,7 +7,7 @@
  * Runs in Node and in Chromium (no node:* imports).
  */
 import fc from "fast-check";
-import { Pipeline, run, sliding, tumbling, type WindowSpec } from "rivulet";
+import { type JobMetrics, Pipeline, run, sliding, tumbling, type WindowSpec } from "rivulet";
 import { FakeClock, MemoryBroker } from "rivulet/testing";
 import { describe, expect, it } from "vitest";
 
@@ -27,14 +27,8 @@ interface Pair {
   ts: number;
 }
 
-interface Counts {
-  in: number;
-  emitted: number;
-  filtered: number;
-  aggregated: number;
-  late: number;
-  deadLettered: number;
-}
+/** The job's accounting, as `job.metrics().records` reports it. */
+type Counts = JobMetrics["records"];
 
 interface Result {
   out: Pair[];

@@ -7,6 +7,7 @@
 import fc from "fast-check";
 import {
   type Aggregator,
+  type JobMetrics,
   Pipeline,
   run,
   session,
@@ -40,14 +41,8 @@ interface Late {
   ts: number;
 }
 
-interface Counts {
-  in: number;
-  emitted: number;
-  filtered: number;
-  aggregated: number;
-  late: number;
-  deadLettered: number;
-}
+/** The job's accounting, as `job.metrics().records` reports it. */
+type Counts = JobMetrics["records"];
 
 interface Result {
   out: Out[];
