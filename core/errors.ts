@@ -12,6 +12,8 @@ export type ErrorCode =
   | "USER_FUNCTION"
   | "BROKER"
   | "STATE"
+  /** The group gave this member's partitions to others: its uncommitted work must go. */
+  | "PARTITIONS_LOST"
   | "JOB_STOPPED";
 
 export class RivuletError extends Error {

@@ -72,6 +72,7 @@ export {
   type RunOptions,
   run,
 } from "./runtime/job.js";
+export type { TaskMode } from "./runtime/tasks.js";
 export { bytes, json, type Serde, text } from "./serde.js";
 export { decodeSnapshot, encodeSnapshot } from "./state/codec.js";
 export {

@@ -26,6 +26,7 @@ import {
   RivuletError,
   type RunOptions,
   run,
+  type TaskMode,
   topicNameProblem,
 } from "../../core/index.js";
 import { FileStateStore } from "./file-state-store.js";
@@ -67,6 +68,14 @@ Options:
   --state kafka               keep checkpoints in a compacted changelog topic <group>-changelog,
                               written in the same transaction as outputs and offsets: any
                               process on any machine can take over a partition and its state
+  --tasks <mode>              shared (default: one set of operators for every partition the
+                              process holds, watermarks the minimum over all of them, keyBy
+                              shuffles in memory, any input) or per-partition (each partition
+                              number is a task with its own operators, state and watermarks,
+                              as in Kafka Streams: the output does not depend on how the
+                              group's processes share the partitions or hand them over; needs
+                              input keyed by the keyBy key, or .repartition()). Use
+                              per-partition to scale out over several processes
   --checkpoint-interval <ms>  with state: minimum time between checkpoints (default 0,
                               every batch); outputs become visible at checkpoints. Without
                               state, outputs and offsets commit after every batch
@@ -115,6 +124,7 @@ interface RunCommand {
   guarantee: "exactly-once" | "at-least-once";
   stateDir: string | undefined;
   kafkaState: boolean;
+  tasks: TaskMode | undefined;
   checkpointInterval: number | undefined;
   deadLetterTopic: string | undefined;
   onError: ErrorPolicy | undefined;
@@ -203,6 +213,9 @@ function parseRun(args: readonly string[]): RunCommand {
     throw new UsageError(`--state must be kafka or none, got "${stateKind}"`);
   if (stateKind === "kafka" && v["state-dir"] !== undefined)
     throw new UsageError("--state kafka and --state-dir exclude each other");
+  const tasks = v.tasks;
+  if (tasks !== undefined && tasks !== "shared" && tasks !== "per-partition")
+    throw new UsageError(`--tasks must be shared or per-partition, got "${tasks}"`);
   if (v["client-id"] === "") throw new UsageError("--client-id must not be empty");
   return {
     module,
@@ -212,6 +225,7 @@ function parseRun(args: readonly string[]): RunCommand {
     guarantee,
     stateDir: v["state-dir"],
     kafkaState: stateKind === "kafka",
+    tasks,
     checkpointInterval: integer("--checkpoint-interval", v["checkpoint-interval"], 0, 2 ** 31),
     deadLetterTopic: dlq,
     onError,
@@ -234,6 +248,7 @@ function parseRunArgs(args: readonly string[]) {
       guarantee: { type: "string" },
       "state-dir": { type: "string" },
       state: { type: "string" },
+      tasks: { type: "string" },
       "checkpoint-interval": { type: "string" },
       "dead-letter-topic": { type: "string" },
       "on-error": { type: "string" },
@@ -299,6 +314,7 @@ async function runCommand(cmd: RunCommand, io: CliIo): Promise<number> {
         options.state = store;
         closeState = () => store.close();
       }
+      if (cmd.tasks !== undefined) options.tasks = cmd.tasks;
       if (cmd.checkpointInterval !== undefined) options.checkpointInterval = cmd.checkpointInterval;
       if (cmd.deadLetterTopic !== undefined) options.deadLetterTopic = cmd.deadLetterTopic;
       if (cmd.onError !== undefined) options.onError = cmd.onError;
@@ -329,7 +345,7 @@ async function runCommand(cmd: RunCommand, io: CliIo): Promise<number> {
             : cmd.stateDir === undefined
               ? "none, in memory only"
               : resolvePath(cwd, cmd.stateDir)
-        })${cmd.drain ? "; draining" : ""}`,
+        }; tasks: ${job.tasks})${cmd.drain ? "; draining" : ""}`,
       );
       let metrics: MetricsServer | undefined;
       try {

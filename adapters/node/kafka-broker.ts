@@ -20,7 +20,7 @@ import type {
   TopicOptions,
   Transaction,
 } from "../../core/index.js";
-import { RivuletError, topicNameProblem } from "../../core/index.js";
+import { isRivuletError, RivuletError, topicNameProblem } from "../../core/index.js";
 import { coPartitionedAssigner } from "./co-partitioned-assigner.js";
 import { KafkaConsumer } from "./kafka-consumer.js";
 import { brokerError, protocolType, withDeadline } from "./kafka-errors.js";
@@ -82,6 +82,8 @@ const CLIENT_RETRY: RetryOptions = { initialRetryTime: 100, maxRetryTime: 2_000,
  * await broker.close();
  */
 export class KafkaBroker implements Broker {
+  /** A group spreads partitions over processes: each partition number is a task of its own. */
+  readonly defaultTasks = "per-partition" as const;
   readonly guarantee: "exactly-once" | "at-least-once";
   readonly transactionalId: string;
   private readonly kafka: Kafka;
@@ -223,6 +225,7 @@ export class KafkaBroker implements Broker {
     const group = offsets?.group;
     if (chunks.length === 0 && !offsets?.positions.length) return;
     const run = this.commits.then(async () => {
+      if (group) await this.confirmMembership(group);
       const positions = offsets ? this.ownPositions(offsets.group, offsets.positions) : [];
       if (chunks.length === 0 && positions.length === 0) return;
       if (this.guarantee === "exactly-once") await this.commitTransaction(chunks, group, positions);
@@ -261,8 +264,11 @@ export class KafkaBroker implements Broker {
     try {
       transaction = await producer.transaction();
       for (const topicMessages of chunks) await transaction.sendBatch({ topicMessages });
-      if (group && positions.length > 0)
+      if (group && positions.length > 0) {
         await transaction.sendOffsets({ consumerGroupId: group, topics: offsetTopics(positions) });
+        // Again just before the end: a pause within the transaction must not commit it either.
+        await this.confirmMembership(group);
+      }
       await transaction.commit();
     } catch (e) {
       const aborted = await transaction?.abort().then(
@@ -272,6 +278,8 @@ export class KafkaBroker implements Broker {
       // A producer whose transaction could not be ended is replaced (its successor's
       // InitProducerId completes or aborts whatever it left open).
       if (!aborted) this.dropProducer();
+      // A member the group gave up on fails as such (its transaction may have timed out).
+      if (group && !(isRivuletError(e) && e.code === "PARTITIONS_LOST")) await this.confirmMembership(group);
       throw brokerError(`commit failed${aborted ? " and was aborted" : ""}`, e);
     }
     if (group && positions.length > 0) await this.visible(group, positions);
@@ -302,6 +310,38 @@ export class KafkaBroker implements Broker {
       }
     } catch (e) {
       throw brokerError(`committing offsets of group "${group}" failed`, e);
+    }
+  }
+
+  /**
+   * Refuses a commit from a member the group has given up on (a pause past its session timeout:
+   * a GC pause, a stopped process, a blocked event loop). Its partitions belong to others now,
+   * which redo the work from the last commit; its own commit would move their offsets back.
+   * KafkaJS's TxnOffsetCommit carries no generation (KIP-447), so the check is ours: a member
+   * the group confirmed within half a session timeout is still one (it keeps its partitions
+   * until it rejoins); after a longer silence, the group's member list decides.
+   */
+  private async confirmMembership(group: string): Promise<void> {
+    for (const m of this.members) {
+      if (m.group !== group) continue;
+      if (m.lost() === undefined && Date.now() - m.confirmedAt > this.sessionTimeout / 2) {
+        let listed: boolean;
+        try {
+          const { groups } = await (await this.admin()).describeGroups([group]);
+          listed = groups.some((g) => g.members.some((x) => x.memberId === m.memberId));
+        } catch (e) {
+          throw brokerError(`cannot confirm membership in group "${group}" before committing`, e);
+        }
+        if (listed) m.confirmedAt = Date.now();
+        else m.markLost(`group "${group}" no longer lists member ${m.memberId} (its session expired)`);
+      }
+      const lost = m.lost();
+      if (lost !== undefined)
+        throw new RivuletError(
+          "PARTITIONS_LOST",
+          `not committed: ${lost}; its partitions belong to other members, which redo this work from the last commit`,
+          { retriable: true },
+        );
     }
   }
 

@@ -9,7 +9,7 @@ import type {
   TopicPartition,
 } from "../../core/index.js";
 import { RivuletError } from "../../core/index.js";
-import { brokerError } from "./kafka-errors.js";
+import { brokerError, protocolType } from "./kafka-errors.js";
 
 /** How a held `eachBatch` call ends: offsets resolved, left alone (seek, close), or failed (rejoin). */
 type Outcome = { kind: "resolve" } | { kind: "skip" } | { kind: "fail"; error: unknown };
@@ -81,6 +81,12 @@ export class KafkaConsumer implements Consumer {
   private crashed: unknown;
   private closed = false;
   private joined = false;
+  /** This member's id in the group, from its last join. */
+  memberId: string | undefined;
+  /** When the group last confirmed this member: its last join or successful heartbeat. */
+  confirmedAt = 0;
+  /** Why the group no longer counts this member as the owner of its assignment, if it does not. */
+  private lostReason: string | undefined;
 
   constructor(
     readonly group: string,
@@ -90,11 +96,20 @@ export class KafkaConsumer implements Consumer {
     private readonly onClose: (c: KafkaConsumer) => Promise<void>,
   ) {
     kc.on(kc.events.GROUP_JOIN, ({ payload }) => {
+      // A new member id: the group expelled the old one (its session expired) and handed its
+      // partitions to others, which may have moved them on since.
+      if (this.memberId !== undefined && payload.memberId !== this.memberId)
+        this.lostReason ??= `the group expelled member ${this.memberId} (its session expired)`;
+      this.memberId = payload.memberId;
+      this.confirmedAt = Date.now();
       this.pending = payload.memberAssignment;
       this.joined = true;
       this.rejoining = false;
       this.expectData = true;
       this.notify();
+    });
+    kc.on(kc.events.HEARTBEAT, () => {
+      this.confirmedAt = Date.now();
     });
     kc.on(kc.events.FETCH_START, ({ payload }) => {
       this.fetchStarts.set(payload.nodeId, (this.fetchStarts.get(payload.nodeId) ?? 0) + 1);
@@ -145,6 +160,7 @@ export class KafkaConsumer implements Consumer {
     const started = Date.now();
     let quietAfter: Map<number, number> | undefined;
     for (;;) {
+      if (this.lostReason !== undefined) await this.loseAll();
       if (this.pending) await this.applyAssignment(this.pending);
       this.check();
       if (this.rebalance !== undefined) {
@@ -243,6 +259,17 @@ export class KafkaConsumer implements Consumer {
     );
   }
 
+  /** @internal Why this member's assignment is lost, if it is (its commits must not land). */
+  lost(): string | undefined {
+    return this.lostReason;
+  }
+
+  /** @internal The group no longer lists this member: the next poll reports its partitions lost. */
+  markLost(reason: string): void {
+    this.lostReason ??= reason;
+    this.notify();
+  }
+
   /** @internal The broker committed offsets of this member's group: covered batches are released. */
   noteCommitted(positions: readonly CommittedOffset[]): void {
     this.commits = true;
@@ -307,6 +334,9 @@ export class KafkaConsumer implements Consumer {
       try {
         await heartbeat();
       } catch (e) {
+        const type = protocolType(e);
+        if (type === "UNKNOWN_MEMBER_ID" || type === "ILLEGAL_GENERATION" || type === "FENCED_INSTANCE_ID")
+          this.lostReason ??= `the group no longer knows member ${this.memberId} (${type})`;
         if (this.rebalance === undefined && !this.rejoining) {
           this.rebalance = e;
           this.rejoinIfClean();
@@ -354,6 +384,22 @@ export class KafkaConsumer implements Consumer {
         this.dropAll({ kind: "fail", error });
       }
     }
+  }
+
+  /**
+   * The whole assignment is lost: the job drops what it did since its last commit, and the
+   * next assignment (KafkaJS rejoins as a new member) comes whole, to be restored afresh.
+   */
+  private async loseAll(): Promise<void> {
+    const revoked = this.assigned;
+    this.lostReason = undefined;
+    this.assigned = [];
+    this.assignedKeys = new Set();
+    for (const m of [this.positions, this.handedOut, this.committedTo, this.highWatermarks]) m.clear();
+    this.expectData = true;
+    // Held batches go without their offsets resolved: nothing of them counts as processed.
+    this.dropAll({ kind: "skip" });
+    if (revoked.length > 0) for (const l of this.listeners) await l({ assigned: [], revoked, lost: true });
   }
 
   /** Delivers a new assignment as revoked/assigned against the previous one, listeners awaited. */

@@ -5,6 +5,12 @@ import type { Headers, ProduceRecord, StoredRecord, TopicPartition } from "../ty
  * the REST proxy in `rivulet/edge`. Narrow on purpose: what the executor needs, nothing else.
  */
 export interface Broker {
+  /**
+   * How jobs on this broker divide their work when `run` does not say (`RunOptions.tasks`):
+   * Kafka brokers, whose groups spread partitions over processes, say `per-partition`.
+   * Absent: `shared`.
+   */
+  readonly defaultTasks?: "shared" | "per-partition";
   /** Creates a topic; resolves quietly when it already exists. */
   createTopic(name: string, options?: TopicOptions): Promise<void>;
   /** Partition count of a topic, or `undefined` when it does not exist. */
@@ -60,6 +66,12 @@ export interface PartitionBatch extends TopicPartition {
 export interface RebalanceEvent {
   assigned: readonly TopicPartition[];
   revoked: readonly TopicPartition[];
+  /**
+   * The revoked partitions were lost, not handed over: the group gave them to other members
+   * already (this member's session expired), so what was done on them since the last commit
+   * must be dropped, never committed (Kafka's `onPartitionsLost`).
+   */
+  lost?: boolean;
 }
 
 /** One member of a consumer group. Rebalances are reported from inside `poll`, as in Kafka. */

@@ -1,5 +1,6 @@
 import { partitionForKey } from "../broker/partitioner.js";
 import { describe } from "../errors.js";
+import { coPartitioned } from "../operators/co-partitioned.js";
 import { filter } from "../operators/filter.js";
 import { flatMap } from "../operators/flat-map.js";
 import { IntervalJoinOperator } from "../operators/interval-join.js";
@@ -12,7 +13,7 @@ import { SessionWindowOperator } from "../operators/session-window.js";
 import { sink } from "../operators/sink.js";
 import { WindowOperator } from "../operators/window.js";
 import { WindowJoinOperator } from "../operators/window-join.js";
-import type { PlanNode, SourceNode } from "../pipeline/plan.js";
+import type { KeyByNode, PlanNode, SourceNode } from "../pipeline/plan.js";
 import type { Key, StoredRecord } from "../types.js";
 import { type Plan, upstreamSources } from "./compile.js";
 import { AGGREGATED, DEAD, EMITTED, keyString, LATE, type Push, type RuntimeContext } from "./context.js";
@@ -103,9 +104,14 @@ export class Executor {
   /** Number of state sections: the largest partition count among the source topics. */
   sections = 1;
 
+  /**
+   * @param task The partition number this executor is the task of (`per-partition` tasks): all
+   * its state is that section's. Undefined: it holds every partition the process has.
+   */
   constructor(
     readonly plan: Plan,
     readonly rt: RuntimeContext,
+    readonly task?: number,
   ) {
     const up = upstreamSources(plan);
     const viewFor = (sources: Set<SourceNode>): View => {
@@ -154,7 +160,7 @@ export class Executor {
           inputPush.set(key, flatMap(n, outPush(n)));
           break;
         case "keyBy":
-          inputPush.set(key, keyBy(n, outPush(n)));
+          inputPush.set(key, keyBy(n, this.checked(n, outPush)));
           break;
         case "repartition": {
           // Out through the topic, keyed by the key; back in through its own source, keyed again.
@@ -163,7 +169,11 @@ export class Executor {
             rt.fate |= EMITTED;
             rt.write(src.topic, keyString(k), v, ts);
           });
-          const s: SourceRuntime = { node: src, id: `${id}/source`, push: keyBy(n.input, outPush(n)) };
+          const s: SourceRuntime = {
+            node: src,
+            id: `${id}/source`,
+            push: keyBy(n.input, this.mustBeLocal(n.input, outPush(n))),
+          };
           const list = this.sourcesByTopic.get(src.topic) ?? [];
           list.unshift(s);
           this.sourcesByTopic.set(src.topic, list);
@@ -233,6 +243,32 @@ export class Executor {
       this.timedViews.push(v);
       this.stateful.push(op);
     }
+  }
+
+  /**
+   * In a per-partition task, records keyed for this task's own operators must belong to its
+   * partition; those going to a repartition topic go wherever their key says.
+   */
+  private checked(n: KeyByNode, outPush: (n: KeyByNode, only?: (c: PlanNode) => boolean) => Push): Push {
+    if (this.task === undefined) return outPush(n);
+    const toTopic = (c: PlanNode) => c.kind === "repartition";
+    const edges = this.plan.consumers.get(n) ?? [];
+    const local = edges.some((e) => !toTopic(e.node));
+    const checked = this.mustBeLocal(
+      n,
+      outPush(n, (c) => !toTopic(c)),
+    );
+    if (!edges.some((e) => toTopic(e.node))) return checked;
+    const shuffled = outPush(n, toTopic);
+    if (!local) return shuffled;
+    return (v, ts, k) => {
+      shuffled(v, ts, k);
+      checked(v, ts, k);
+    };
+  }
+
+  private mustBeLocal(n: KeyByNode, next: Push): Push {
+    return this.task === undefined ? next : coPartitioned(n, this.rt, this.task, () => this.sections, next);
   }
 
   /** Source topics this plan reads. */
@@ -469,6 +505,7 @@ export class Executor {
 
   /** Sections of the partitions this executor holds. */
   ownedSections(): Set<number> {
+    if (this.task !== undefined) return new Set(this.partitions.size > 0 ? [this.task] : []);
     return new Set([...this.partitions.values()].map((p) => p.partition));
   }
 
@@ -495,7 +532,9 @@ export class Executor {
         });
     }
     const cache = new Map<Key, number>();
+    const task = this.task;
     const sectionOf = (k: Key) => {
+      if (task !== undefined) return task;
       let s = cache.get(k);
       if (s === undefined) cache.set(k, (s = this.sectionOf(k)));
       return s;

@@ -1,5 +1,5 @@
 import type { Broker, CommittedOffset, Consumer } from "../broker/broker.js";
-import { RivuletError } from "../errors.js";
+import { isRivuletError, RivuletError } from "../errors.js";
 import type { Pipeline } from "../pipeline/builder.js";
 import { decodeSnapshot, encodeSnapshot } from "../state/codec.js";
 import type { StateStore } from "../state/store.js";
@@ -7,7 +7,8 @@ import { type Clock, systemClock } from "../time/clock.js";
 import type { TopicPartition } from "../types.js";
 import { compile } from "./compile.js";
 import { type Counters, type ErrorPolicy, RuntimeContext } from "./context.js";
-import { Executor, type SectionSnapshot } from "./executor.js";
+import type { SectionSnapshot } from "./executor.js";
+import { createTasks, type TaskMode, type Tasks } from "./tasks.js";
 
 export interface RunOptions {
   broker: Broker;
@@ -29,6 +30,16 @@ export interface RunOptions {
   createTopics?: boolean;
   /** Longest wait for new records before re-checking timers (ms, default 200). */
   pollInterval?: number;
+  /**
+   * `shared` (default, Flink's model): one set of operators for all partitions this process
+   * holds, watermarks the minimum over all of them, `keyBy` shuffling in memory (any input).
+   * `per-partition` (Kafka Streams' model): each partition number is a task with its own
+   * operators, state and watermarks, so the output does not depend on how a group's members
+   * share the partitions or hand them over. It needs co-partitioned input: source topics with
+   * equal partition counts, records keyed by the `keyBy` key (or a `.repartition()`). Default:
+   * the broker's `defaultTasks` (`per-partition` on Kafka), else `shared`.
+   */
+  tasks?: TaskMode;
   /**
    * Drive the job by hand: nothing runs until `step()`, `flush()`, `drain()`. For tests, and
    * for the playground's step-by-step mode.
@@ -82,10 +93,12 @@ type Waiter = { resolve: () => void; reject: (e: unknown) => void };
 /** A running pipeline. Commands are queued and carried out by the job's loop between batches. */
 export class Job {
   readonly group: string;
+  /** How the job divides its work (`RunOptions.tasks`). */
+  readonly tasks: TaskMode;
   private readonly broker: Broker;
   private readonly clock: Clock;
   private readonly rt: RuntimeContext;
-  private readonly exec: Executor;
+  private readonly exec: Tasks;
   private consumer: Consumer | undefined;
   private statusValue: JobStatus = "starting";
   private failure: unknown;
@@ -125,7 +138,8 @@ export class Job {
       options.onError ?? "fail",
       options.deadLetterTopic ?? "rivulet-dlq",
     );
-    this.exec = new Executor(plan, this.rt);
+    this.tasks = options.tasks ?? options.broker.defaultTasks ?? "shared";
+    this.exec = createTasks(this.tasks, plan, this.rt);
     this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     this.done.catch(() => {}); // observed through the commands; never an unhandled rejection
   }
@@ -139,13 +153,20 @@ export class Job {
     const topics = this.exec.topics();
     const internal = new Set([...this.exec.plan.repartitions.values()].map((s) => s.topic));
     let partitions: number | undefined;
+    const counts = new Map<string, number>();
     for (const t of topics) {
       if (internal.has(t)) continue;
       const n = await this.broker.partitions(t);
       if (n === undefined) throw new RivuletError("UNKNOWN_TOPIC", `source topic "${t}" does not exist`);
       partitions ??= n;
+      counts.set(t, n);
       this.exec.sections = Math.max(this.exec.sections, n);
     }
+    if (this.tasks === "per-partition" && new Set(counts.values()).size > 1)
+      throw new RivuletError(
+        "INVALID_ARGUMENT",
+        `per-partition tasks need co-partitioned source topics, with equal partition counts: ${[...counts].map(([t, n]) => `"${t}" has ${n}`).join(", ")}`,
+      );
     // Repartition topics have a partition per state section, so a key's records and its state meet.
     for (const t of internal)
       if ((await this.broker.partitions(t)) === undefined)
@@ -156,9 +177,11 @@ export class Job {
           await this.broker.createTopic(t, { partitions: partitions ?? 1 });
     await this.options.state?.open?.({ group: this.group, sections: this.exec.sections });
     this.consumer = await this.broker.consumer({ group: this.group, topics });
-    this.consumer.onRebalance(async ({ assigned, revoked }) => {
+    this.consumer.onRebalance(async ({ assigned, revoked, lost }) => {
+      if (lost) this.discard();
       if (revoked.length > 0) {
-        await this.commit(true); // the revoked partitions' state leaves with a checkpoint
+        // The revoked partitions' state leaves with a checkpoint; lost ones leave nothing.
+        if (!lost) await this.commit(true);
         for (const tp of revoked) this.exec.removePartition(tp.topic, tp.partition);
         const gone = new Set([...this.loaded].filter((s) => !this.exec.ownedSections().has(s)));
         this.exec.dropSections(gone);
@@ -425,7 +448,14 @@ export class Job {
             ? { topic: p.topic, partition: p.partition, offset: p.offset, metadata: id }
             : { topic: p.topic, partition: p.partition, offset: p.offset },
         );
-    await this.broker.commit({ records, offsets: { group: this.group, positions } });
+    try {
+      await this.broker.commit({ records, offsets: { group: this.group, positions } });
+    } catch (e) {
+      // A member the group has given up on: nothing of this commit may land. The consumer
+      // reports the partitions lost at its next poll, and this work is dropped with them.
+      if (isRivuletError(e) && e.code === "PARTITIONS_LOST") return this.discard();
+      throw e;
+    }
     this.uncommitted = false;
     if (state && id) {
       for (const section of this.exec.ownedSections()) await state.retain?.(this.sectionName(section), id);
@@ -437,6 +467,15 @@ export class Job {
         lastDurationMs: Date.now() - started,
       };
     }
+  }
+
+  /**
+   * Drops the work since the last commit: the partitions it was done on belong to other
+   * members now, which redo it from the last commit.
+   */
+  private discard(): void {
+    this.rt.out = [];
+    this.uncommitted = false;
   }
 
   private sectionName(section: number): string {

@@ -180,27 +180,31 @@ describe("repartition", () => {
       .sort(),
   });
 
-  it("two members counting by a key that is not the record key see what one job sees", async () => {
-    await fc.assert(
-      fc.asyncProperty(clicks, fc.nat({ max: 5 }), async (evs, during) => {
-        const alone = await load(evs);
-        await (await run(build(false), opts(alone, new MemoryStateStore()))).drain();
+  it.each(["shared", "per-partition"] as const)(
+    "two members (%s tasks) counting by a key that is not the record key see what one job sees",
+    async (tasks) => {
+      await fc.assert(
+        fc.asyncProperty(clicks, fc.nat({ max: 5 }), async (evs, during) => {
+          const alone = await load(evs);
+          await (await run(build(false), opts(alone, new MemoryStateStore()))).drain();
 
-        const broker = await load(evs);
-        const state = new MemoryStateStore();
-        const a = await run(build(true), opts(broker, state));
-        const b = await run(build(true), opts(broker, state));
-        await steps([a, b], during);
-        await a.stop();
-        await b.drain();
-        expect(outputs(broker)).toEqual(outputs(alone));
-        // Through the topic and back: every page key lives in the partition its hash names.
-        for (const r of broker.recordsSync<Click>("g-repartition-3"))
-          expect(r.partition).toBe(partitionForKey(r.value.page, 3));
-      }),
-      { numRuns: 40 },
-    );
-  });
+          const broker = await load(evs);
+          const state = new MemoryStateStore();
+          const a = await run(build(true), { ...opts(broker, state), tasks });
+          const b = await run(build(true), { ...opts(broker, state), tasks });
+          await steps([a, b], during);
+          await a.stop();
+          await b.drain();
+          expect(outputs(broker)).toEqual(outputs(alone));
+          expect(a.metrics().records.deadLettered + b.metrics().records.deadLettered).toBe(0);
+          // Through the topic and back: every page key lives in the partition its hash names.
+          for (const r of broker.recordsSync<Click>("g-repartition-3"))
+            expect(r.partition).toBe(partitionForKey(r.value.page, 3));
+        }),
+        { numRuns: 40 },
+      );
+    },
+  );
 
   it("repartition() goes right after keyBy", () => {
     const s = Pipeline.source<Click>("in").keyBy((c) => c.page);

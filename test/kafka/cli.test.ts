@@ -276,7 +276,7 @@ describe("rivulet run against Kafka", () => {
     ]);
     const [, url] = await job.waitFor(/metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/);
     expect(job.stderr()).toMatch(
-      /running test\/fixtures\/clicks-pipeline\.ts perMinute as group "cli-clicks" on .* \(exactly-once; state: .*state\)/,
+      /running test\/fixtures\/clicks-pipeline\.ts perMinute as group "cli-clicks" on .* \(exactly-once; state: .*state; tasks: per-partition\)/,
     );
 
     await produce([

@@ -1,18 +1,21 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, inject, it } from "vitest";
 import {
+  appendEvents,
   eosEvents,
   expectedOutput,
   kafkaClient,
   kill,
   produceEvents,
+  progress,
   readCommitted,
   startWorker,
+  until,
   waitForProgress,
 } from "./workers.js";
 
 describe("scale-out through a consumer group", () => {
-  it("3 processes share 6 partitions; one is killed mid-run; the others take over its state; output is exact", async () => {
+  it("3 processes share 6 partitions; one is killed mid-run and stays dead; the others take over its partitions and state; output is exact", async () => {
     const bootstrap = inject("kafkaBootstrap");
     const kafka = kafkaClient(bootstrap);
     const id = randomUUID().slice(0, 8);
@@ -21,10 +24,10 @@ describe("scale-out through a consumer group", () => {
     const group = `scale-${id}`;
     const events = eosEvents(100_000);
     await produceEvents(kafka, input, events, 6);
-    // Windows fire at the end only: partitions that move to a member further ahead in event time
-    // would otherwise have late records (the watermark of a running operator never goes back).
-    const ooo = 1e12;
-    const expected = await expectedOutput(events, 6, ooo);
+    // Per-partition tasks: a partition keeps its own watermark when it moves to a member that
+    // is further ahead in event time, so windows fire during the run and nothing comes late.
+    const ooo = 1_000;
+    const expected = await expectedOutput(events, 6, ooo, "per-partition");
     const env = (instance: number) => ({
       RIVULET_BROKERS: bootstrap,
       RIVULET_GROUP: group,
@@ -32,6 +35,7 @@ describe("scale-out through a consumer group", () => {
       RIVULET_OUTPUT: output,
       RIVULET_INSTANCE: String(instance),
       RIVULET_OUT_OF_ORDERNESS: String(ooo),
+      RIVULET_TASKS: "per-partition",
     });
 
     const workers = [0, 1, 2].map((i) => startWorker(env(i)));
@@ -39,23 +43,83 @@ describe("scale-out through a consumer group", () => {
     const done = await waitForProgress(kafka, group, input, 0.15); // all three joined and working
     await kill(workers[1]!);
     expect(done, "killed mid-run: most of the input still to come").toBeLessThan(0.9);
-    // Its supervisor starts it again, with the same transactional id: that aborts the transaction
-    // the dead process left open, which would otherwise hide newer committed records from
-    // read_committed readers until the broker times it out.
-    workers.push(startWorker(env(1)));
+    // Nobody restarts it: once its session times out, the group gives its partitions to the
+    // other two, which restore their state from the changelog. The transaction it left open
+    // hides newer changelog records until the broker aborts it; restores wait for that.
     await waitForProgress(kafka, group, input).catch((e) => {
       // Say what the members were doing: their own output is the only trace of a stuck group.
       throw new Error(`${e}\n--- worker 0:\n${workers[0]!.output()}\n--- worker 2:\n${workers[2]!.output()}`);
     });
-    const alive = [workers[0]!, workers[2]!, workers[3]!];
+    const alive = [workers[0]!, workers[2]!];
     for (const w of alive) w.child.kill("SIGTERM");
     const codes = await Promise.all(alive.map((w) => w.exited));
-    expect(codes, alive.map((w) => w.output()).join("\n")).toEqual([0, 0, 0]);
+    expect(codes, alive.map((w) => w.output()).join("\n")).toEqual([0, 0]);
+    const late = alive.map((w) => JSON.parse(/done (.*)/.exec(w.output())?.[1] ?? "{}").late);
+    expect(late, "no record counted late on a takeover").toEqual([0, 0]);
 
     // End of the bounded input: one more member drains, firing the windows still open.
     const last = startWorker({ ...env(3), RIVULET_DRAIN: "1" });
     expect(await last.exited, last.output()).toBe(0);
 
+    const got = await readCommitted(kafka, output, expected.length);
+    expect(got.length).toBe(expected.length);
+    expect(got).toEqual(expected);
+  }, 240_000);
+
+  it("a member paused past its session timeout wakes up as a zombie: nothing it did lands, it rejoins, output is exact", async () => {
+    const bootstrap = inject("kafkaBootstrap");
+    const kafka = kafkaClient(bootstrap);
+    const id = randomUUID().slice(0, 8);
+    const input = `zombie-in-${id}`;
+    const output = `zombie-out-${id}`;
+    const group = `zombie-${id}`;
+    const events = eosEvents(100_000);
+    await produceEvents(kafka, input, events.slice(0, 50_000), 6);
+    const ooo = 1_000;
+    const expected = await expectedOutput(events, 6, ooo, "per-partition");
+    const env = (instance: number) => ({
+      RIVULET_BROKERS: bootstrap,
+      RIVULET_GROUP: group,
+      RIVULET_INPUT: input,
+      RIVULET_OUTPUT: output,
+      RIVULET_INSTANCE: String(instance),
+      RIVULET_OUT_OF_ORDERNESS: String(ooo),
+      RIVULET_TASKS: "per-partition",
+    });
+    const workers = [0, 1, 2].map((i) => startWorker(env(i)));
+    await Promise.all(workers.map((w) => w.ready));
+    const zombie = workers[1]!;
+    // Working, with its clients connected (a pause in a connect would fail its deadline instead).
+    await until(() => progress(zombie).checkpoints > 1, "the member to be paused is working");
+    // SIGSTOP: it stops mid-work (often mid-commit) and misses its heartbeats; after the
+    // session timeout (6 s) the group hands its partitions to the other two, which move them on.
+    zombie.child.kill("SIGSTOP");
+    await new Promise((r) => setTimeout(r, 12_000));
+    const before = progress(zombie).records;
+    zombie.child.kill("SIGCONT");
+    // Awake, it must neither commit what it held nor move the group's offsets back; it rejoins
+    // as a new member, gets partitions again, and restores them from the changelog.
+    // More input keeps coming until it has rejoined and works on its new partitions.
+    let next = 50_000;
+    while (progress(zombie).records === before && next < 90_000) {
+      await appendEvents(kafka, input, events.slice(next, next + 1_000));
+      next += 1_000;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await appendEvents(kafka, input, events.slice(next));
+    await waitForProgress(kafka, group, input).catch((e) => {
+      throw new Error(`${e}\n${workers.map((w, i) => `--- worker ${i}:\n${w.output()}`).join("\n")}`);
+    });
+    expect(
+      progress(zombie).records,
+      `the woken member rejoined and worked again:\n${zombie.output()}`,
+    ).toBeGreaterThan(before);
+    for (const w of workers) w.child.kill("SIGTERM");
+    const codes = await Promise.all(workers.map((w) => w.exited));
+    expect(codes, workers.map((w) => w.output()).join("\n")).toEqual([0, 0, 0]);
+
+    const last = startWorker({ ...env(3), RIVULET_DRAIN: "1" });
+    expect(await last.exited, last.output()).toBe(0);
     const got = await readCommitted(kafka, output, expected.length);
     expect(got.length).toBe(expected.length);
     expect(got).toEqual(expected);

@@ -2,7 +2,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
-import { run } from "../../core/index.js";
+import { run, type TaskMode } from "../../core/index.js";
 import { MemoryBroker } from "../../core/testing.js";
 import { type Ev, eosEvents, eosPipeline } from "../fixtures/eos-pipeline.js";
 
@@ -36,6 +36,21 @@ export function startWorker(env: Record<string, string>): Worker {
   return { child, ready, exited, output: () => out };
 }
 
+/** Records the worker has read and checkpoints it has committed so far (its last `progress` line). */
+export function progress(w: Worker): { records: number; checkpoints: number } {
+  const last = [...w.output().matchAll(/^progress (\d+) (\d+)$/gm)].at(-1);
+  return { records: Number(last?.[1] ?? 0), checkpoints: Number(last?.[2] ?? 0) };
+}
+
+/** Waits until `check` holds, polling every 50 ms, or fails after `timeoutMs` with `what`. */
+export async function until(check: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** SIGKILL by pid and wait for the exit. */
 export async function kill(w: Worker): Promise<void> {
   if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill("SIGKILL");
@@ -56,6 +71,11 @@ export async function produceEvents(
   await admin.connect();
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions }] });
   await admin.disconnect();
+  await appendEvents(kafka, topic, events);
+}
+
+/** Appends events to an existing topic, keyed by their key. */
+export async function appendEvents(kafka: Kafka, topic: string, events: Ev[]): Promise<void> {
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   for (let i = 0; i < events.length; i += 5_000)
@@ -104,6 +124,7 @@ export async function expectedOutput(
   events: Ev[],
   partitions: number,
   maxOutOfOrderness?: number,
+  tasks: TaskMode = "shared",
 ): Promise<string[]> {
   const broker = new MemoryBroker();
   await broker.createTopic("in", { partitions });
@@ -111,7 +132,7 @@ export async function expectedOutput(
     "in",
     events.map((e) => ({ key: e.k, value: e, timestamp: e.ts })),
   );
-  const job = await run(eosPipeline("in", "out", maxOutOfOrderness), { broker });
+  const job = await run(eosPipeline("in", "out", maxOutOfOrderness), { broker, tasks });
   await job.drain();
   return broker
     .recordsSync("out")
