@@ -17,10 +17,19 @@ export interface ChangelogStoreOptions {
   readTimeout?: number;
 }
 
-interface Entry {
+/** The first line of a changelog record; the snapshot text (or its part) follows the newline. */
+interface Header {
   id: string;
-  snapshot: string;
+  /** This record's part of the snapshot, from 0, and how many parts it has. */
+  part: number;
+  parts: number;
 }
+
+/**
+ * Characters of snapshot text per changelog record: well below the broker's 1 MiB record
+ * limit (`message.max.bytes`) even if every character took 3 bytes of UTF-8.
+ */
+const PART_CHARS = 300_000;
 
 /**
  * Checkpoints in a compacted Kafka topic: section `<group>/<n>` lives in partition n under the
@@ -77,15 +86,27 @@ export class KafkaChangelogStore implements StateStore {
     }
   }
 
+  /**
+   * A snapshot as one record, or as several parts of at most {@link PART_CHARS} characters
+   * keyed `<section>#<part>`, so that no record is too large for the broker. Compaction keeps
+   * the newest record per key; a part left over from an older, longer snapshot carries the
+   * older id and is ignored.
+   */
   stage(section: string, id: string, snapshot: string): OutgoingRecord[] {
-    return [
-      {
-        topic: this.requireTopic(),
-        key: section,
-        value: JSON.stringify({ id, snapshot }),
-        partition: sectionNumber(section),
-      },
-    ];
+    const topic = this.requireTopic();
+    const partition = sectionNumber(section);
+    const parts = Math.max(1, Math.ceil(snapshot.length / PART_CHARS));
+    const out: OutgoingRecord[] = [];
+    for (let part = 0; part < parts; part++) {
+      const header: Header = { id, part, parts };
+      out.push({
+        topic,
+        key: parts === 1 ? section : `${section}#${part}`,
+        value: `${JSON.stringify(header)}\n${snapshot.slice(part * PART_CHARS, (part + 1) * PART_CHARS)}`,
+        partition,
+      });
+    }
+    return out;
   }
 
   /** Outside a transaction (used only when a broker cannot stage): one idempotent write. */
@@ -95,10 +116,14 @@ export class KafkaChangelogStore implements StateStore {
       createPartitioner: Partitioners.DefaultPartitioner,
     });
     await this.producer.connect();
-    const [record] = this.stage(section, id, snapshot);
+    const records = this.stage(section, id, snapshot);
     await this.producer.send({
-      topic: record!.topic,
-      messages: [{ key: section, value: record!.value as string, partition: record!.partition! }],
+      topic: records[0]!.topic,
+      messages: records.map((r) => ({
+        key: r.key ?? null,
+        value: r.value as string,
+        partition: r.partition!,
+      })),
     });
   }
 
@@ -141,6 +166,8 @@ export class KafkaChangelogStore implements StateStore {
     const pending = new Set(targets.keys());
     if (pending.size === 0) return;
     const cache = new Map<string, Map<string, string>>();
+    // Parts of snapshots not yet complete: section -> id -> parts by number.
+    const partial = new Map<string, Map<string, string[]>>();
     const consumer: Consumer = this.kafka.consumer({
       groupId: `rivulet-changelog-reader-${randomUUID()}`,
       readUncommitted: false,
@@ -165,11 +192,33 @@ export class KafkaChangelogStore implements StateStore {
             eachBatch: async ({ batch }) => {
               for (const m of batch.messages) {
                 if (m.key === null || m.value === null) continue;
-                const section = m.key.toString();
-                const entry = JSON.parse(m.value.toString()) as Entry;
+                const key = m.key.toString();
+                const text = m.value.toString();
+                const nl = text.indexOf("\n");
+                // Before parts, a record was one JSON object `{ id, snapshot }`.
+                const legacy = nl < 0 ? (JSON.parse(text) as { id: string; snapshot: string }) : undefined;
+                const header: Header = legacy
+                  ? { id: legacy.id, part: 0, parts: 1 }
+                  : (JSON.parse(text.slice(0, nl)) as Header);
+                const body = legacy ? legacy.snapshot : text.slice(nl + 1);
+                const section = header.parts > 1 ? key.slice(0, -`#${header.part}`.length) : key;
+                let snapshot: string | undefined = body;
+                if (header.parts > 1) {
+                  let ids = partial.get(section);
+                  if (!ids) partial.set(section, (ids = new Map()));
+                  let parts = ids.get(header.id);
+                  if (!parts) ids.set(header.id, (parts = []));
+                  parts[header.part] = body;
+                  snapshot = undefined;
+                  if (parts.filter((x) => x !== undefined).length === header.parts) {
+                    snapshot = parts.join("");
+                    ids.delete(header.id);
+                  }
+                }
+                if (snapshot === undefined) continue;
                 let ids = cache.get(section);
                 if (!ids) cache.set(section, (ids = new Map()));
-                ids.set(entry.id, entry.snapshot);
+                ids.set(header.id, snapshot);
               }
               // Control records (transaction markers) count too, so a caught-up partition has lag 0.
               const target = targets.get(batch.partition);
