@@ -1,14 +1,13 @@
-import { randomUUID } from "node:crypto";
 import { describe, expect, inject, it } from "vitest";
 import {
   appendEvents,
+  drainAndRead,
   eosEvents,
   expectedOutput,
-  kafkaClient,
   kill,
   produceEvents,
   progress,
-  readCommitted,
+  scenario,
   startWorker,
   until,
   waitForProgress,
@@ -16,27 +15,13 @@ import {
 
 describe("scale-out through a consumer group", () => {
   it("3 processes share 6 partitions; one is killed mid-run and stays dead; the others take over its partitions and state; output is exact", async () => {
-    const bootstrap = inject("kafkaBootstrap");
-    const kafka = kafkaClient(bootstrap);
-    const id = randomUUID().slice(0, 8);
-    const input = `scale-in-${id}`;
-    const output = `scale-out-${id}`;
-    const group = `scale-${id}`;
-    const events = eosEvents(100_000);
-    await produceEvents(kafka, input, events, 6);
     // Per-partition tasks: a partition keeps its own watermark when it moves to a member that
     // is further ahead in event time, so windows fire during the run and nothing comes late.
-    const ooo = 1_000;
-    const expected = await expectedOutput(events, 6, ooo, "per-partition");
-    const env = (instance: number) => ({
-      RIVULET_BROKERS: bootstrap,
-      RIVULET_GROUP: group,
-      RIVULET_INPUT: input,
-      RIVULET_OUTPUT: output,
-      RIVULET_INSTANCE: String(instance),
-      RIVULET_OUT_OF_ORDERNESS: String(ooo),
-      RIVULET_TASKS: "per-partition",
-    });
+    const run = { outOfOrderness: 1_000, tasks: "per-partition" } as const;
+    const { kafka, input, output, group, env } = scenario(inject("kafkaBootstrap"), "scale", run);
+    const events = eosEvents(100_000);
+    await produceEvents(kafka, input, events, 6);
+    const expected = await expectedOutput(events, 6, run.outOfOrderness, run.tasks);
 
     const workers = [0, 1, 2].map((i) => startWorker(env(i)));
     await Promise.all(workers.map((w) => w.ready));
@@ -58,34 +43,17 @@ describe("scale-out through a consumer group", () => {
     expect(late, "no record counted late on a takeover").toEqual([0, 0]);
 
     // End of the bounded input: one more member drains, firing the windows still open.
-    const last = startWorker({ ...env(3), RIVULET_DRAIN: "1" });
-    expect(await last.exited, last.output()).toBe(0);
-
-    const got = await readCommitted(kafka, output, expected.length);
+    const got = await drainAndRead(env(3), kafka, output, expected.length);
     expect(got.length).toBe(expected.length);
     expect(got).toEqual(expected);
   }, 240_000);
 
   it("a member paused past its session timeout wakes up as a zombie: nothing it did lands, it rejoins, output is exact", async () => {
-    const bootstrap = inject("kafkaBootstrap");
-    const kafka = kafkaClient(bootstrap);
-    const id = randomUUID().slice(0, 8);
-    const input = `zombie-in-${id}`;
-    const output = `zombie-out-${id}`;
-    const group = `zombie-${id}`;
+    const run = { outOfOrderness: 1_000, tasks: "per-partition" } as const;
+    const { kafka, input, output, group, env } = scenario(inject("kafkaBootstrap"), "zombie", run);
     const events = eosEvents(100_000);
     await produceEvents(kafka, input, events.slice(0, 50_000), 6);
-    const ooo = 1_000;
-    const expected = await expectedOutput(events, 6, ooo, "per-partition");
-    const env = (instance: number) => ({
-      RIVULET_BROKERS: bootstrap,
-      RIVULET_GROUP: group,
-      RIVULET_INPUT: input,
-      RIVULET_OUTPUT: output,
-      RIVULET_INSTANCE: String(instance),
-      RIVULET_OUT_OF_ORDERNESS: String(ooo),
-      RIVULET_TASKS: "per-partition",
-    });
+    const expected = await expectedOutput(events, 6, run.outOfOrderness, run.tasks);
     const workers = [0, 1, 2].map((i) => startWorker(env(i)));
     await Promise.all(workers.map((w) => w.ready));
     const zombie = workers[1]!;
@@ -118,9 +86,7 @@ describe("scale-out through a consumer group", () => {
     const codes = await Promise.all(workers.map((w) => w.exited));
     expect(codes, workers.map((w) => w.output()).join("\n")).toEqual([0, 0, 0]);
 
-    const last = startWorker({ ...env(3), RIVULET_DRAIN: "1" });
-    expect(await last.exited, last.output()).toBe(0);
-    const got = await readCommitted(kafka, output, expected.length);
+    const got = await drainAndRead(env(3), kafka, output, expected.length);
     expect(got.length).toBe(expected.length);
     expect(got).toEqual(expected);
   }, 240_000);

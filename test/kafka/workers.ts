@@ -1,5 +1,6 @@
 // Child processes running test/fixtures/eos-worker.ts, started and stopped by their pid.
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
 import { run, type TaskMode } from "../../core/index.js";
@@ -55,6 +56,31 @@ export async function until(check: () => boolean, what: string, timeoutMs = 60_0
 export async function kill(w: Worker): Promise<void> {
   if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill("SIGKILL");
   await w.exited;
+}
+
+/** A test's own topics and group, and the environment of the workers it starts. */
+export function scenario(
+  bootstrap: string,
+  name: string,
+  options: { outOfOrderness?: number; tasks?: TaskMode } = {},
+) {
+  const id = randomUUID().slice(0, 8);
+  const input = `${name}-in-${id}`;
+  const output = `${name}-out-${id}`;
+  const group = `${name}-${id}`;
+  const env = (instance: number, extra: Record<string, string> = {}): Record<string, string> => ({
+    RIVULET_BROKERS: bootstrap,
+    RIVULET_GROUP: group,
+    RIVULET_INPUT: input,
+    RIVULET_OUTPUT: output,
+    RIVULET_INSTANCE: String(instance),
+    ...(options.outOfOrderness === undefined
+      ? {}
+      : { RIVULET_OUT_OF_ORDERNESS: String(options.outOfOrderness) }),
+    ...(options.tasks === undefined ? {} : { RIVULET_TASKS: options.tasks }),
+    ...extra,
+  });
+  return { kafka: kafkaClient(bootstrap), input, output, group, env };
 }
 
 export function kafkaClient(bootstrap: string): Kafka {
@@ -117,6 +143,22 @@ export async function readCommitted(
   });
   await consumer.disconnect();
   return rows.sort();
+}
+
+/**
+ * The end of a bounded run: one more member drains the group (firing the windows still open)
+ * and exits 0; then every committed output record, as {@link readCommitted} gives them.
+ */
+export async function drainAndRead(
+  env: Record<string, string>,
+  kafka: Kafka,
+  output: string,
+  expected: number,
+): Promise<string[]> {
+  const last = startWorker({ ...env, RIVULET_DRAIN: "1" });
+  const code = await last.exited;
+  if (code !== 0) throw new Error(`the draining member exited with ${code}:\n${last.output()}`);
+  return readCommitted(kafka, output, expected);
 }
 
 /** What the pipeline writes for these events on the in-memory broker, in the same shape. */
