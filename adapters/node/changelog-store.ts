@@ -9,6 +9,7 @@ import {
   type Producer,
 } from "kafkajs";
 import { type OutgoingRecord, RivuletError, type StateStore } from "../../core/index.js";
+import { SnapshotCollector, snapshotRecords } from "./changelog-records.js";
 
 export interface ChangelogStoreOptions {
   /** Changelog topic (default `<group>-changelog`), compacted, one partition per state section. */
@@ -16,20 +17,6 @@ export interface ChangelogStoreOptions {
   /** How long a restore may take to read the changelog to its end (default 60 s). */
   readTimeout?: number;
 }
-
-/** The first line of a changelog record; the snapshot text (or its part) follows the newline. */
-interface Header {
-  id: string;
-  /** This record's part of the snapshot, from 0, and how many parts it has. */
-  part: number;
-  parts: number;
-}
-
-/**
- * Characters of snapshot text per changelog record: well below the broker's 1 MiB record
- * limit (`message.max.bytes`) even if every character took 3 bytes of UTF-8.
- */
-const PART_CHARS = 300_000;
 
 /**
  * Checkpoints in a compacted Kafka topic: section `<group>/<n>` lives in partition n under the
@@ -47,8 +34,8 @@ export class KafkaChangelogStore implements StateStore {
   private admin: Admin | undefined;
   private producer: Producer | undefined;
   private topic: string | undefined;
-  /** What the changelog held when last read: section -> id -> snapshot. */
-  private cache = new Map<string, Map<string, string>>();
+  /** What the changelog held when last read (a few snapshots per section). */
+  private cache = new SnapshotCollector();
 
   constructor(
     config: KafkaConfig,
@@ -74,7 +61,12 @@ export class KafkaChangelogStore implements StateStore {
           {
             topic: this.topic,
             numPartitions: sections,
-            configEntries: [{ name: "cleanup.policy", value: "compact" }],
+            configEntries: [
+              { name: "cleanup.policy", value: "compact" },
+              // Every checkpoint writes whole snapshots: smaller segments let compaction (which
+              // never touches the active segment) keep the log, and restores, short.
+              { name: "segment.bytes", value: String(64 * 1024 * 1024) },
+            ],
           },
         ],
       });
@@ -86,27 +78,9 @@ export class KafkaChangelogStore implements StateStore {
     }
   }
 
-  /**
-   * A snapshot as one record, or as several parts of at most {@link PART_CHARS} characters
-   * keyed `<section>#<part>`, so that no record is too large for the broker. Compaction keeps
-   * the newest record per key; a part left over from an older, longer snapshot carries the
-   * older id and is ignored.
-   */
+  /** The snapshot as records of the commit's transaction (in parts, if large). */
   stage(section: string, id: string, snapshot: string): OutgoingRecord[] {
-    const topic = this.requireTopic();
-    const partition = sectionNumber(section);
-    const parts = Math.max(1, Math.ceil(snapshot.length / PART_CHARS));
-    const out: OutgoingRecord[] = [];
-    for (let part = 0; part < parts; part++) {
-      const header: Header = { id, part, parts };
-      out.push({
-        topic,
-        key: parts === 1 ? section : `${section}#${part}`,
-        value: `${JSON.stringify(header)}\n${snapshot.slice(part * PART_CHARS, (part + 1) * PART_CHARS)}`,
-        partition,
-      });
-    }
-    return out;
+    return snapshotRecords(this.requireTopic(), section, sectionNumber(section), id, snapshot);
   }
 
   /** Outside a transaction (used only when a broker cannot stage): one idempotent write. */
@@ -133,14 +107,26 @@ export class KafkaChangelogStore implements StateStore {
    * readers until the broker aborts that transaction (the producers' 10 s transaction timeout,
    * checked every 10 s): read again until it shows, within `readTimeout`.
    */
+  /**
+   * Reads the changelog to its end as it is now. A commit in flight on a section has written
+   * its snapshot there inside its transaction, and read_committed reading stops at the first
+   * open transaction: reaching the end means every such commit has ended. Then a stalled
+   * member's last transaction, if it still committed, counts, instead of being duplicated by
+   * the member that took its partitions over (KafkaJS's TxnOffsetCommit has no generation to
+   * fence it with). The snapshots read are kept for the `get`s of the restore.
+   */
+  async settle(_sections: readonly string[]): Promise<void> {
+    await this.readToEnd(new Map());
+  }
+
   async get(section: string, id: string): Promise<string | undefined> {
     const deadline = Date.now() + (this.options.readTimeout ?? 60_000);
     for (;;) {
-      const hit = this.cache.get(section)?.get(id);
+      const hit = this.cache.get(section, id);
       if (hit !== undefined) return hit;
       if (Date.now() > deadline) return undefined;
-      await this.readToEnd();
-      if (!this.cache.get(section)?.has(id)) await new Promise((r) => setTimeout(r, 500));
+      await this.readToEnd(new Map([[section, id]]));
+      if (this.cache.get(section, id) === undefined) await new Promise((r) => setTimeout(r, 500));
     }
   }
 
@@ -154,8 +140,11 @@ export class KafkaChangelogStore implements StateStore {
     return this.topic;
   }
 
-  /** Reads every partition of the changelog, committed records only, up to its current end. */
-  private async readToEnd(): Promise<void> {
+  /**
+   * Reads every partition of the changelog, committed records only, up to its current end,
+   * keeping the last snapshots of each section and the `wanted` ones.
+   */
+  private async readToEnd(wanted: ReadonlyMap<string, string>): Promise<void> {
     const topic = this.requireTopic();
     const offsets = await this.admin!.fetchTopicOffsets(topic);
     // Read up to the last stable offset as it is now: a transaction left open by a process that
@@ -165,9 +154,7 @@ export class KafkaChangelogStore implements StateStore {
     );
     const pending = new Set(targets.keys());
     if (pending.size === 0) return;
-    const cache = new Map<string, Map<string, string>>();
-    // Parts of snapshots not yet complete: section -> id -> parts by number.
-    const partial = new Map<string, Map<string, string[]>>();
+    const collected = new SnapshotCollector(wanted);
     const consumer: Consumer = this.kafka.consumer({
       groupId: `rivulet-changelog-reader-${randomUUID()}`,
       readUncommitted: false,
@@ -190,36 +177,8 @@ export class KafkaChangelogStore implements StateStore {
           .run({
             autoCommit: false,
             eachBatch: async ({ batch }) => {
-              for (const m of batch.messages) {
-                if (m.key === null || m.value === null) continue;
-                const key = m.key.toString();
-                const text = m.value.toString();
-                const nl = text.indexOf("\n");
-                // Before parts, a record was one JSON object `{ id, snapshot }`.
-                const legacy = nl < 0 ? (JSON.parse(text) as { id: string; snapshot: string }) : undefined;
-                const header: Header = legacy
-                  ? { id: legacy.id, part: 0, parts: 1 }
-                  : (JSON.parse(text.slice(0, nl)) as Header);
-                const body = legacy ? legacy.snapshot : text.slice(nl + 1);
-                const section = header.parts > 1 ? key.slice(0, -`#${header.part}`.length) : key;
-                let snapshot: string | undefined = body;
-                if (header.parts > 1) {
-                  let ids = partial.get(section);
-                  if (!ids) partial.set(section, (ids = new Map()));
-                  let parts = ids.get(header.id);
-                  if (!parts) ids.set(header.id, (parts = []));
-                  parts[header.part] = body;
-                  snapshot = undefined;
-                  if (parts.filter((x) => x !== undefined).length === header.parts) {
-                    snapshot = parts.join("");
-                    ids.delete(header.id);
-                  }
-                }
-                if (snapshot === undefined) continue;
-                let ids = cache.get(section);
-                if (!ids) cache.set(section, (ids = new Map()));
-                ids.set(header.id, snapshot);
-              }
+              for (const m of batch.messages)
+                if (m.key !== null && m.value !== null) collected.add(m.key.toString(), m.value.toString());
               // Control records (transaction markers) count too, so a caught-up partition has lag 0.
               const target = targets.get(batch.partition);
               if (
@@ -236,7 +195,7 @@ export class KafkaChangelogStore implements StateStore {
           .catch(reject);
       });
       await done;
-      this.cache = cache;
+      this.cache = collected;
     } finally {
       await consumer.disconnect();
     }

@@ -318,21 +318,23 @@ export class KafkaBroker implements Broker {
    * a GC pause, a stopped process, a blocked event loop). Its partitions belong to others now,
    * which redo the work from the last commit; its own commit would move their offsets back.
    * KafkaJS's TxnOffsetCommit carries no generation (KIP-447), so the check is ours: a member
-   * the group confirmed within half a session timeout is still one (it keeps its partitions
-   * until it rejoins); after a longer silence, the group's member list decides.
+   * the group listed in answer to a request sent less than half a session timeout ago cannot
+   * have been expelled since (it keeps its partitions until it rejoins); otherwise the group's
+   * member list is asked again.
    */
   private async confirmMembership(group: string): Promise<void> {
     for (const m of this.members) {
       if (m.group !== group) continue;
       if (m.lost() === undefined && Date.now() - m.confirmedAt > this.sessionTimeout / 2) {
         let listed: boolean;
+        const sent = Date.now();
         try {
           const { groups } = await (await this.admin()).describeGroups([group]);
           listed = groups.some((g) => g.members.some((x) => x.memberId === m.memberId));
         } catch (e) {
           throw brokerError(`cannot confirm membership in group "${group}" before committing`, e);
         }
-        if (listed) m.confirmedAt = Date.now();
+        if (listed) m.confirmedAt = sent;
         else m.markLost(`group "${group}" no longer lists member ${m.memberId} (its session expired)`);
       }
       const lost = m.lost();

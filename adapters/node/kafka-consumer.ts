@@ -83,8 +83,12 @@ export class KafkaConsumer implements Consumer {
   private joined = false;
   /** This member's id in the group, from its last join. */
   memberId: string | undefined;
-  /** When the group last confirmed this member: its last join or successful heartbeat. */
-  confirmedAt = 0;
+  /**
+   * When the request was sent by which the group last confirmed this member (set by the broker
+   * before a commit). Only a send time counts: a response read after a stall of the process
+   * tells how things stood before it, so heartbeat and join responses are not used.
+   */
+  confirmedAt = Number.NEGATIVE_INFINITY;
   /** Why the group no longer counts this member as the owner of its assignment, if it does not. */
   private lostReason: string | undefined;
 
@@ -101,15 +105,11 @@ export class KafkaConsumer implements Consumer {
       if (this.memberId !== undefined && payload.memberId !== this.memberId)
         this.lostReason ??= `the group expelled member ${this.memberId} (its session expired)`;
       this.memberId = payload.memberId;
-      this.confirmedAt = Date.now();
       this.pending = payload.memberAssignment;
       this.joined = true;
       this.rejoining = false;
       this.expectData = true;
       this.notify();
-    });
-    kc.on(kc.events.HEARTBEAT, () => {
-      this.confirmedAt = Date.now();
     });
     kc.on(kc.events.FETCH_START, ({ payload }) => {
       this.fetchStarts.set(payload.nodeId, (this.fetchStarts.get(payload.nodeId) ?? 0) + 1);

@@ -187,6 +187,10 @@ export class Job {
         this.exec.dropSections(gone);
         for (const s of gone) this.loaded.delete(s);
       }
+      // Offsets read after the store has settled the sections are final: a commit still in
+      // flight from their previous owner (a member the group gave up on) has ended by then.
+      const fresh = [...new Set(assigned.map((tp) => tp.partition))].filter((p) => !this.loaded.has(p));
+      if (fresh.length > 0) await this.options.state?.settle?.(fresh.map((s) => this.sectionName(s)));
       const committed = await this.committedOffsets(assigned);
       await this.restore(assigned, committed);
       for (const part of this.exec.addPartitions(assigned, this.clock.now())) {

@@ -15,6 +15,13 @@ export interface StateStore {
   /** Called once `id` is committed: older checkpoints of the section may go. */
   retain?(section: string, id: string): Promise<void>;
   /**
+   * Called before a job reads the committed offsets of sections it takes over: resolves once
+   * every commit that was in flight on them has ended, committed or aborted, so those offsets
+   * are final. A member the group gave up on may still be finishing a commit when its
+   * partitions move (Kafka: the changelog partitions' last stable offset reaches their end).
+   */
+  settle?(sections: readonly string[]): Promise<void>;
+  /**
    * Instead of `put`: records to write inside the commit's transaction (a Kafka changelog
    * topic), so state, outputs and offsets become visible together.
    */
