@@ -139,6 +139,10 @@ describe("rivulet CLI usage", () => {
     [["run", fixture, "--brokers", "h:1", "--group", "g", "--guarantee", "maybe"], /--guarantee must be/],
     [["run", fixture, "--brokers", "h:1", "--group", "g", "--on-error", "ignore"], /--on-error must be/],
     [
+      ["run", fixture, "--brokers", "h:1", "--group", "g", "--tasks", "many"],
+      /--tasks must be shared or per-partition/,
+    ],
+    [
       ["run", fixture, "--brokers", "h:1", "--group", "g", "--metrics-port", "99999"],
       /--metrics-port must be/,
     ],
