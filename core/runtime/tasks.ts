@@ -11,6 +11,10 @@ import { Executor, type PartitionState, type SectionSnapshot } from "./executor.
  * the minimum over all of them. `per-partition` (Kafka Streams' model): partition number N of
  * every source topic is one task with operators, state and watermarks of its own, so results
  * do not depend on which member of a group holds which partition, nor on how partitions move.
+ *
+ * @example
+ * // Kafka Streams' model on in-memory topics too (it is the default on Kafka):
+ * const job = await run(perMinute, { broker, tasks: "per-partition" });
  */
 export type TaskMode = "shared" | "per-partition";
 
