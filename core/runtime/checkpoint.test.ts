@@ -1,58 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { type Ev, everyState, OUTPUTS } from "../../test/fixtures/every-state.js";
 import { MemoryBroker } from "../broker/memory-broker.js";
-import { type Aggregator, count } from "../operators/aggregators.js";
+import { count } from "../operators/aggregators.js";
 import { Pipeline } from "../pipeline/builder.js";
-import { valueState } from "../state/descriptors.js";
 import { MemoryStateStore } from "../state/store.js";
 import { FakeClock } from "../testing/fake-clock.js";
-import { session, sliding, tumbling } from "../time/windows.js";
+import { tumbling } from "../time/windows.js";
 import { run } from "./job.js";
-
-type Ev = { id: number; k: string; ts: number };
-
-const ids: Aggregator<Ev, number[], number[]> = {
-  init: () => [],
-  add: (a, e) => {
-    a.push(e.id);
-    return a;
-  },
-  merge: (a, b) => [...a, ...b],
-  result: (a) => [...a],
-};
-
-const OUTPUTS = ["win", "slide", "sess", "proc", "roll", "join", "late"];
-
-/** Every kind of state the engine keeps, fed from two topics. */
-function build() {
-  const src = Pipeline.source<Ev>("in", { timestamp: (e) => e.ts, watermark: { maxOutOfOrderness: 5 } });
-  const keyed = src.keyBy((e) => e.k);
-  const other = Pipeline.source<Ev>("other", {
-    timestamp: (e) => e.ts,
-    watermark: { maxOutOfOrderness: 5 },
-  }).keyBy((e) => e.k);
-  const last = valueState<number>("last");
-  return Pipeline.all(
-    keyed.window(tumbling(20), { allowedLateness: 10, lateTo: "late" }).aggregate(ids).to("win"),
-    keyed.window(sliding(30, 10)).aggregate(count()).to("slide"),
-    keyed.window(session(7), { allowedLateness: 5 }).aggregate(ids).to("sess"),
-    keyed
-      .process<string>({
-        onRecord(e, ctx) {
-          const s = ctx.state(last);
-          ctx.timers.eventTime(e.ts + 15);
-          if (s.get() !== undefined) ctx.emit(`${ctx.key}:${s.get()}->${e.id}`);
-          s.set(e.id);
-        },
-        onTimer(t, ctx) {
-          ctx.emit(`${ctx.key}@${t}:${ctx.state(last).get()}`);
-        },
-      })
-      .to("proc"),
-    keyed.aggregate(count()).to("roll"),
-    keyed.join(other, { between: [-10, 10] }, (a, b) => `${a.id}-${b.id}`).to("join"),
-  );
-}
 
 const events = fc.array(
   fc.record({
@@ -98,13 +53,18 @@ describe("checkpoints", () => {
         async (main, other, maxBatch, steps) => {
           const whole = new MemoryBroker();
           await load(whole, main, other);
-          const ref = await run(build(), { broker: whole, manual: true, maxBatch, clock: new FakeClock(0) });
+          const ref = await run(everyState(), {
+            broker: whole,
+            manual: true,
+            maxBatch,
+            clock: new FakeClock(0),
+          });
           await ref.drain();
 
           const broker = new MemoryBroker();
           await load(broker, main, other);
           const state = new MemoryStateStore();
-          const first = await run(build(), {
+          const first = await run(everyState(), {
             broker,
             state,
             manual: true,
@@ -114,7 +74,7 @@ describe("checkpoints", () => {
           });
           for (let i = 0; i < steps; i++) await first.step();
           await first.stop(); // commits outputs so far with a checkpoint of every operator
-          const second = await run(build(), {
+          const second = await run(everyState(), {
             broker,
             state,
             manual: true,
@@ -160,7 +120,7 @@ describe("checkpoints", () => {
     const broker = new MemoryBroker();
     await load(broker, [{ k: "a", ts: 1, p: 0 }], []);
     const state = new MemoryStateStore();
-    const job = await run(build(), { broker, state, manual: true, group: "g" });
+    const job = await run(everyState(), { broker, state, manual: true, group: "g" });
     await job.flush();
     await job.stop();
     const committed = await broker.committed("g", "in");
@@ -172,7 +132,7 @@ describe("checkpoints", () => {
     ]);
     expect(Object.keys(state.ids())).toEqual(["g/0", "g/1", "g/2"]); // one section per partition number
     state.clear();
-    const again = await run(build(), { broker, state, manual: true, group: "g" });
+    const again = await run(everyState(), { broker, state, manual: true, group: "g" });
     await expect(again.flush()).rejects.toThrow(
       new RegExp(`checkpoint "${id}" of section 0, named by the committed offsets of group "g", is missing`),
     );

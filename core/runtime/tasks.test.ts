@@ -1,54 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { type Ev, everyState, OUTPUTS } from "../../test/fixtures/every-state.js";
 import { MemoryBroker } from "../broker/memory-broker.js";
 import { partitionForKey } from "../broker/partitioner.js";
-import { type Aggregator, count } from "../operators/aggregators.js";
+import { count } from "../operators/aggregators.js";
 import { Pipeline } from "../pipeline/builder.js";
-import { valueState } from "../state/descriptors.js";
 import { MemoryStateStore } from "../state/store.js";
 import { FakeClock } from "../testing/fake-clock.js";
-import { session, sliding, tumbling } from "../time/windows.js";
+import { tumbling } from "../time/windows.js";
 import { type Job, type RunOptions, run } from "./job.js";
-
-type Ev = { id: number; k: string; ts: number };
-
-const ids: Aggregator<Ev, number[], number[]> = {
-  init: () => [],
-  add: (a, e) => {
-    a.push(e.id);
-    return a;
-  },
-  merge: (a, b) => [...a, ...b],
-  result: (a) => [...a],
-};
-
-const OUTPUTS = ["win", "slide", "sess", "proc", "join", "late"];
-
-/** Every kind of event-time state, with a small out-of-orderness: records do come late. */
-function build() {
-  const wm = { maxOutOfOrderness: 5 };
-  const keyed = Pipeline.source<Ev>("in", { timestamp: (e) => e.ts, watermark: wm }).keyBy((e) => e.k);
-  const other = Pipeline.source<Ev>("other", { timestamp: (e) => e.ts, watermark: wm }).keyBy((e) => e.k);
-  const last = valueState<number>("last");
-  return Pipeline.all(
-    keyed.window(tumbling(20), { allowedLateness: 10, lateTo: "late" }).aggregate(ids).to("win"),
-    keyed.window(sliding(30, 10)).aggregate(count()).to("slide"),
-    keyed.window(session(7), { allowedLateness: 5 }).aggregate(ids).to("sess"),
-    keyed
-      .process<string>({
-        onRecord(e, ctx) {
-          const s = ctx.state(last);
-          ctx.timers.eventTime(e.ts + 15);
-          s.set(e.id);
-        },
-        onTimer(t, ctx) {
-          ctx.emit(`${ctx.key}@${t}:${ctx.state(last).get()}`);
-        },
-      })
-      .to("proc"),
-    keyed.join(other, { between: [-10, 10] }, (a, b) => `${a.id}-${b.id}`).to("join"),
-  );
-}
 
 const PARTITIONS = 4;
 
@@ -107,14 +67,14 @@ describe("per-partition tasks", () => {
         fc.nat({ max: 6 }),
         async (main, other, maxBatch, before, during) => {
           const alone = await load(main, other);
-          const ref = await run(build(), opts(alone, new MemoryStateStore(), maxBatch));
+          const ref = await run(everyState(), opts(alone, new MemoryStateStore(), maxBatch));
           await ref.drain();
 
           const broker = await load(main, other);
           const state = new MemoryStateStore();
-          const a = await run(build(), opts(broker, state, maxBatch));
+          const a = await run(everyState(), opts(broker, state, maxBatch));
           await steps([a], before);
-          const b = await run(build(), opts(broker, state, maxBatch)); // A gives half the partitions to B
+          const b = await run(everyState(), opts(broker, state, maxBatch)); // A gives half the partitions to B
           await steps([a, b], during);
           await a.stop(); // B takes A's partitions over from their checkpoints
           await b.drain();
@@ -217,7 +177,7 @@ describe("per-partition tasks", () => {
     const broker = new MemoryBroker();
     await broker.createTopic("in", { partitions: 2 });
     await broker.createTopic("other", { partitions: 3 });
-    await expect(run(build(), { broker, tasks: "per-partition" })).rejects.toThrow(
+    await expect(run(everyState(), { broker, tasks: "per-partition" })).rejects.toThrow(
       'per-partition tasks need co-partitioned source topics, with equal partition counts: "in" has 2, "other" has 3',
     );
   });
