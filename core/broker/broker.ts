@@ -91,6 +91,12 @@ export interface Consumer {
   wait(timeoutMs: number): Promise<void>;
   /** Called inside `poll` before the new assignment takes effect. */
   onRebalance(listener: (event: RebalanceEvent) => void | Promise<void>): void;
+  /**
+   * The job says here whether it holds outputs not yet committed (from timers, or windows an
+   * idle timeout fired, as well as from records). A consumer never lets its group move
+   * partitions away while it does: it revokes them first, so the job commits them.
+   */
+  holdsUncommitted?(probe: () => boolean): void;
   close(): Promise<void>;
 }
 

@@ -177,6 +177,7 @@ export class Job {
           await this.broker.createTopic(t, { partitions: partitions ?? 1 });
     await this.options.state?.open?.({ group: this.group, sections: this.exec.sections });
     this.consumer = await this.broker.consumer({ group: this.group, topics });
+    this.consumer.holdsUncommitted?.(() => this.rt.out.length > 0);
     this.consumer.onRebalance(async ({ assigned, revoked, lost }) => {
       if (lost) this.discard();
       if (revoked.length > 0) {

@@ -271,6 +271,54 @@ describe("scale-out: two jobs in one consumer group", () => {
     }
   });
 
+  it("outputs a timer made since the last checkpoint are written once when its partition moves", async () => {
+    const input = uniq("timers-in");
+    const output = uniq("timers-out");
+    const group = uniq("timers");
+    await kafka.createTopic(input, { partitions: 6 });
+    const users = Array.from({ length: 60 }, (_, i) => `user-${i}`);
+    await kafka.commit({
+      records: users.map((u, i) => ({ topic: input, key: u, value: { user: u, n: i }, timestamp: BASE + i })),
+    });
+    // A processing-time timer 1.5 s after each record: its output exists only in the job's
+    // buffer until the next checkpoint, 60 s away, and no record is uncommitted by then.
+    const reminders = () =>
+      Pipeline.source<{ user: string; n: number }>(input)
+        .keyBy((v) => v.user)
+        .process<string>({
+          onRecord(_v, ctx) {
+            ctx.timers.processingTime(ctx.now() + 1_500);
+          },
+          onTimer(_t, ctx) {
+            ctx.emit(`reminded ${ctx.key}`);
+          },
+        })
+        .to(output);
+    const [a, b] = [member("timers-a"), member("timers-b")];
+    const options = { group, state: new MemoryStateStore(), checkpointInterval: 60_000 };
+    try {
+      const jobA = await run(reminders(), { broker: a, ...options });
+      await jobA.checkpoint(); // the records are committed, their timers not fired yet
+      const deadline = Date.now() + 30_000;
+      while (jobA.metrics().produced[output] !== users.length) {
+        if (Date.now() > deadline) throw new Error("the timers did not fire");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // B joins: half the partitions move, with timers A fired but has not committed.
+      const jobB = await run(reminders(), { broker: b, ...options });
+      while (jobB.metrics().partitions.length === 0) {
+        if (Date.now() > deadline) throw new Error("B got no partitions");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await new Promise((r) => setTimeout(r, 2_000)); // B's own timers, if it restored any, fire
+      await Promise.all([jobA.stop(), jobB.stop()]);
+      const got = (await readTopic(bootstrap, output)).map((r) => r.value).sort();
+      expect(got).toEqual(users.map((u) => `reminded ${u}`).sort());
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   it("repartition: two members count by a key that is not the record key; the output is one job's", async () => {
     const n = 20_000;
     const input = uniq("repart-in");
