@@ -77,8 +77,9 @@ Options:
                               input keyed by the keyBy key, or .repartition()). Use
                               per-partition to scale out over several processes
   --checkpoint-interval <ms>  with state: minimum time between checkpoints (default 0,
-                              every batch); outputs become visible at checkpoints. Without
-                              state, outputs and offsets commit after every batch
+                              every batch; sooner when the consumer can fetch no more until
+                              the job commits); outputs become visible at checkpoints.
+                              Without state, outputs and offsets commit after every batch
   --dead-letter-topic <t>     topic for malformed records and, with --on-error dead-letter,
                               failing ones (default rivulet-dlq)
   --on-error <policy>         what a throwing user function does: fail (default: the job

@@ -368,6 +368,11 @@ export class KafkaConsumer implements Consumer {
     this.dropAll({ kind: "fail", error });
   }
 
+  /** Every batch KafkaJS delivered is handed out, and it fetches no more until they are committed. */
+  needsCommit(): boolean {
+    return this.commits && this.inFlight.length > 0 && this.queued() === 0;
+  }
+
   holdsUncommitted(probe: () => boolean): void {
     this.jobHolds = probe;
   }

@@ -87,6 +87,12 @@ export interface Consumer {
    * while a fetch or a group join is still under way). Absent means: an empty poll is the end.
    */
   atEnd?(): boolean;
+  /**
+   * Whether the consumer can hand out nothing more until the job commits what it took (its
+   * client fetches no more while records are held). The job then checkpoints now rather than
+   * sitting idle until `checkpointInterval` has passed.
+   */
+  needsCommit?(): boolean;
   /** Resolves when new records may be there, or after `timeoutMs`. */
   wait(timeoutMs: number): Promise<void>;
   /** Called inside `poll` before the new assignment takes effect. */

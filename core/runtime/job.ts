@@ -24,7 +24,11 @@ export interface RunOptions {
   onError?: ErrorPolicy;
   /** Records per partition per poll (default 1000). Results never depend on it. */
   maxBatch?: number;
-  /** Minimum processing time between checkpoints when `state` is set (default 0: every batch). */
+  /**
+   * Minimum processing time between checkpoints when `state` is set (default 0: every batch).
+   * A consumer that can hand out nothing more until the job commits (Kafka's holds its fetched
+   * batches until then) gets its checkpoint sooner, so the job never idles on the interval.
+   */
   checkpointInterval?: number;
   /** Create missing output topics (sinks, late, dead-letter) with the partitions of the first source. Default true. */
   createTopics?: boolean;
@@ -431,7 +435,13 @@ export class Job {
     if (!this.uncommitted && this.rt.out.length === 0 && !this.options.state) return;
     const state = this.options.state;
     const now = this.clock.now();
-    if (state && !force && now - this.lastCheckpointAt < (this.options.checkpointInterval ?? 0)) return;
+    if (
+      state &&
+      !force &&
+      now - this.lastCheckpointAt < (this.options.checkpointInterval ?? 0) &&
+      !this.consumer?.needsCommit?.()
+    )
+      return;
     const started = Date.now();
     let id: string | undefined;
     const records = this.rt.out;

@@ -319,6 +319,38 @@ describe("scale-out: two jobs in one consumer group", () => {
     }
   });
 
+  it("a long checkpointInterval does not stall the job: it checkpoints once the consumer can fetch no more", async () => {
+    const input = uniq("interval-in");
+    const output = uniq("interval-out");
+    const group = uniq("interval");
+    await kafka.createTopic(input, { partitions: 1 });
+    // ~4 MB on one partition: several of KafkaJS's fetches (1 MiB per partition each), and it
+    // fetches the next only once the job has committed the last.
+    const pad = "x".repeat(300);
+    const n = 12_000;
+    await kafka.commit({
+      records: Array.from({ length: n }, (_, i) => ({ topic: input, key: `k${i % 10}`, value: { i, pad } })),
+    });
+    const job = await run(
+      Pipeline.source<{ i: number }>(input)
+        .map((v) => v.i)
+        .to(output),
+      { broker: kafka, group, state: new MemoryStateStore(), checkpointInterval: 600_000 },
+    );
+    try {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const [c] = await kafka.committed(group, input);
+        if ((c?.offset ?? 0) >= n) break;
+        if (Date.now() > deadline) throw new Error(`committed ${c?.offset ?? 0} of ${n} within 30 s`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(job.metrics().checkpoints.count).toBeGreaterThan(2);
+    } finally {
+      await job.stop();
+    }
+  });
+
   it("repartition: two members count by a key that is not the record key; the output is one job's", async () => {
     const n = 20_000;
     const input = uniq("repart-in");
