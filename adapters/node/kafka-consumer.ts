@@ -383,7 +383,7 @@ export class KafkaConsumer implements Consumer {
    */
   private dirty(): boolean {
     if (!this.commits) return false;
-    // if (this.jobHolds()) return true;
+    if (this.jobHolds()) return true;
     for (const [key, end] of this.handedOut) if (end > (this.committedTo.get(key) ?? -1)) return true;
     return false;
   }
