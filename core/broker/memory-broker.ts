@@ -101,21 +101,26 @@ export class MemoryBroker implements Broker {
   async commit(tx: Transaction): Promise<void> {
     // Validate everything first so a failing transaction leaves no trace (atomicity).
     // Outputs come in runs of one topic: look each run's topic up once.
-    const topics: Topic[] = [];
+    const records = tx.records;
     let last: Topic | undefined;
-    for (const r of tx.records) {
-      if (last?.name !== r.topic) last = this.topic(r.topic);
-      this.checkPartition(last, r.partition);
-      topics.push(last);
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      if (last === undefined || last.name !== r.topic) last = this.topic(r.topic);
+      if (r.partition !== undefined) this.checkPartition(last, r.partition);
     }
     const offsets = tx.offsets;
     if (offsets) for (const p of offsets.positions) this.checkPartition(this.topic(p.topic), p.partition);
-    for (let i = 0; i < tx.records.length; i++) this.append(topics[i]!, tx.records[i]!, true);
+    last = undefined;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      if (last === undefined || last.name !== r.topic) last = this.topics.get(r.topic)!;
+      this.adopt(last, r);
+    }
     if (offsets) {
       const g = this.group(offsets.group);
       for (const p of offsets.positions) g.committed.set(tpKey(p.topic, p.partition), { ...p });
     }
-    if (tx.records.length > 0) this.wake();
+    if (records.length > 0) this.wake();
   }
 
   async committed(group: string, topic: string): Promise<CommittedOffset[]> {
@@ -212,37 +217,45 @@ export class MemoryBroker implements Broker {
       throw new RivuletError("INVALID_ARGUMENT", `topic "${t.name}" has no partition ${partition}`);
   }
 
-  /**
-   * Stores a record. `adopt`: the record object itself becomes the stored record (commits hand
-   * over records the job no longer touches: one allocation per output instead of three).
-   */
-  private append(t: Topic, r: ProduceRecord | OutgoingRecord, adopt = false): StoredRecord {
+  /** Stores a copy of a produced record. */
+  private append(t: Topic, r: ProduceRecord): StoredRecord {
     this.checkPartition(t, r.partition);
-    const key = r.key === undefined || r.key === null ? null : String(r.key);
-    let partition = r.partition;
-    if (partition === undefined) {
-      const n = t.logs.length;
-      partition = n === 1 ? 0 : key === null ? t.roundRobin++ % n : partitionForKey(key, n);
-    }
+    const key = storedKey(r.key);
+    const partition = r.partition ?? this.partitionFor(t, key);
     const log = t.logs[partition]!;
     const timestamp = r.timestamp ?? this.now();
-    let stored: StoredRecord;
-    if (adopt) {
-      stored = r as StoredRecord;
-      stored.topic = t.name;
-      stored.partition = partition;
-      stored.offset = log.length;
-      stored.key = key;
-      stored.timestamp = timestamp;
-      stored.headers = r.headers ?? NO_HEADERS;
-    } else {
-      const headers = r.headers ? { ...r.headers } : NO_HEADERS;
-      stored = { topic: t.name, partition, offset: log.length, key, value: r.value, timestamp, headers };
-    }
+    const headers = r.headers ? { ...r.headers } : NO_HEADERS;
+    const stored = { topic: t.name, partition, offset: log.length, key, value: r.value, timestamp, headers };
     log.push(stored);
     return stored;
   }
+
+  /**
+   * Stores a committed record: the object itself becomes the stored record (commits hand over
+   * records the job no longer touches; the engine allocates them in the stored shape), so an
+   * output costs one allocation. Its partition, if any, was checked with the transaction.
+   */
+  private adopt(t: Topic, r: OutgoingRecord): void {
+    const stored = r as StoredRecord;
+    const key = storedKey(r.key);
+    const partition = r.partition ?? this.partitionFor(t, key);
+    const log = t.logs[partition]!;
+    stored.partition = partition;
+    stored.offset = log.length;
+    stored.key = key;
+    if (r.timestamp === undefined) stored.timestamp = this.now();
+    if (r.headers === undefined) stored.headers = NO_HEADERS;
+    log.push(stored);
+  }
+
+  private partitionFor(t: Topic, key: string | null): number {
+    const n = t.logs.length;
+    return n === 1 ? 0 : key === null ? t.roundRobin++ % n : partitionForKey(key, n);
+  }
 }
+
+const storedKey = (key: string | null | undefined): string | null =>
+  typeof key === "string" ? key : key === undefined || key === null ? null : String(key);
 
 /** Shared by every record without headers (stored records are not to be modified). */
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
