@@ -14,9 +14,10 @@ import { sink } from "../operators/sink.js";
 import { WindowOperator } from "../operators/window.js";
 import { WindowJoinOperator } from "../operators/window-join.js";
 import type { KeyByNode, PlanNode, SourceNode } from "../pipeline/plan.js";
+import { jsonDeserialize } from "../serde.js";
 import type { Key, StoredRecord } from "../types.js";
 import { type Plan, upstreamSources } from "./compile.js";
-import { AGGREGATED, DEAD, EMITTED, keyString, LATE, type Push, type RuntimeContext } from "./context.js";
+import { DEAD, EMITTED, FILTERED, keyString, LATE, type Push, type RuntimeContext } from "./context.js";
 
 const NEG = Number.NEGATIVE_INFINITY;
 const POS = Number.POSITIVE_INFINITY;
@@ -336,82 +337,95 @@ export class Executor {
   /** The hot loop: every record of a batch through its source's fused chain. */
   process(part: PartitionState, records: readonly StoredRecord[], now: number): void {
     if (records.length === 0) return;
-    const rt = this.rt;
-    const c = rt.counters;
     for (const input of part.inputs) {
       input.lastActive = now;
       if (input.idle) {
         input.idle = false;
         for (const v of input.views) this.recompute(v);
       }
-      const src = input.source.node;
-      const push = input.source.push;
-      const deserialize = src.deserialize;
-      const tsFn = src.timestamp;
-      const ooo = src.watermark.maxOutOfOrderness;
-      const skew = src.watermark.maxFutureSkew ?? POS;
-      for (let i = 0; i < records.length; i++) {
-        const r = records[i]!;
-        rt.current = r;
-        rt.fate = 0;
-        c.in++;
-        let value: unknown;
+      this.run(input, records);
+    }
+    this.rt.current = undefined;
+    part.offset = records[records.length - 1]!.offset + 1;
+  }
+
+  /**
+   * One source's records through its chain. Per record: the value (the default JSON
+   * deserializer's "already decoded" case without a call), its event time, the chain, the
+   * record's fate, the watermark.
+   */
+  private run(input: Input, records: readonly StoredRecord[]): void {
+    const rt = this.rt;
+    const c = rt.counters;
+    const src = input.source.node;
+    const push = input.source.push;
+    const deserialize = src.deserialize;
+    const json = deserialize === jsonDeserialize;
+    const tsFn = src.timestamp;
+    const ooo = src.watermark.maxOutOfOrderness;
+    const skew = src.watermark.maxFutureSkew ?? POS;
+    let maxTs = input.maxTs;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      rt.current = r;
+      rt.fate = 0;
+      c.in++;
+      let value = r.value;
+      if (!json || typeof value !== "object" || value instanceof Uint8Array)
         try {
-          value = deserialize(r.value);
+          value = deserialize(value);
         } catch (e) {
           rt.deadLetter(r, "deserialize", describe(e), src.label);
           c.deadLettered++;
           continue;
         }
-        let ts: unknown;
-        if (tsFn === undefined) ts = r.timestamp;
-        else
-          try {
-            ts = tsFn(value, r);
-          } catch (e) {
-            rt.deadLetter(r, "timestamp", `timestamp function threw: ${describe(e)}`, src.label);
-            c.deadLettered++;
-            continue;
-          }
-        if (typeof ts !== "number" || !(ts >= 0) || ts === POS) {
-          rt.deadLetter(r, "timestamp", timestampProblem(ts), src.label);
-          c.deadLettered++;
-          continue;
-        }
-        if (ts - input.wm > skew && input.maxTs !== NEG) {
-          rt.deadLetter(
-            r,
-            "timestamp",
-            `timestamp ${ts} is more than maxFutureSkew (${skew} ms) ahead of the watermark ${input.wm}`,
-            src.label,
-          );
-          c.deadLettered++;
-          continue;
-        }
+      let ts: unknown;
+      if (tsFn === undefined) ts = r.timestamp;
+      else
         try {
-          push(value, ts, undefined);
+          ts = tsFn(value, r);
         } catch (e) {
-          rt.userError(e);
+          rt.deadLetter(r, "timestamp", `timestamp function threw: ${describe(e)}`, src.label);
+          c.deadLettered++;
+          continue;
         }
-        const f = rt.fate;
-        if (f & DEAD) c.deadLettered++;
-        else if (f & LATE) c.late++;
-        else if (f & EMITTED) c.emitted++;
-        else if (f & AGGREGATED) c.aggregated++;
-        else c.filtered++;
-        if (ts > input.maxTs) {
-          input.maxTs = ts;
-          const w = ts - ooo - 1;
-          if (w > input.wm) {
-            const old = input.wm;
-            input.wm = w;
-            if (this.advanced(input, old)) this.propagate();
-          }
+      if (typeof ts !== "number" || !(ts >= 0) || ts === POS) {
+        rt.deadLetter(r, "timestamp", timestampProblem(ts), src.label);
+        c.deadLettered++;
+        continue;
+      }
+      if (ts - input.wm > skew && maxTs !== NEG) {
+        rt.deadLetter(
+          r,
+          "timestamp",
+          `timestamp ${ts} is more than maxFutureSkew (${skew} ms) ahead of the watermark ${input.wm}`,
+          src.label,
+        );
+        c.deadLettered++;
+        continue;
+      }
+      try {
+        push(value, ts, undefined);
+      } catch (e) {
+        rt.userError(e);
+      }
+      const f = rt.fate;
+      if (f === EMITTED) c.emitted++;
+      else if (f === FILTERED) c.filtered++;
+      else if (f & DEAD) c.deadLettered++;
+      else if (f & LATE) c.late++;
+      else if (f & EMITTED) c.emitted++;
+      else c.aggregated++;
+      if (ts > maxTs) {
+        input.maxTs = maxTs = ts;
+        const w = ts - ooo - 1;
+        if (w > input.wm) {
+          const old = input.wm;
+          input.wm = w;
+          if (this.advanced(input, old)) this.propagate();
         }
       }
     }
-    rt.current = undefined;
-    part.offset = records[records.length - 1]!.offset + 1;
   }
 
   /** Processing time moved: idle inputs, processing-time timers. */
