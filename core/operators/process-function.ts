@@ -80,6 +80,26 @@ class TimerQueue {
   }
 }
 
+/**
+ * A row with a slot per state name known so far. Exactly sized: an empty `[]` given its first
+ * element grows to 17 slots, which would make a key with one value cost ~150 bytes.
+ */
+function newRow(slots: number): unknown[] {
+  switch (slots) {
+    case 0:
+    case 1:
+      return [undefined];
+    case 2:
+      return [undefined, undefined];
+    case 3:
+      return [undefined, undefined, undefined];
+    case 4:
+      return [undefined, undefined, undefined, undefined];
+    default:
+      return new Array<unknown>(slots).fill(undefined);
+  }
+}
+
 /** A value state slot holding `undefined` as set by the user (an empty slot is `undefined`). */
 const UNDEFINED = Symbol("undefined");
 
@@ -176,7 +196,7 @@ export class ProcessOperator implements TimedOperator {
       this.row = this.rows.get(this.key);
       this.looked = true;
     }
-    if (this.row === undefined && create) this.rows.set(this.key, (this.row = []));
+    if (this.row === undefined && create) this.rows.set(this.key, (this.row = newRow(this.slots.size)));
     return this.row;
   }
 
@@ -329,7 +349,7 @@ export class ProcessOperator implements TimedOperator {
       const i = this.slot(name);
       for (const [k, v] of entries) {
         let row = this.rows.get(k);
-        if (!row) this.rows.set(k, (row = []));
+        if (!row) this.rows.set(k, (row = newRow(this.slots.size)));
         row[i] = v === undefined ? UNDEFINED : v;
       }
     }
