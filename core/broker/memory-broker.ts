@@ -144,10 +144,9 @@ export class MemoryBroker implements Broker {
     this.rebalance(g);
   }
 
-  /** @internal */
-  read(tp: TopicPartition, from: number, max: number): { records: StoredRecord[]; end: number } {
-    const log = this.topic(tp.topic).logs[tp.partition]!;
-    return { records: from >= log.length ? [] : log.slice(from, from + max), end: log.length };
+  /** @internal The log of a partition (the array itself: topics and partitions never go away). */
+  log(tp: TopicPartition): StoredRecord[] {
+    return this.topic(tp.topic).logs[tp.partition]!;
   }
 
   /** @internal */
@@ -260,9 +259,19 @@ const storedKey = (key: string | null | undefined): string | null =>
 /** Shared by every record without headers (stored records are not to be modified). */
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
+/** An assigned partition: its log and the next offset to read. */
+interface Cursor {
+  readonly topic: string;
+  readonly partition: number;
+  readonly log: StoredRecord[];
+  offset: number;
+}
+
 class MemoryConsumer implements Consumer {
   private assigned: TopicPartition[] = [];
-  private positions = new Map<string, number>();
+  /** Cursors of the assigned partitions, by `tpKey`, and in assignment order. */
+  private positions = new Map<string, Cursor>();
+  private cursors: Cursor[] = [];
   private pending: TopicPartition[] | undefined;
   private listeners: ((e: RebalanceEvent) => void | Promise<void>)[] = [];
   private closed = false;
@@ -289,32 +298,33 @@ class MemoryConsumer implements Consumer {
   async poll({ maxRecords }: { maxRecords: number }): Promise<PartitionBatch[]> {
     if (this.closed) throw new RivuletError("JOB_STOPPED", "consumer is closed");
     if (this.pending) await this.applyRebalance(this.pending);
-    const out: PartitionBatch[] = [];
-    for (const tp of this.assigned) {
-      const k = tpKey(tp.topic, tp.partition);
-      const from = this.positions.get(k)!;
-      const { records, end } = this.broker.read(tp, from, maxRecords);
-      if (records.length > 0) this.positions.set(k, from + records.length);
-      out.push({ topic: tp.topic, partition: tp.partition, records, highWatermark: end });
+    const cursors = this.cursors;
+    const out: PartitionBatch[] = new Array(cursors.length);
+    for (let i = 0; i < cursors.length; i++) {
+      const c = cursors[i]!;
+      const from = c.offset;
+      const end = c.log.length;
+      const records = from >= end ? [] : c.log.slice(from, from + maxRecords);
+      c.offset = from + records.length;
+      out[i] = { topic: c.topic, partition: c.partition, records, highWatermark: end };
     }
     return out;
   }
 
   atEnd(): boolean {
     if (this.pending) return false;
-    return this.assigned.every(
-      (tp) => this.positions.get(tpKey(tp.topic, tp.partition))! >= this.broker.read(tp, 0, 0).end,
-    );
+    for (const c of this.cursors) if (c.offset < c.log.length) return false;
+    return true;
   }
 
   seek(topic: string, partition: number, offset: number): void {
-    const k = tpKey(topic, partition);
-    if (!this.positions.has(k))
+    const c = this.positions.get(tpKey(topic, partition));
+    if (!c)
       throw new RivuletError(
         "INVALID_ARGUMENT",
         `partition ${topic}[${partition}] is not assigned to this consumer`,
       );
-    this.positions.set(k, offset);
+    c.offset = offset;
   }
 
   wait(timeoutMs: number): Promise<void> {
@@ -348,7 +358,13 @@ class MemoryConsumer implements Consumer {
     for (const tp of revoked) this.positions.delete(tpKey(tp.topic, tp.partition));
     this.assigned = next;
     for (const tp of assigned)
-      this.positions.set(tpKey(tp.topic, tp.partition), this.broker.committedSync(this.g, tp) ?? 0);
+      this.positions.set(tpKey(tp.topic, tp.partition), {
+        topic: tp.topic,
+        partition: tp.partition,
+        log: this.broker.log(tp),
+        offset: this.broker.committedSync(this.g, tp) ?? 0,
+      });
+    this.cursors = next.map((tp) => this.positions.get(tpKey(tp.topic, tp.partition))!);
     for (const l of this.listeners) await l({ assigned, revoked });
   }
 }
