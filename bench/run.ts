@@ -11,9 +11,10 @@
  * It re-runs itself under `taskset -c K` (one core for everything) with --expose-gc (heap
  * measurements, a clean heap before each timed run), --single-threaded-gc (V8's GC work on the
  * main thread, inside the timed interval of the path that caused it, instead of background
- * threads that preempt whatever runs next on the one core) and a large heap. Each query runs in a
- * fresh child process (as JMH forks a JVM per benchmark: no call site sees another query's
- * functions, no heap left over from another query), every path of it alike. Memory figures come
+ * threads that preempt whatever runs next on the one core) and a large heap. Each path of each
+ * query (engine with generation, hand-written loop, RxJS, engine) runs in a fresh child process,
+ * as JMH forks a JVM per benchmark: no call site sees another query's functions and no run pays
+ * for the heap another one left (whichever big run came second in a shared process was slower). Memory figures come
  * from fresh child processes, and so does the Kafka part (pinned to the same core, with V8's
  * default GC; the broker it starts is moved to the other cores). If Java or the broker cannot start, the "kafka"
  * section records null figures and the reason. Writes bench/results/latest.json and chart.svg;
@@ -254,10 +255,10 @@ function peakRssBytes(): number {
   return process.resourceUsage().maxRSS * 1024;
 }
 
-function child(args: string[], bigHeap = false): Record<string, number> {
+function child(args: string[], bigHeap = false): unknown {
   const r = reexec(args, true, bigHeap);
   if (r.status !== 0) throw new Error(`child ${args.join(" ")} failed (${r.status})`);
-  return JSON.parse(String(r.stdout).trim().split("\n").pop()!) as Record<string, number>;
+  return JSON.parse(String(r.stdout).trim().split("\n").pop()!);
 }
 
 /** Issue 4's Kafka targets: engine / raw KafkaJS loop. */
@@ -488,48 +489,47 @@ function eventsFor(q: QueryName): number {
 const engineRuns = () => Number(option("runs") ?? 2);
 const HAND_RUNS = 2;
 
+/** What one query is measured on; each is timed in a process of its own by default. */
+const PATHS = ["generation", "handwritten", "rxjs", "engine"] as const;
+type Path = (typeof PATHS)[number];
+
 /**
- * One query: warm-up, then the loops (best of 2), the engine (best of `runs`), the engine with
- * generation (1 run). `events` holds at least `eventsFor(q)` events.
+ * One path of one query: a warm-up on a 200K-event prefix (JIT), then its timed runs: the
+ * engine with generation once, the loops best of 2, the engine best of `runs`. `getEvents` makes
+ * the pre-generated events (at least `eventsFor(q)`), only for the paths that read them.
  */
-async function measureQuery(
+async function measurePath(
   q: QueryName,
+  path: Path,
   getEvents: () => readonly NexmarkEvent[],
   rx: RxQueries | undefined,
-  /** The run with generation first, before the pre-generated events and their garbage exist. */
-  generationFirst: boolean,
-): Promise<QueryResult> {
-  const t = now();
+): Promise<Sample[]> {
   const qn = eventsFor(q);
-  const runs = engineRuns();
   const warmN = Math.min(200_000, qn);
-  const gen: Sample[] = [];
-  if (generationFirst) {
+  if (path === "generation") {
     await engineWithGeneration(q, warmN);
-    gen.push(await engineWithGeneration(q, qn));
+    return [await engineWithGeneration(q, qn)];
   }
+  const loop = path === "handwritten" ? HANDWRITTEN[q] : path === "rxjs" ? rx?.[q] : undefined;
+  if (path !== "engine" && loop === undefined) return [];
   const events = getEvents();
-  const slice = qn === events.length ? events : events.slice(0, qn);
   const warm = events.slice(0, warmN);
-  // Warm-up: JIT every path on a prefix.
-  HANDWRITTEN[q](warm);
-  rx?.[q]?.(warm);
-  await engineRun(q, warm, warm.length);
-  if (!generationFirst) await engineWithGeneration(q, warm.length);
-
-  const hand: Sample[] = [];
-  gc();
-  for (let i = 0; i < HAND_RUNS; i++) hand.push(loopRun(HANDWRITTEN[q], slice));
-  const rxs: Sample[] = [];
-  const rxq = rx?.[q];
-  if (rxq) {
-    gc();
-    for (let i = 0; i < HAND_RUNS; i++) rxs.push(loopRun(rxq, slice));
+  const out: Sample[] = [];
+  if (path === "engine") {
+    await engineRun(q, warm, warm.length);
+    for (let i = 0; i < engineRuns(); i++) out.push(await engineRun(q, events, qn));
+    return out;
   }
-  const eng: Sample[] = [];
-  for (let i = 0; i < runs; i++) eng.push(await engineRun(q, events, qn));
-  if (!generationFirst) gen.push(await engineWithGeneration(q, qn));
+  const slice = qn === events.length ? events : events.slice(0, qn);
+  loop!(warm);
+  gc();
+  for (let i = 0; i < HAND_RUNS; i++) out.push(loopRun(loop!, slice));
+  return out;
+}
 
+/** A query's figures from its paths' samples. */
+function queryResult(q: QueryName, samples: Record<Path, Sample[]>): QueryResult {
+  const { engine: eng, generation: gen, handwritten: hand, rxjs: rxs } = samples;
   const e = best(eng);
   const h = best(hand);
   if (e.outputs !== h.outputs || gen[0]!.outputs !== h.outputs)
@@ -537,7 +537,7 @@ async function measureQuery(
       `  ${q}: engine wrote ${e.outputs} (${gen[0]!.outputs} with generation), the hand-written loop ${h.outputs}`,
     );
   const r: QueryResult = {
-    events: qn,
+    events: eventsFor(q),
     engine_eps: Math.round(e.eps),
     engine_with_generation_eps: Math.round(best(gen).eps),
     handwritten_eps: Math.round(h.eps),
@@ -561,9 +561,6 @@ async function measureQuery(
   r.engine_vs_handwritten = ratio(r.engine_eps, r.handwritten_eps);
   r.engine_with_generation_vs_flink = ratio(r.engine_with_generation_eps, r.flink_v2_per_core_eps);
   r.cpu_time.engine_vs_handwritten = ratio(r.cpu_time.engine_eps, r.cpu_time.handwritten_eps);
-  console.error(
-    `${q}: engine ${fmt(r.engine_eps)}/s, +generation ${fmt(r.engine_with_generation_eps)}/s, hand-written ${fmt(r.handwritten_eps)}/s${r.rxjs_eps ? `, rxjs ${fmt(r.rxjs_eps)}/s` : ""} (${((now() - t) / 1000).toFixed(1)} s)`,
-  );
   return r;
 }
 
@@ -578,28 +575,42 @@ async function main(): Promise<void> {
 
   const cpu = cpus()[0]?.model ?? "unknown";
   console.log(
-    `Nexmark on one core (${process.env[CHILD_ENV]}), node ${process.version}, ${cpu}; ${quick ? "quick" : "full"} run, ${sameProcess ? "all queries in this process" : "each query in a fresh process"}, best of ${runs} engine run(s) and ${HAND_RUNS} loop runs`,
+    `Nexmark on one core (${process.env[CHILD_ENV]}), node ${process.version}, ${cpu}; ${quick ? "quick" : "full"} run, ${sameProcess ? "every query and path in this process" : "each path of each query in a fresh process"}, best of ${runs} engine run(s) and ${HAND_RUNS} loop runs`,
   );
   const results: Partial<Record<QueryName, QueryResult>> = {};
+  let events: readonly NexmarkEvent[] | undefined;
+  let rx: RxQueries | undefined;
   if (sameProcess) {
     const t = now();
     const n = Math.max(...queries.map(eventsFor));
-    const events = generateNexmark(CONFIG, n);
+    events = generateNexmark(CONFIG, n);
     console.log(`generated ${fmt(n)} events in ${((now() - t) / 1000).toFixed(1)} s`);
-    const rx: RxQueries | undefined = await loadRxQueries();
+    rx = await loadRxQueries();
     if (!rx) console.log("rxjs is not installed: rxjs_eps stays null");
-    for (const q of queries) results[q] = await measureQuery(q, () => events, rx, false);
-  } else
-    for (const q of queries)
-      results[q] = child([`--child=query`, `--query=${q}`], true) as unknown as QueryResult;
+  }
+  for (const q of queries) {
+    const t = now();
+    const samples = {} as Record<Path, Sample[]>;
+    for (const path of PATHS)
+      samples[path] = sameProcess
+        ? await measurePath(q, path, () => events!, rx)
+        : (child([`--child=path`, `--query=${q}`, `--path=${path}`], true) as unknown as Sample[]);
+    const r = (results[q] = queryResult(q, samples));
+    console.log(
+      `${q}: engine ${fmt(r.engine_eps)}/s, +generation ${fmt(r.engine_with_generation_eps)}/s, hand-written ${fmt(r.handwritten_eps)}/s${r.rxjs_eps ? `, rxjs ${fmt(r.rxjs_eps)}/s` : ""} (${((now() - t) / 1000).toFixed(1)} s)`,
+    );
+  }
 
   console.log("memory (fresh processes)...");
   const keys = quick ? 1_000_000 : 1_000_000;
-  const ws = child([`--child=window-state`, `--keys=${keys}`, "--kind=number"]);
-  const wsString = child([`--child=window-state`, `--keys=${keys}`, "--kind=string"]);
+  const ws = child([`--child=window-state`, `--keys=${keys}`, "--kind=number"]) as Record<string, number>;
+  const wsString = child([`--child=window-state`, `--keys=${keys}`, "--kind=string"]) as Record<
+    string,
+    number
+  >;
   const rssN = eventsFor("q5");
-  const rss = child([`--child=rss`, `--n=${rssN}`, "--q5"]);
-  const rssInput = child([`--child=rss`, `--n=${rssN}`]);
+  const rss = child([`--child=rss`, `--n=${rssN}`, "--q5"]) as Record<string, number>;
+  const rssInput = child([`--child=rss`, `--n=${rssN}`]) as Record<string, number>;
   const kafka = kafkaPart(quick);
 
   const json = {
@@ -611,9 +622,9 @@ async function main(): Promise<void> {
     pinned: process.env[CHILD_ENV],
     generator: { ...CONFIG, note: "generateNexmark defaults otherwise (10,000 events/s of event time)" },
     method:
-      "after a warm-up of every path on a 200K-event prefix: engine_eps, best of `runs`: run + drain over `events` already in a 1-partition in-memory topic (a full GC first); engine_with_generation_eps, one run: events generated as the job polls (a generator source) and outputs dropped (a blackhole sink), as Flink's Nexmark runs; handwritten_eps / rxjs_eps, best of 2: a loop over the same pre-generated array, outputs to an array",
+      "each path (generation, hand-written, rxjs, engine) of each query in a fresh process pinned to one core, with --single-threaded-gc (unless process_per_path is false), after a warm-up of that path on a 200K-event prefix: engine_eps, best of `runs`: run + drain over `events` already in a 1-partition in-memory topic (a full GC first); engine_with_generation_eps, one run: events generated as the job polls (a generator source) and outputs dropped (a blackhole sink), as Flink's Nexmark runs; handwritten_eps / rxjs_eps, best of 2: a loop over the same pre-generated array, outputs to an array",
     runs,
-    process_per_query: !sameProcess,
+    process_per_path: !sameProcess,
     gc: "--single-threaded-gc",
     nexmark: results,
     kafka,
@@ -665,10 +676,12 @@ async function childMain(kind: string): Promise<void> {
     console.log(line);
     return;
   }
-  if (kind === "query") {
+  if (kind === "path") {
     const q = option("query") as QueryName;
-    const events = () => generateNexmark(CONFIG, eventsFor(q));
-    console.log(JSON.stringify(await measureQuery(q, events, await loadRxQueries(), true)));
+    const path = option("path") as Path;
+    const rx = path === "rxjs" ? await loadRxQueries() : undefined;
+    const samples = await measurePath(q, path, () => generateNexmark(CONFIG, eventsFor(q)), rx);
+    console.log(JSON.stringify(samples));
     return;
   }
   if (kind === "window-state")
