@@ -17,7 +17,16 @@ import type { KeyByNode, PlanNode, SourceNode } from "../pipeline/plan.js";
 import { jsonDeserialize } from "../serde.js";
 import type { Key, StoredRecord } from "../types.js";
 import { type Plan, upstreamSources } from "./compile.js";
-import { DEAD, EMITTED, FILTERED, keyString, LATE, type Push, type RuntimeContext } from "./context.js";
+import {
+  AGGREGATED,
+  DEAD,
+  EMITTED,
+  FILTERED,
+  keyString,
+  LATE,
+  type Push,
+  type RuntimeContext,
+} from "./context.js";
 
 const NEG = Number.NEGATIVE_INFINITY;
 const POS = Number.POSITIVE_INFINITY;
@@ -83,6 +92,9 @@ export interface SectionSnapshot {
   wms: Record<string, number>;
   operators: Record<string, unknown>;
 }
+
+/** What `Executor.deserialize` returns for a record it dead-lettered. */
+const REJECTED = Symbol("rejected");
 
 const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
@@ -356,76 +368,105 @@ export class Executor {
    */
   private run(input: Input, records: readonly StoredRecord[]): void {
     const rt = this.rt;
-    const c = rt.counters;
     const src = input.source.node;
     const push = input.source.push;
     const deserialize = src.deserialize;
     const json = deserialize === jsonDeserialize;
     const tsFn = src.timestamp;
     const ooo = src.watermark.maxOutOfOrderness;
-    const skew = src.watermark.maxFutureSkew ?? POS;
+    const skew = src.watermark.maxFutureSkew;
     let maxTs = input.maxTs;
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i]!;
-      rt.current = r;
-      rt.fate = 0;
-      c.in++;
-      let value = r.value;
-      if (!json || typeof value !== "object" || value instanceof Uint8Array)
-        try {
-          value = deserialize(value);
-        } catch (e) {
-          rt.deadLetter(r, "deserialize", describe(e), src.label);
-          c.deadLettered++;
+    // The common fates are counted here and added to the job's counters once per batch (or when
+    // a record throws out of the chain); the rare ones go straight to them.
+    let seen = 0;
+    let emitted = 0;
+    let filtered = 0;
+    let aggregated = 0;
+    try {
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i]!;
+        rt.current = r;
+        rt.fate = 0;
+        seen++;
+        let value = r.value;
+        if (!json || typeof value !== "object" || value instanceof Uint8Array) {
+          value = this.deserialize(deserialize, r, src.label);
+          if (value === REJECTED) continue;
+        }
+        let ts: unknown;
+        if (tsFn === undefined) ts = r.timestamp;
+        else
+          try {
+            ts = tsFn(value, r);
+          } catch (e) {
+            this.reject(r, `timestamp function threw: ${describe(e)}`, src.label);
+            continue;
+          }
+        if (typeof ts !== "number" || !(ts >= 0) || ts === POS) {
+          this.reject(r, timestampProblem(ts), src.label);
           continue;
         }
-      let ts: unknown;
-      if (tsFn === undefined) ts = r.timestamp;
-      else
-        try {
-          ts = tsFn(value, r);
-        } catch (e) {
-          rt.deadLetter(r, "timestamp", `timestamp function threw: ${describe(e)}`, src.label);
-          c.deadLettered++;
+        if (skew !== undefined && ts - input.wm > skew && maxTs !== NEG) {
+          this.reject(
+            r,
+            `timestamp ${ts} is more than maxFutureSkew (${skew} ms) ahead of the watermark ${input.wm}`,
+            src.label,
+          );
           continue;
         }
-      if (typeof ts !== "number" || !(ts >= 0) || ts === POS) {
-        rt.deadLetter(r, "timestamp", timestampProblem(ts), src.label);
-        c.deadLettered++;
-        continue;
-      }
-      if (ts - input.wm > skew && maxTs !== NEG) {
-        rt.deadLetter(
-          r,
-          "timestamp",
-          `timestamp ${ts} is more than maxFutureSkew (${skew} ms) ahead of the watermark ${input.wm}`,
-          src.label,
-        );
-        c.deadLettered++;
-        continue;
-      }
-      try {
-        push(value, ts, undefined);
-      } catch (e) {
-        rt.userError(e);
-      }
-      const f = rt.fate;
-      if (f === EMITTED) c.emitted++;
-      else if (f === FILTERED) c.filtered++;
-      else if (f & DEAD) c.deadLettered++;
-      else if (f & LATE) c.late++;
-      else if (f & EMITTED) c.emitted++;
-      else c.aggregated++;
-      if (ts > maxTs) {
-        input.maxTs = maxTs = ts;
-        const w = ts - ooo - 1;
-        if (w > input.wm) {
-          const old = input.wm;
-          input.wm = w;
-          if (this.advanced(input, old)) this.propagate();
+        try {
+          push(value, ts, undefined);
+        } catch (e) {
+          rt.userError(e);
+        }
+        const f = rt.fate;
+        if (f === EMITTED) emitted++;
+        else if (f === FILTERED) filtered++;
+        else if (f === AGGREGATED) aggregated++;
+        else this.tally(f);
+        if (ts > maxTs) {
+          input.maxTs = maxTs = ts;
+          const w = ts - ooo - 1;
+          if (w > input.wm) {
+            const old = input.wm;
+            input.wm = w;
+            if (this.advanced(input, old)) this.propagate();
+          }
         }
       }
+    } finally {
+      const c = rt.counters;
+      c.in += seen;
+      c.emitted += emitted;
+      c.filtered += filtered;
+      c.aggregated += aggregated;
     }
+  }
+
+  /** A value the default JSON check did not let through; REJECTED when it was dead-lettered. */
+  private deserialize(deserialize: (raw: unknown) => unknown, r: StoredRecord, label: string): unknown {
+    try {
+      return deserialize(r.value);
+    } catch (e) {
+      this.rt.deadLetter(r, "deserialize", describe(e), label);
+      this.rt.counters.deadLettered++;
+      return REJECTED;
+    }
+  }
+
+  /** Dead-letters a record whose event time cannot be used. */
+  private reject(r: StoredRecord, reason: string, label: string): void {
+    this.rt.deadLetter(r, "timestamp", reason, label);
+    this.rt.counters.deadLettered++;
+  }
+
+  /** Counts a record whose fate is one of the rarer combinations (the strongest bit wins). */
+  private tally(f: number): void {
+    const c = this.rt.counters;
+    if (f & DEAD) c.deadLettered++;
+    else if (f & LATE) c.late++;
+    else if (f & EMITTED) c.emitted++;
+    else c.aggregated++;
   }
 
   /** Processing time moved: idle inputs, processing-time timers. */
