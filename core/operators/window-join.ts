@@ -1,8 +1,8 @@
 import type { WindowJoinNode } from "../pipeline/plan.js";
-import { AGGREGATED, compareKeys, LATE, type Push, type RuntimeContext } from "../runtime/context.js";
+import { AGGREGATED, LATE, type Push, type RuntimeContext } from "../runtime/context.js";
 import { windowStart } from "../time/windows.js";
 import type { Key } from "../types.js";
-import { bySection, dropKeys, type SectionOf, type TimedOperator } from "./operator.js";
+import { bySection, dropKeys, type SectionOf, sortKeys, type TimedOperator } from "./operator.js";
 import { userFailure } from "./window.js";
 
 interface Bucket {
@@ -89,7 +89,7 @@ export class WindowJoinOperator implements TimedOperator {
       if (b.end - 1 > wm) break;
       n++;
       this.byStart.delete(b.start);
-      const keys = [...b.left.keys()].filter((k) => b.right.has(k)).sort(compareKeys);
+      const keys = sortKeys([...b.left.keys()].filter((k) => b.right.has(k)));
       for (const k of keys) {
         const rs = b.right.get(k)!;
         for (const l of b.left.get(k)!)

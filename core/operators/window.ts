@@ -1,16 +1,9 @@
 import { UserFunctionError } from "../errors.js";
 import type { WindowNode } from "../pipeline/plan.js";
-import {
-  AGGREGATED,
-  compareKeys,
-  keyString,
-  LATE,
-  type Push,
-  type RuntimeContext,
-} from "../runtime/context.js";
+import { AGGREGATED, keyString, LATE, type Push, type RuntimeContext } from "../runtime/context.js";
 import { windowStart } from "../time/windows.js";
 import type { Key } from "../types.js";
-import { bySection, type SectionOf, type TimedOperator } from "./operator.js";
+import { bySection, type SectionOf, sortedKeys, type TimedOperator } from "./operator.js";
 
 interface Bucket {
   start: number;
@@ -196,23 +189,6 @@ export class WindowOperator implements TimedOperator {
     this.uncache();
     this.nextDue = this.computeNextDue();
   }
-}
-
-/**
- * A window's keys in firing order (compareKeys: numbers first, then strings). Number keys
- * alone (the common case) sort as a Float64Array, without a comparator call per comparison.
- */
-export function sortedKeys(accs: ReadonlyMap<Key, unknown>): Key[] | Float64Array {
-  const n = accs.size;
-  if (n < 2) return [...accs.keys()];
-  const nums = new Float64Array(n);
-  let i = 0;
-  for (const k of accs.keys()) {
-    // NaN is a Map key too; the comparator handles it (and strings) as before.
-    if (typeof k !== "number" || Number.isNaN(k)) return [...accs.keys()].sort(compareKeys);
-    nums[i++] = k;
-  }
-  return nums.sort();
 }
 
 export function userFailure(step: string, e: unknown): UserFunctionError {

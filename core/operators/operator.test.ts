@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { compareKeys } from "../runtime/context.js";
 import type { Key } from "../types.js";
-import { sortedKeys } from "./window.js";
+import { sortedKeys } from "./operator.js";
 
 describe("sortedKeys", () => {
   it("orders a window's keys as compareKeys does (numbers first, then strings)", () => {
