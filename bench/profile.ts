@@ -63,7 +63,7 @@ function hand(): number {
 
 /**
  * This process's CPU time (user + system) in ms: on a shared machine, unlike the wall clock,
- * it leaves out the time other processes hold the core. (--single-threaded-gc keeps GC in it.)
+ * it leaves out the time other processes hold the core (V8's GC threads are this process's).
  */
 function cpuMs(): number {
   const u = process.cpuUsage();

@@ -8,16 +8,14 @@
  *            --cpu=K  --out=bench/results  --same-process (every query in one process, as before)
  *            --no-kafka (skip the Kafka part)  --kafka-events=N  --kafka-rounds=N (best of, default 2)
  *
- * It re-runs itself under `taskset -c K` (one core for everything) with --expose-gc (heap
- * measurements, a clean heap before each timed run), --single-threaded-gc (V8's GC work on the
- * main thread, inside the timed interval of the path that caused it, instead of background
- * threads that preempt whatever runs next on the one core) and a large heap. Each path of each
- * query (engine with generation, hand-written loop, RxJS, engine) runs in a fresh child process,
- * as JMH forks a JVM per benchmark: no call site sees another query's functions and no run pays
- * for the heap another one left (whichever big run came second in a shared process was slower). Memory figures come
- * from fresh child processes, and so does the Kafka part (pinned to the same core, with V8's
- * default GC; the broker it starts is moved to the other cores). If Java or the broker cannot start, the "kafka"
- * section records null figures and the reason. Writes bench/results/latest.json and chart.svg;
+ * It re-runs itself under `taskset -c K` (one core for everything, V8's GC threads included) with
+ * --expose-gc (heap measurements, a clean heap before each timed run) and a large heap. Each path
+ * of each query (engine with generation, hand-written loop, RxJS, engine) runs in a fresh child
+ * process, as JMH forks a JVM per benchmark: no call site sees another query's functions and no
+ * run pays for the heap another one left (whichever big run came second in a shared process was
+ * slower). Memory figures come from fresh child processes, and so does the Kafka part (pinned to
+ * the same core; the broker it starts is moved to the other cores). If Java or the broker cannot
+ * start, the "kafka" section records null figures and the reason. Writes bench/results/latest.json and chart.svg;
  * bench/README.md says what each number means.
  */
 import { spawnSync } from "node:child_process";
@@ -75,7 +73,6 @@ function reexec(extra: string[], pin: boolean, bigHeap = true): ReturnType<typeo
   const node = [
     ...process.execArgv.filter((a) => a !== "--expose-gc" && !a.startsWith("--max-old-space-size")),
     "--expose-gc",
-    ...(extra.includes("--child=kafka") ? [] : ["--single-threaded-gc"]),
     ...(bigHeap ? [`--max-old-space-size=${HEAP_MB}`] : []),
     process.argv[1]!,
     ...argv,
@@ -648,10 +645,9 @@ async function main(): Promise<void> {
     pinned: process.env[CHILD_ENV],
     generator: { ...CONFIG, note: "generateNexmark defaults otherwise (10,000 events/s of event time)" },
     method:
-      "each path (generation, hand-written, rxjs, engine) of each query in a fresh process pinned to one core, with --single-threaded-gc (unless process_per_path is false), after a warm-up of that path on a 200K-event prefix: engine_eps, best of `runs`: run + drain over `events` already in a 1-partition in-memory topic (a full GC first); engine_with_generation_eps, one run: events generated as the job polls (a generator source) and outputs dropped (a blackhole sink), as Flink's Nexmark runs; handwritten_eps / rxjs_eps, best of 2: a loop over the same pre-generated array, outputs to an array",
+      "each path (generation, hand-written, rxjs, engine) of each query in a fresh process pinned to one core (unless process_per_path is false), after a warm-up of that path on a 200K-event prefix: engine_eps, best of `runs`: run + drain over `events` already in a 1-partition in-memory topic (a full GC first); engine_with_generation_eps, one run: events generated as the job polls (a generator source) and outputs dropped (a blackhole sink), as Flink's Nexmark runs; handwritten_eps / rxjs_eps, best of 2: a loop over the same pre-generated array, outputs to an array",
     runs,
     process_per_path: !sameProcess,
-    gc: "--single-threaded-gc",
     nexmark: results,
     kafka,
     memory: {
