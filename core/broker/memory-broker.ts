@@ -242,8 +242,9 @@ export class MemoryBroker implements Broker {
     stored.partition = partition;
     stored.offset = log.length;
     stored.key = key;
-    if (r.timestamp === undefined) stored.timestamp = this.now();
-    if (r.headers === undefined) stored.headers = NO_HEADERS;
+    // As `??` did: a missing (or null) timestamp is the broker's clock, missing headers the shared empty ones.
+    if (r.timestamp === undefined || r.timestamp === null) stored.timestamp = this.now();
+    if (r.headers === undefined || r.headers === null) stored.headers = NO_HEADERS;
     log.push(stored);
   }
 
