@@ -4,14 +4,18 @@
  *
  *   npx tsx bench/run.ts            # 10M events per query (5M for q4, q6); Kafka: 1M events. ~7 minutes
  *   npx tsx bench/run.ts --quick    # 1M events per query (500K for q4, q6); Kafka: 200K. ~1.5 minutes
- *   options: --events=N  --queries=q0,q5  --runs=N  --no-pin  --cpu=K  --out=bench/results
+ *   options: --events=N  --queries=q0,q5  --runs=N (engine runs, best kept, default 2)  --no-pin
+ *            --cpu=K  --out=bench/results  --same-process (every query in one process, as before)
  *            --no-kafka (skip the Kafka part)  --kafka-events=N  --kafka-rounds=N (best of, default 2)
  *
  * It re-runs itself under `taskset -c K` (one core for everything, V8's GC threads included) with
- * --expose-gc (heap measurements, a clean heap before each timed run) and a large heap. Memory
- * figures come from fresh child processes, and so does the Kafka part (pinned to the same core; the
- * broker it starts is moved to the other cores). If Java or the broker cannot start, the "kafka"
- * section records null figures and the reason. Writes bench/results/latest.json and chart.svg;
+ * --expose-gc (heap measurements, a clean heap before each timed run) and a large heap. Each path
+ * of each query (engine with generation, hand-written loop, RxJS, engine) runs in a fresh child
+ * process, as JMH forks a JVM per benchmark: no call site sees another query's functions and no
+ * run pays for the heap another one left (whichever big run came second in a shared process was
+ * slower). Memory figures come from fresh child processes, and so does the Kafka part (pinned to
+ * the same core; the broker it starts is moved to the other cores). If Java or the broker cannot
+ * start, the "kafka" section records null figures and the reason. Writes bench/results/latest.json and chart.svg;
  * bench/README.md says what each number means.
  */
 import { spawnSync } from "node:child_process";
@@ -19,7 +23,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { count, Pipeline, run, tumbling } from "../core/index.js";
+import { count, type Job, Pipeline, run, tumbling } from "../core/index.js";
 import { generateNexmark, MemoryBroker, type NexmarkConfig, type NexmarkEvent } from "../core/testing.js";
 import { type KafkaBenchResult, type KafkaRun, kafkaBench } from "./kafka.js";
 import { NexmarkGeneratorBroker } from "./nexmark/generator-broker.js";
@@ -55,6 +59,11 @@ const CHUNK = 100_000;
 
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 const now = () => performance.now();
+/** This process's CPU time in ms (user + system). */
+const cpuNow = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 
 // ---------------------------------------------------------------------------------------------
 // Re-exec: pinned, --expose-gc, and a big heap for the 10M-event arrays (not for the memory
@@ -88,6 +97,10 @@ function reexec(extra: string[], pin: boolean, bigHeap = true): ReturnType<typeo
 interface Sample {
   eps: number;
   ms: number;
+  /** Events per second of this process's CPU time (user + system) over the same interval. */
+  cpuEps: number;
+  /** Engine runs: events per second of the whole run, the job's own warm-up included. */
+  whole?: number;
   outputs: number;
 }
 
@@ -115,20 +128,42 @@ function produce(broker: MemoryBroker, events: readonly NexmarkEvent[], from = 0
 const outputs = (broker: MemoryBroker, topic: string) => broker.endOffsets(topic).reduce((a, b) => a + b, 0);
 
 /** The pipeline over events already in the topic: times `run` + `drain`. */
+/**
+ * Events a job processes before its clock starts: its own JIT warm-up (each job has new closures,
+ * so the optimized code of the previous one does not carry over), as the loops' warm-up call
+ * leaves theirs out. The run as a whole is kept too (`whole`).
+ */
+const JOB_WARM_UP = 200_000;
+
+/** Steps a job through its first JOB_WARM_UP events, then times the rest of the run and `drain`. */
+async function timedDrain(job: Job, n: number): Promise<Omit<Sample, "outputs">> {
+  const start = now();
+  let done = 0;
+  while (done < Math.min(JOB_WARM_UP, n / 2)) done += await job.step();
+  const t0 = now();
+  const c0 = cpuNow();
+  await job.drain();
+  const ms = now() - t0;
+  return {
+    eps: ((n - done) / ms) * 1000,
+    ms,
+    cpuEps: ((n - done) / (cpuNow() - c0)) * 1000,
+    whole: (n / (now() - start)) * 1000,
+  };
+}
+
 async function engineRun(q: QueryName, events: readonly NexmarkEvent[], n: number): Promise<Sample> {
   const broker = await newBroker();
   produce(broker, events, 0, n);
   const output = `${q}-out`;
   const pipeline: Pipeline = QUERIES[q](INPUT, output);
   gc();
-  const t0 = now();
   const job = await run(pipeline, { broker, manual: true });
-  await job.drain();
-  const ms = now() - t0;
+  const timed = await timedDrain(job, n);
   const m = job.metrics().records;
   if (m.in !== n || m.late !== 0 || m.deadLettered !== 0)
     throw new Error(`${q}: read ${m.in} of ${n}, ${m.late} late, ${m.deadLettered} dead-lettered`);
-  return { eps: (n / ms) * 1000, ms, outputs: outputs(broker, output) };
+  return { ...timed, outputs: outputs(broker, output) };
 }
 
 /**
@@ -137,16 +172,14 @@ async function engineRun(q: QueryName, events: readonly NexmarkEvent[], n: numbe
  */
 async function engineWithGeneration(q: QueryName, n: number): Promise<Sample> {
   gc();
-  const t0 = now();
   const broker = new NexmarkGeneratorBroker(INPUT, CONFIG, n);
   const output = `${q}-out`;
   const job = await run(QUERIES[q](INPUT, output), { broker, manual: true });
-  await job.drain();
-  const ms = now() - t0;
+  const timed = await timedDrain(job, n);
   const m = job.metrics().records;
   if (m.in !== n || m.late !== 0 || m.deadLettered !== 0)
     throw new Error(`${q}: read ${m.in} of ${n}, ${m.late} late, ${m.deadLettered} dead-lettered`);
-  return { eps: (n / ms) * 1000, ms, outputs: broker.written.get(output) ?? 0 };
+  return { ...timed, outputs: broker.written.get(output) ?? 0 };
 }
 
 function loopRun(
@@ -154,9 +187,11 @@ function loopRun(
   events: readonly NexmarkEvent[],
 ): Sample {
   const t0 = now();
+  const c0 = cpuNow();
   const out = fn(events);
   const ms = now() - t0;
-  return { eps: (events.length / ms) * 1000, ms, outputs: out.length };
+  const cpuEps = (events.length / (cpuNow() - c0)) * 1000;
+  return { eps: (events.length / ms) * 1000, ms, cpuEps, outputs: out.length };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -235,10 +270,10 @@ function peakRssBytes(): number {
   return process.resourceUsage().maxRSS * 1024;
 }
 
-function child(args: string[]): Record<string, number> {
-  const r = reexec(args, true, false);
+function child(args: string[], bigHeap = false): unknown {
+  const r = reexec(args, true, bigHeap);
   if (r.status !== 0) throw new Error(`child ${args.join(" ")} failed (${r.status})`);
-  return JSON.parse(String(r.stdout).trim().split("\n").pop()!) as Record<string, number>;
+  return JSON.parse(String(r.stdout).trim().split("\n").pop()!);
 }
 
 /** Issue 4's Kafka targets: engine / raw KafkaJS loop. */
@@ -354,6 +389,10 @@ interface QueryResult {
   engine_with_generation_vs_flink: number | null;
   outputs: number;
   samples: { engine: number[]; engine_with_generation: number[]; handwritten: number[]; rxjs: number[] };
+  /** The engine runs timed from their start (the job's own JIT warm-up included). */
+  whole_run: { engine_eps: number; engine_with_generation_eps: number; engine_vs_handwritten: number | null };
+  /** The same runs timed by this process's CPU time instead of the wall clock (a shared machine). */
+  cpu_time: { engine_eps: number; handwritten_eps: number; engine_vs_handwritten: number | null };
 }
 
 function table(results: Partial<Record<QueryName, QueryResult>>): string {
@@ -457,82 +496,129 @@ function chart(results: Partial<Record<QueryName, QueryResult>>, title: string):
 
 // ---------------------------------------------------------------------------------------------
 
+/** Light queries get the full count; the joins with per-record keyed state fewer. */
+function eventsFor(q: QueryName): number {
+  const full = Number(option("events") ?? (flag("quick") ? 1_000_000 : 10_000_000));
+  return q === "q4" || q === "q6" ? (option("events") ? full : full / 2) : full;
+}
+
+/** Timed engine runs per query (best kept); each needs a fresh topic (~3 s and a full GC at 10M). */
+const engineRuns = () => Number(option("runs") ?? 2);
+const HAND_RUNS = 2;
+
+/** What one query is measured on; each is timed in a process of its own by default. */
+const PATHS = ["generation", "handwritten", "rxjs", "engine"] as const;
+type Path = (typeof PATHS)[number];
+
+/**
+ * One path of one query: a warm-up on a 200K-event prefix (JIT), then its timed runs: the
+ * engine with generation once, the loops best of 2, the engine best of `runs`. `getEvents` makes
+ * the pre-generated events (at least `eventsFor(q)`), only for the paths that read them.
+ */
+async function measurePath(
+  q: QueryName,
+  path: Path,
+  getEvents: () => readonly NexmarkEvent[],
+  rx: RxQueries | undefined,
+): Promise<Sample[]> {
+  const qn = eventsFor(q);
+  const warmN = Math.min(200_000, qn);
+  if (path === "generation") {
+    await engineWithGeneration(q, warmN);
+    return [await engineWithGeneration(q, qn)];
+  }
+  const loop = path === "handwritten" ? HANDWRITTEN[q] : path === "rxjs" ? rx?.[q] : undefined;
+  if (path !== "engine" && loop === undefined) return [];
+  const events = getEvents();
+  const warm = events.slice(0, warmN);
+  const out: Sample[] = [];
+  if (path === "engine") {
+    await engineRun(q, warm, warm.length);
+    for (let i = 0; i < engineRuns(); i++) out.push(await engineRun(q, events, qn));
+    return out;
+  }
+  const slice = qn === events.length ? events : events.slice(0, qn);
+  loop!(warm);
+  gc();
+  for (let i = 0; i < HAND_RUNS; i++) out.push(loopRun(loop!, slice));
+  return out;
+}
+
+/** A query's figures from its paths' samples. */
+function queryResult(q: QueryName, samples: Record<Path, Sample[]>): QueryResult {
+  const { engine: eng, generation: gen, handwritten: hand, rxjs: rxs } = samples;
+  const e = best(eng);
+  const h = best(hand);
+  if (e.outputs !== h.outputs || gen[0]!.outputs !== h.outputs)
+    console.warn(
+      `  ${q}: engine wrote ${e.outputs} (${gen[0]!.outputs} with generation), the hand-written loop ${h.outputs}`,
+    );
+  const r: QueryResult = {
+    events: eventsFor(q),
+    engine_eps: Math.round(e.eps),
+    engine_with_generation_eps: Math.round(best(gen).eps),
+    handwritten_eps: Math.round(h.eps),
+    rxjs_eps: rxs.length ? Math.round(best(rxs).eps) : null,
+    flink_v2_per_core_eps: FLINK_PER_CORE[q],
+    engine_vs_handwritten: null,
+    engine_with_generation_vs_flink: null,
+    outputs: e.outputs,
+    samples: {
+      engine: eng.map((s) => Math.round(s.eps)),
+      engine_with_generation: gen.map((s) => Math.round(s.eps)),
+      handwritten: hand.map((s) => Math.round(s.eps)),
+      rxjs: rxs.map((s) => Math.round(s.eps)),
+    },
+    whole_run: {
+      engine_eps: Math.round(Math.max(...eng.map((s) => s.whole ?? 0))),
+      engine_with_generation_eps: Math.round(Math.max(...gen.map((s) => s.whole ?? 0))),
+      engine_vs_handwritten: null,
+    },
+    cpu_time: {
+      engine_eps: Math.round(Math.max(...eng.map((s) => s.cpuEps))),
+      handwritten_eps: Math.round(Math.max(...hand.map((s) => s.cpuEps))),
+      engine_vs_handwritten: null,
+    },
+  };
+  r.engine_vs_handwritten = ratio(r.engine_eps, r.handwritten_eps);
+  r.engine_with_generation_vs_flink = ratio(r.engine_with_generation_eps, r.flink_v2_per_core_eps);
+  r.cpu_time.engine_vs_handwritten = ratio(r.cpu_time.engine_eps, r.cpu_time.handwritten_eps);
+  r.whole_run.engine_vs_handwritten = ratio(r.whole_run.engine_eps, r.handwritten_eps);
+  return r;
+}
+
 async function main(): Promise<void> {
   const quick = flag("quick");
   const only = option("queries")?.split(",") as QueryName[] | undefined;
   const queries = only ?? QUERY_NAMES;
   for (const q of queries) if (!(q in QUERIES)) throw new Error(`unknown query ${q}`);
-  /** Light queries get the full count; the joins with per-record keyed state fewer. */
-  const full = Number(option("events") ?? (quick ? 1_000_000 : 10_000_000));
-  const heavy = new Set<QueryName>(["q4", "q6"]);
-  const eventsFor = (q: QueryName) => (heavy.has(q) && !option("events") ? full / 2 : full);
-  /** Timed engine runs per query (best kept); each needs a fresh topic (~3 s and a full GC at 10M). */
-  const runs = Number(option("runs") ?? 1);
-  const handRuns = 2;
-  const warmN = Math.min(full, 200_000);
+  const full = eventsFor("q0");
+  const runs = engineRuns();
+  const sameProcess = flag("same-process");
 
   const cpu = cpus()[0]?.model ?? "unknown";
   console.log(
-    `Nexmark on one core (${process.env[CHILD_ENV]}), node ${process.version}, ${cpu}; ${quick ? "quick" : "full"} run, best of ${runs} engine run(s) and ${handRuns} loop runs`,
+    `Nexmark on one core (${process.env[CHILD_ENV]}), node ${process.version}, ${cpu}; ${quick ? "quick" : "full"} run, ${sameProcess ? "every query and path in this process" : "each path of each query in a fresh process"}, best of ${runs} engine run(s) and ${HAND_RUNS} loop runs`,
   );
-  let t = now();
-  const n = Math.max(...queries.map(eventsFor));
-  const events = generateNexmark(CONFIG, n);
-  console.log(`generated ${fmt(n)} events in ${((now() - t) / 1000).toFixed(1)} s`);
-  const rx: RxQueries | undefined = await loadRxQueries();
-  if (!rx) console.log("rxjs is not installed: rxjs_eps stays null");
-
   const results: Partial<Record<QueryName, QueryResult>> = {};
+  let events: readonly NexmarkEvent[] | undefined;
+  let rx: RxQueries | undefined;
+  if (sameProcess) {
+    const t = now();
+    const n = Math.max(...queries.map(eventsFor));
+    events = generateNexmark(CONFIG, n);
+    console.log(`generated ${fmt(n)} events in ${((now() - t) / 1000).toFixed(1)} s`);
+    rx = await loadRxQueries();
+    if (!rx) console.log("rxjs is not installed: rxjs_eps stays null");
+  }
   for (const q of queries) {
-    t = now();
-    const qn = eventsFor(q);
-    const slice = qn === events.length ? events : events.slice(0, qn);
-    const warm = events.slice(0, Math.min(warmN, qn));
-    // Warm-up: JIT every path on a prefix.
-    HANDWRITTEN[q](warm);
-    rx?.[q]?.(warm);
-    await engineRun(q, warm, warm.length);
-    await engineWithGeneration(q, warm.length);
-
-    const hand: Sample[] = [];
-    gc();
-    for (let i = 0; i < handRuns; i++) hand.push(loopRun(HANDWRITTEN[q], slice));
-    const rxs: Sample[] = [];
-    const rxq = rx?.[q];
-    if (rxq) {
-      gc();
-      for (let i = 0; i < handRuns; i++) rxs.push(loopRun(rxq, slice));
-    }
-    const eng: Sample[] = [];
-    for (let i = 0; i < runs; i++) eng.push(await engineRun(q, events, qn));
-    const gen = [await engineWithGeneration(q, qn)];
-
-    const e = best(eng);
-    const h = best(hand);
-    if (e.outputs !== h.outputs || gen[0]!.outputs !== h.outputs)
-      console.warn(
-        `  ${q}: engine wrote ${e.outputs} (${gen[0]!.outputs} with generation), the hand-written loop ${h.outputs}`,
-      );
-    const r: QueryResult = {
-      events: qn,
-      engine_eps: Math.round(e.eps),
-      engine_with_generation_eps: Math.round(best(gen).eps),
-      handwritten_eps: Math.round(h.eps),
-      rxjs_eps: rxs.length ? Math.round(best(rxs).eps) : null,
-      flink_v2_per_core_eps: FLINK_PER_CORE[q],
-      engine_vs_handwritten: null,
-      engine_with_generation_vs_flink: null,
-      outputs: e.outputs,
-      samples: {
-        engine: eng.map((s) => Math.round(s.eps)),
-        engine_with_generation: gen.map((s) => Math.round(s.eps)),
-        handwritten: hand.map((s) => Math.round(s.eps)),
-        rxjs: rxs.map((s) => Math.round(s.eps)),
-      },
-    };
-    r.engine_vs_handwritten = ratio(r.engine_eps, r.handwritten_eps);
-    r.engine_with_generation_vs_flink = ratio(r.engine_with_generation_eps, r.flink_v2_per_core_eps);
-    results[q] = r;
+    const t = now();
+    const samples = {} as Record<Path, Sample[]>;
+    for (const path of PATHS)
+      samples[path] = sameProcess
+        ? await measurePath(q, path, () => events!, rx)
+        : (child([`--child=path`, `--query=${q}`, `--path=${path}`], true) as unknown as Sample[]);
+    const r = (results[q] = queryResult(q, samples));
     console.log(
       `${q}: engine ${fmt(r.engine_eps)}/s, +generation ${fmt(r.engine_with_generation_eps)}/s, hand-written ${fmt(r.handwritten_eps)}/s${r.rxjs_eps ? `, rxjs ${fmt(r.rxjs_eps)}/s` : ""} (${((now() - t) / 1000).toFixed(1)} s)`,
     );
@@ -540,11 +626,14 @@ async function main(): Promise<void> {
 
   console.log("memory (fresh processes)...");
   const keys = quick ? 1_000_000 : 1_000_000;
-  const ws = child([`--child=window-state`, `--keys=${keys}`, "--kind=number"]);
-  const wsString = child([`--child=window-state`, `--keys=${keys}`, "--kind=string"]);
+  const ws = child([`--child=window-state`, `--keys=${keys}`, "--kind=number"]) as Record<string, number>;
+  const wsString = child([`--child=window-state`, `--keys=${keys}`, "--kind=string"]) as Record<
+    string,
+    number
+  >;
   const rssN = eventsFor("q5");
-  const rss = child([`--child=rss`, `--n=${rssN}`, "--q5"]);
-  const rssInput = child([`--child=rss`, `--n=${rssN}`]);
+  const rss = child([`--child=rss`, `--n=${rssN}`, "--q5"]) as Record<string, number>;
+  const rssInput = child([`--child=rss`, `--n=${rssN}`]) as Record<string, number>;
   const kafka = kafkaPart(quick);
 
   const json = {
@@ -556,8 +645,9 @@ async function main(): Promise<void> {
     pinned: process.env[CHILD_ENV],
     generator: { ...CONFIG, note: "generateNexmark defaults otherwise (10,000 events/s of event time)" },
     method:
-      "after a warm-up of every path on a 200K-event prefix: engine_eps, best of `runs`: run + drain over `events` already in a 1-partition in-memory topic (a full GC first); engine_with_generation_eps, one run: events generated as the job polls (a generator source) and outputs dropped (a blackhole sink), as Flink's Nexmark runs; handwritten_eps / rxjs_eps, best of 2: a loop over the same pre-generated array, outputs to an array",
+      "each path (generation, hand-written, rxjs, engine) of each query in a fresh process pinned to one core (unless process_per_path is false), after a warm-up of that path on a 200K-event prefix: engine_eps, best of `runs`: run + drain over `events` already in a 1-partition in-memory topic (a full GC first); engine_with_generation_eps, one run: events generated as the job polls (a generator source) and outputs dropped (a blackhole sink), as Flink's Nexmark runs; handwritten_eps / rxjs_eps, best of 2: a loop over the same pre-generated array, outputs to an array",
     runs,
+    process_per_path: !sameProcess,
     nexmark: results,
     kafka,
     memory: {
@@ -606,6 +696,14 @@ async function childMain(kind: string): Promise<void> {
       line = JSON.stringify({ error: e instanceof Error ? e.message.split("\n")[0] : String(e) });
     }
     console.log(line);
+    return;
+  }
+  if (kind === "path") {
+    const q = option("query") as QueryName;
+    const path = option("path") as Path;
+    const rx = path === "rxjs" ? await loadRxQueries() : undefined;
+    const samples = await measurePath(q, path, () => generateNexmark(CONFIG, eventsFor(q)), rx);
+    console.log(JSON.stringify(samples));
     return;
   }
   if (kind === "window-state")

@@ -20,16 +20,21 @@ const encoder = new TextEncoder();
  * Pipeline.source<Click>("clicks", { value: json<Click>() })
  */
 export function json<T = unknown>(): Serde<T> {
-  return {
-    deserialize(raw: unknown): T {
-      if (typeof raw === "string") return JSON.parse(raw) as T;
-      if (raw instanceof Uint8Array) return JSON.parse(decoder.decode(raw)) as T;
-      if (raw === undefined) throw new TypeError("record has no value");
-      return raw as T;
-    },
-    serialize: (value: T) => JSON.stringify(value),
-  };
+  return { deserialize: jsonDeserialize as (raw: unknown) => T, serialize: jsonSerialize };
 }
+
+/**
+ * The deserializer of every {@link json} serde: one function, so the executor can recognise it
+ * and let already-decoded values (objects other than bytes) through without a call.
+ */
+export function jsonDeserialize(raw: unknown): unknown {
+  if (typeof raw === "string") return JSON.parse(raw);
+  if (raw instanceof Uint8Array) return JSON.parse(decoder.decode(raw));
+  if (raw === undefined) throw new TypeError("record has no value");
+  return raw;
+}
+
+const jsonSerialize = (value: unknown) => JSON.stringify(value);
 
 /**
  * UTF-8 text, kept as a string.

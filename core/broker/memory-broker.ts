@@ -101,21 +101,26 @@ export class MemoryBroker implements Broker {
   async commit(tx: Transaction): Promise<void> {
     // Validate everything first so a failing transaction leaves no trace (atomicity).
     // Outputs come in runs of one topic: look each run's topic up once.
-    const topics: Topic[] = [];
+    const records = tx.records;
     let last: Topic | undefined;
-    for (const r of tx.records) {
-      if (last?.name !== r.topic) last = this.topic(r.topic);
-      this.checkPartition(last, r.partition);
-      topics.push(last);
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      if (last === undefined || last.name !== r.topic) last = this.topic(r.topic);
+      if (r.partition !== undefined) this.checkPartition(last, r.partition);
     }
     const offsets = tx.offsets;
     if (offsets) for (const p of offsets.positions) this.checkPartition(this.topic(p.topic), p.partition);
-    for (let i = 0; i < tx.records.length; i++) this.append(topics[i]!, tx.records[i]!, true);
+    last = undefined;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      if (last === undefined || last.name !== r.topic) last = this.topics.get(r.topic)!;
+      this.adopt(last, r);
+    }
     if (offsets) {
       const g = this.group(offsets.group);
       for (const p of offsets.positions) g.committed.set(tpKey(p.topic, p.partition), { ...p });
     }
-    if (tx.records.length > 0) this.wake();
+    if (records.length > 0) this.wake();
   }
 
   async committed(group: string, topic: string): Promise<CommittedOffset[]> {
@@ -139,10 +144,9 @@ export class MemoryBroker implements Broker {
     this.rebalance(g);
   }
 
-  /** @internal */
-  read(tp: TopicPartition, from: number, max: number): { records: StoredRecord[]; end: number } {
-    const log = this.topic(tp.topic).logs[tp.partition]!;
-    return { records: from >= log.length ? [] : log.slice(from, from + max), end: log.length };
+  /** @internal The log of a partition (the array itself: topics and partitions never go away). */
+  log(tp: TopicPartition): StoredRecord[] {
+    return this.topic(tp.topic).logs[tp.partition]!;
   }
 
   /** @internal */
@@ -212,44 +216,63 @@ export class MemoryBroker implements Broker {
       throw new RivuletError("INVALID_ARGUMENT", `topic "${t.name}" has no partition ${partition}`);
   }
 
-  /**
-   * Stores a record. `adopt`: the record object itself becomes the stored record (commits hand
-   * over records the job no longer touches: one allocation per output instead of three).
-   */
-  private append(t: Topic, r: ProduceRecord | OutgoingRecord, adopt = false): StoredRecord {
+  /** Stores a copy of a produced record. */
+  private append(t: Topic, r: ProduceRecord): StoredRecord {
     this.checkPartition(t, r.partition);
-    const key = r.key === undefined || r.key === null ? null : String(r.key);
-    let partition = r.partition;
-    if (partition === undefined) {
-      const n = t.logs.length;
-      partition = n === 1 ? 0 : key === null ? t.roundRobin++ % n : partitionForKey(key, n);
-    }
+    const key = storedKey(r.key);
+    const partition = r.partition ?? this.partitionFor(t, key);
     const log = t.logs[partition]!;
     const timestamp = r.timestamp ?? this.now();
-    let stored: StoredRecord;
-    if (adopt) {
-      stored = r as StoredRecord;
-      stored.topic = t.name;
-      stored.partition = partition;
-      stored.offset = log.length;
-      stored.key = key;
-      stored.timestamp = timestamp;
-      stored.headers = r.headers ?? NO_HEADERS;
-    } else {
-      const headers = r.headers ? { ...r.headers } : NO_HEADERS;
-      stored = { topic: t.name, partition, offset: log.length, key, value: r.value, timestamp, headers };
-    }
+    const headers = r.headers ? { ...r.headers } : NO_HEADERS;
+    const stored = { topic: t.name, partition, offset: log.length, key, value: r.value, timestamp, headers };
     log.push(stored);
     return stored;
   }
+
+  /**
+   * Stores a committed record: the object itself becomes the stored record (commits hand over
+   * records the job no longer touches; the engine allocates them in the stored shape), so an
+   * output costs one allocation. Its partition, if any, was checked with the transaction.
+   */
+  private adopt(t: Topic, r: OutgoingRecord): void {
+    const stored = r as StoredRecord;
+    const key = storedKey(r.key);
+    const partition = r.partition ?? this.partitionFor(t, key);
+    const log = t.logs[partition]!;
+    stored.partition = partition;
+    stored.offset = log.length;
+    stored.key = key;
+    // As `??` did: a missing (or null) timestamp is the broker's clock, missing headers the shared empty ones.
+    if (r.timestamp === undefined || r.timestamp === null) stored.timestamp = this.now();
+    if (r.headers === undefined || r.headers === null) stored.headers = NO_HEADERS;
+    log.push(stored);
+  }
+
+  private partitionFor(t: Topic, key: string | null): number {
+    const n = t.logs.length;
+    return n === 1 ? 0 : key === null ? t.roundRobin++ % n : partitionForKey(key, n);
+  }
 }
+
+const storedKey = (key: string | null | undefined): string | null =>
+  typeof key === "string" ? key : key === undefined || key === null ? null : String(key);
 
 /** Shared by every record without headers (stored records are not to be modified). */
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
+/** An assigned partition: its log and the next offset to read. */
+interface Cursor {
+  readonly topic: string;
+  readonly partition: number;
+  readonly log: StoredRecord[];
+  offset: number;
+}
+
 class MemoryConsumer implements Consumer {
   private assigned: TopicPartition[] = [];
-  private positions = new Map<string, number>();
+  /** Cursors of the assigned partitions, by `tpKey`, and in assignment order. */
+  private positions = new Map<string, Cursor>();
+  private cursors: Cursor[] = [];
   private pending: TopicPartition[] | undefined;
   private listeners: ((e: RebalanceEvent) => void | Promise<void>)[] = [];
   private closed = false;
@@ -276,32 +299,33 @@ class MemoryConsumer implements Consumer {
   async poll({ maxRecords }: { maxRecords: number }): Promise<PartitionBatch[]> {
     if (this.closed) throw new RivuletError("JOB_STOPPED", "consumer is closed");
     if (this.pending) await this.applyRebalance(this.pending);
-    const out: PartitionBatch[] = [];
-    for (const tp of this.assigned) {
-      const k = tpKey(tp.topic, tp.partition);
-      const from = this.positions.get(k)!;
-      const { records, end } = this.broker.read(tp, from, maxRecords);
-      if (records.length > 0) this.positions.set(k, from + records.length);
-      out.push({ topic: tp.topic, partition: tp.partition, records, highWatermark: end });
+    const cursors = this.cursors;
+    const out: PartitionBatch[] = new Array(cursors.length);
+    for (let i = 0; i < cursors.length; i++) {
+      const c = cursors[i]!;
+      const from = c.offset;
+      const end = c.log.length;
+      const records = from >= end ? [] : c.log.slice(from, from + maxRecords);
+      c.offset = from + records.length;
+      out[i] = { topic: c.topic, partition: c.partition, records, highWatermark: end };
     }
     return out;
   }
 
   atEnd(): boolean {
     if (this.pending) return false;
-    return this.assigned.every(
-      (tp) => this.positions.get(tpKey(tp.topic, tp.partition))! >= this.broker.read(tp, 0, 0).end,
-    );
+    for (const c of this.cursors) if (c.offset < c.log.length) return false;
+    return true;
   }
 
   seek(topic: string, partition: number, offset: number): void {
-    const k = tpKey(topic, partition);
-    if (!this.positions.has(k))
+    const c = this.positions.get(tpKey(topic, partition));
+    if (!c)
       throw new RivuletError(
         "INVALID_ARGUMENT",
         `partition ${topic}[${partition}] is not assigned to this consumer`,
       );
-    this.positions.set(k, offset);
+    c.offset = offset;
   }
 
   wait(timeoutMs: number): Promise<void> {
@@ -335,7 +359,13 @@ class MemoryConsumer implements Consumer {
     for (const tp of revoked) this.positions.delete(tpKey(tp.topic, tp.partition));
     this.assigned = next;
     for (const tp of assigned)
-      this.positions.set(tpKey(tp.topic, tp.partition), this.broker.committedSync(this.g, tp) ?? 0);
+      this.positions.set(tpKey(tp.topic, tp.partition), {
+        topic: tp.topic,
+        partition: tp.partition,
+        log: this.broker.log(tp),
+        offset: this.broker.committedSync(this.g, tp) ?? 0,
+      });
+    this.cursors = next.map((tp) => this.positions.get(tpKey(tp.topic, tp.partition))!);
     for (const l of this.listeners) await l({ assigned, revoked });
   }
 }

@@ -1,3 +1,4 @@
+import { compareKeys } from "../runtime/context.js";
 import type { Key } from "../types.js";
 
 /** The state section (a partition number) that owns a key. */
@@ -28,6 +29,29 @@ export function bySection<V>(entries: Iterable<[Key, V]>, sectionOf: SectionOf):
     else out.set(s, [e]);
   }
   return out;
+}
+
+/**
+ * Keys in firing order (compareKeys: numbers first, then strings). Number keys alone (the common
+ * case) sort as a Float64Array, without a comparator call per comparison. Sorts `keys` in place
+ * when it does not.
+ */
+export function sortKeys(keys: Key[]): readonly Key[] | Float64Array {
+  const n = keys.length;
+  if (n < 2) return keys;
+  const nums = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = keys[i]!;
+    // NaN is a Map key too; the comparator handles it (and strings) as before.
+    if (typeof k !== "number" || Number.isNaN(k)) return keys.sort(compareKeys);
+    nums[i] = k;
+  }
+  return nums.sort();
+}
+
+/** The keys of a window's (or bucket's) map in firing order. */
+export function sortedKeys(accs: ReadonlyMap<Key, unknown>): readonly Key[] | Float64Array {
+  return sortKeys([...accs.keys()]);
 }
 
 /** Deletes the owned keys of a map (in place). */

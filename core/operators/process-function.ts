@@ -1,5 +1,5 @@
 import type { OutputTag, ProcessContext, ProcessNode, Timers } from "../pipeline/plan.js";
-import { AGGREGATED, compareKeys, type Push, type RuntimeContext } from "../runtime/context.js";
+import { AGGREGATED, type Push, type RuntimeContext } from "../runtime/context.js";
 import type {
   ListState,
   MapState,
@@ -7,57 +7,67 @@ import type {
   ValueState,
   ValueStateDescriptor,
 } from "../state/descriptors.js";
-import { Heap } from "../time/heap.js";
+import { TimerHeap } from "../time/heap.js";
 import type { Key } from "../types.js";
 import { bySection, dropKeys, type SectionOf, type TimedOperator } from "./operator.js";
 import { userFailure } from "./window.js";
 
-interface TimerEntry {
-  time: number;
-  key: Key;
-}
-const earlier = (a: TimerEntry, b: TimerEntry) =>
-  a.time < b.time || (a.time === b.time && compareKeys(a.key, b.key) < 0);
-
-/** Timers of one domain: a heap plus, per key, the set of live timestamps (deduplicates, deletes lazily). */
+/**
+ * Timers of one domain: a heap plus, per key, the live timestamps (deduplicates, deletes
+ * lazily). A key's live timestamps are a number while it has one timer (the common case: no
+ * `Set` per key), a `Set` from the second on.
+ */
 class TimerQueue {
-  readonly heap = new Heap<TimerEntry>(earlier);
-  readonly live = new Map<Key, Set<number>>();
+  readonly heap = new TimerHeap();
+  readonly live = new Map<Key, number | Set<number>>();
+  /** The timer `pop` found. */
+  time = 0;
+  key: Key = "";
 
   add(key: Key, time: number): boolean {
-    let s = this.live.get(key);
-    if (!s) {
-      s = new Set();
-      this.live.set(key, s);
+    const s = this.live.get(key);
+    if (s === undefined) this.live.set(key, time);
+    else if (typeof s === "number") {
+      if (s === time) return false;
+      this.live.set(key, new Set([s, time]));
+    } else {
+      if (s.has(time)) return false;
+      s.add(time);
     }
-    if (s.has(time)) return false;
-    s.add(time);
-    this.heap.push({ time, key });
+    this.heap.push(time, key);
     return true;
   }
 
   delete(key: Key, time: number): void {
-    this.live.get(key)?.delete(time);
+    const s = this.live.get(key);
+    if (s === time) this.live.delete(key);
+    else if (typeof s === "object" && s.delete(time) && s.size === 0) this.live.delete(key);
   }
 
-  /** Pops the next live timer at or before `upTo`. */
-  pop(upTo: number): TimerEntry | undefined {
-    for (let t = this.heap.peek(); t !== undefined && t.time <= upTo; t = this.heap.peek()) {
-      this.heap.pop();
-      const s = this.live.get(t.key);
-      if (!s?.delete(t.time)) continue;
-      if (s.size === 0) this.live.delete(t.key);
-      return t;
+  /** Finds (in `time`, `key`) and removes the next live timer at or before `upTo`. */
+  pop(upTo: number): boolean {
+    const heap = this.heap;
+    while (heap.size > 0 && heap.peekTime() <= upTo) {
+      const time = heap.peekTime();
+      const key = heap.peekKey();
+      heap.pop();
+      const s = this.live.get(key);
+      if (s === time) this.live.delete(key);
+      else if (typeof s !== "object" || !s.delete(time)) continue;
+      else if (s.size === 0) this.live.delete(key);
+      this.time = time;
+      this.key = key;
+      return true;
     }
-    return undefined;
+    return false;
   }
 
   next(): number {
-    return this.heap.peek()?.time ?? Number.POSITIVE_INFINITY;
+    return this.heap.peekTime();
   }
 
   entries(): [Key, number[]][] {
-    return [...this.live].map(([k, s]) => [k, [...s]]);
+    return [...this.live].map(([k, s]) => [k, typeof s === "number" ? [s] : [...s]]);
   }
 
   load(entries: [Key, number[]][]): void {
@@ -71,6 +81,29 @@ class TimerQueue {
 }
 
 /**
+ * A row with a slot per state name known so far. Exactly sized: an empty `[]` given its first
+ * element grows to 17 slots, which would make a key with one value cost ~150 bytes.
+ */
+function newRow(slots: number): unknown[] {
+  switch (slots) {
+    case 0:
+    case 1:
+      return [undefined];
+    case 2:
+      return [undefined, undefined];
+    case 3:
+      return [undefined, undefined, undefined];
+    case 4:
+      return [undefined, undefined, undefined, undefined];
+    default:
+      return new Array<unknown>(slots).fill(undefined);
+  }
+}
+
+/** A value state slot holding `undefined` as set by the user (an empty slot is `undefined`). */
+const UNDEFINED = Symbol("undefined");
+
+/**
  * Flink's KeyedProcessFunction: per-record calls with keyed state (value, map, list) and
  * event-time / processing-time timers. One context object is reused for every call.
  */
@@ -79,12 +112,21 @@ export class ProcessOperator implements TimedOperator {
   nextDue = Number.POSITIVE_INFINITY;
   nextProcessingDue = Number.POSITIVE_INFINITY;
   readonly push: Push;
-  private readonly values = new Map<string, Map<Key, unknown>>();
-  private readonly accessors = new Map<string, unknown>();
-  private readonly byDescriptor = new Map<StateDescriptor, unknown>();
+  /**
+   * Keyed state: per key one row with a slot per state name (`kind:name`), so a record's state
+   * costs one Map lookup however many descriptors it touches. Rows without state are deleted.
+   */
+  private readonly rows = new Map<Key, unknown[]>();
+  private readonly slots = new Map<string, number>();
+  /** Accessors of the descriptors used so far, found by identity (a short array scan). */
+  private readonly descriptors: StateDescriptor[] = [];
+  private readonly accessors: unknown[] = [];
   private readonly eventTimers = new TimerQueue();
   private readonly processingTimers = new TimerQueue();
   private key: Key = "";
+  /** The current key's row, once looked up (`looked`): undefined when it has no state. */
+  private row: unknown[] | undefined;
+  private looked = false;
   private ts = 0;
   private domain: "event" | "processing" | undefined;
   private readonly ctx: ProcessContext<Key, unknown>;
@@ -131,6 +173,7 @@ export class ProcessOperator implements TimedOperator {
     this.push = (value, ts, key) => {
       rt.fate |= AGGREGATED;
       this.key = key;
+      this.looked = false;
       this.ts = ts;
       this.domain = undefined;
       try {
@@ -141,86 +184,111 @@ export class ProcessOperator implements TimedOperator {
     };
   }
 
-  private store(name: string): Map<Key, unknown> {
-    let m = this.values.get(name);
-    if (!m) {
-      m = new Map();
-      this.values.set(name, m);
+  private slot(id: string): number {
+    let i = this.slots.get(id);
+    if (i === undefined) this.slots.set(id, (i = this.slots.size));
+    return i;
+  }
+
+  /** The current key's row; created when `create`. */
+  private current(create: boolean): unknown[] | undefined {
+    if (!this.looked) {
+      this.row = this.rows.get(this.key);
+      this.looked = true;
     }
-    return m;
+    if (this.row === undefined && create) this.rows.set(this.key, (this.row = newRow(this.slots.size)));
+    return this.row;
+  }
+
+  /** Empties a slot of the current key; the row goes once every slot is empty. */
+  private clearSlot(i: number): void {
+    const row = this.current(false);
+    if (row === undefined || row[i] === undefined) return;
+    row[i] = undefined;
+    for (let j = 0; j < row.length; j++) if (row[j] !== undefined) return;
+    this.rows.delete(this.key);
+    this.row = undefined;
   }
 
   private accessor(d: StateDescriptor): unknown {
-    // Descriptors are usually module constants: find them by identity, without building a name.
-    const known = this.byDescriptor.get(d);
-    if (known) return known;
+    const ds = this.descriptors;
+    for (let i = 0; i < ds.length; i++) if (ds[i] === d) return this.accessors[i];
+    // A descriptor seen for the first time: one accessor per state name, whatever object names it.
     const id = `${d.kind}:${d.name}`;
-    let a = this.accessors.get(id);
-    if (a) {
-      this.byDescriptor.set(d, a);
-      return a;
-    }
-    const m = this.store(id);
+    const i = this.slot(id);
+    const same = ds.findIndex((x) => `${x.kind}:${x.name}` === id);
+    const a = same >= 0 ? this.accessors[same] : this.newAccessor(d, i);
+    ds.push(d);
+    this.accessors.push(a);
+    return a;
+  }
+
+  private newAccessor(d: StateDescriptor, i: number): unknown {
     if (d.kind === "value") {
       const initial = (d as ValueStateDescriptor<unknown>).initial;
-      a = {
-        get: () => (m.has(this.key) ? m.get(this.key) : initial),
-        set: (v: unknown) => void m.set(this.key, v),
-        clear: () => void m.delete(this.key),
+      return {
+        get: () => {
+          const v = this.current(false)?.[i];
+          return v === undefined ? initial : v === UNDEFINED ? undefined : v;
+        },
+        set: (v: unknown) => {
+          this.current(true)![i] = v === undefined ? UNDEFINED : v;
+        },
+        clear: () => this.clearSlot(i),
       } satisfies ValueState<unknown>;
-    } else if (d.kind === "map") {
+    }
+    if (d.kind === "map") {
       const inner = (create: boolean) => {
-        let x = m.get(this.key) as Map<unknown, unknown> | undefined;
-        if (!x && create) {
-          x = new Map();
-          m.set(this.key, x);
-        }
+        const row = this.current(create);
+        let x = row?.[i] as Map<unknown, unknown> | undefined;
+        if (!x && create) row![i] = x = new Map();
         return x;
       };
-      a = {
+      return {
         get: (k: unknown) => inner(false)?.get(k),
         set: (k: unknown, v: unknown) => void inner(true)!.set(k, v),
         has: (k: unknown) => inner(false)?.has(k) ?? false,
         delete: (k: unknown) => {
           const x = inner(false);
           x?.delete(k);
-          if (x?.size === 0) m.delete(this.key);
+          if (x?.size === 0) this.clearSlot(i);
         },
         entries: () => (inner(false) ?? new Map()).entries(),
         get size() {
           return inner(false)?.size ?? 0;
         },
-        clear: () => void m.delete(this.key),
+        clear: () => this.clearSlot(i),
       } satisfies MapState<unknown, unknown>;
-    } else {
-      a = {
-        get: () => (m.get(this.key) as unknown[] | undefined) ?? [],
-        add: (v: unknown) => {
-          const l = m.get(this.key) as unknown[] | undefined;
-          if (l) l.push(v);
-          else m.set(this.key, [v]);
-        },
-        update: (vs: readonly unknown[]) => void (vs.length ? m.set(this.key, [...vs]) : m.delete(this.key)),
-        clear: () => void m.delete(this.key),
-      } satisfies ListState<unknown>;
     }
-    this.accessors.set(id, a);
-    this.byDescriptor.set(d, a);
-    return a;
+    return {
+      get: () => (this.current(false)?.[i] as unknown[] | undefined) ?? [],
+      add: (v: unknown) => {
+        const row = this.current(true)!;
+        const l = row[i] as unknown[] | undefined;
+        if (l) l.push(v);
+        else row[i] = [v];
+      },
+      update: (vs: readonly unknown[]) => {
+        if (vs.length) this.current(true)![i] = [...vs];
+        else this.clearSlot(i);
+      },
+      clear: () => this.clearSlot(i),
+    } satisfies ListState<unknown>;
   }
 
-  private onTimer(t: TimerEntry, domain: "event" | "processing"): void {
+  private onTimer(time: number, key: Key, domain: "event" | "processing"): void {
     const fn = this.node.fn;
     if (!fn.onTimer) return;
-    this.key = t.key;
-    this.ts = t.time;
+    this.key = key;
+    this.looked = false;
+    this.ts = time;
     this.domain = domain;
     try {
-      fn.onTimer.call(fn, t.time, this.ctx);
+      fn.onTimer.call(fn, time, this.ctx);
     } catch (e) {
       this.rt.userError(userFailure(this.node.label, e), {
-        key: t.key,
-        timestamp: t.time,
+        key,
+        timestamp: time,
         what: `${domain}-time timer`,
       });
     }
@@ -228,14 +296,25 @@ export class ProcessOperator implements TimedOperator {
 
   advance(wm: number): void {
     this.wm = wm;
-    for (let t = this.eventTimers.pop(wm); t; t = this.eventTimers.pop(wm)) this.onTimer(t, "event");
-    this.nextDue = this.eventTimers.next();
+    const q = this.eventTimers;
+    while (q.pop(wm)) this.onTimer(q.time, q.key, "event");
+    this.nextDue = q.next();
   }
 
   onProcessingTime(now: number): void {
-    for (let t = this.processingTimers.pop(now); t; t = this.processingTimers.pop(now))
-      this.onTimer(t, "processing");
-    this.nextProcessingDue = this.processingTimers.next();
+    const q = this.processingTimers;
+    while (q.pop(now)) this.onTimer(q.time, q.key, "processing");
+    this.nextProcessingDue = q.next();
+  }
+
+  /** The state of one slot: `[key, value]` for every key that has it (`undefined` as set). */
+  private slotEntries(i: number): [Key, unknown][] {
+    const out: [Key, unknown][] = [];
+    for (const [k, row] of this.rows) {
+      const v = row[i];
+      if (v !== undefined) out.push([k, v === UNDEFINED ? undefined : v]);
+    }
+    return out;
   }
 
   snapshot(sectionOf: SectionOf): Map<number, unknown> {
@@ -250,8 +329,9 @@ export class ProcessOperator implements TimedOperator {
       if (!snap) out.set(s, (snap = { state: [], eventTimers: [], processingTimers: [] }));
       return snap;
     };
-    for (const [name, m] of this.values)
-      for (const [s, entries] of bySection(m, sectionOf)) section(s).state.push([name, entries]);
+    for (const [name, i] of this.slots)
+      for (const [s, entries] of bySection(this.slotEntries(i), sectionOf))
+        section(s).state.push([name, entries]);
     for (const [s, entries] of bySection(this.eventTimers.entries(), sectionOf))
       section(s).eventTimers = entries;
     for (const [s, entries] of bySection(this.processingTimers.entries(), sectionOf))
@@ -266,9 +346,14 @@ export class ProcessOperator implements TimedOperator {
       processingTimers: [Key, number[]][];
     };
     for (const [name, entries] of s.state) {
-      const m = this.store(name);
-      for (const [k, v] of entries) m.set(k, v);
+      const i = this.slot(name);
+      for (const [k, v] of entries) {
+        let row = this.rows.get(k);
+        if (!row) this.rows.set(k, (row = newRow(this.slots.size)));
+        row[i] = v === undefined ? UNDEFINED : v;
+      }
     }
+    this.looked = false;
     this.eventTimers.load(s.eventTimers);
     this.processingTimers.load(s.processingTimers);
     this.nextDue = this.eventTimers.next();
@@ -276,7 +361,8 @@ export class ProcessOperator implements TimedOperator {
   }
 
   drop(owned: (key: Key) => boolean): void {
-    for (const m of this.values.values()) dropKeys(m, owned);
+    dropKeys(this.rows, owned);
+    this.looked = false;
     this.eventTimers.drop(owned);
     this.processingTimers.drop(owned);
   }

@@ -1,20 +1,32 @@
+import { UserFunctionError } from "../errors.js";
 import type { SinkNode } from "../pipeline/plan.js";
-import { EMITTED, keyString, type Push, type RuntimeContext, userCall } from "../runtime/context.js";
+import { EMITTED, keyString, outgoing, type Push, type RuntimeContext } from "../runtime/context.js";
 
 /** Buffers records for the topic; they are written with the next commit. */
 export function sink(node: SinkNode, rt: RuntimeContext): Push {
   const { topic, label, serialize, headers } = node;
   const keyFn = node.key;
   const counter = rt.counter(topic);
+  if (!keyFn && !serialize && !headers)
+    // The common case: the value as it is, keyed by the stream's key.
+    return (value, ts, key) => {
+      rt.fate |= EMITTED;
+      counter.n++;
+      rt.out.push(outgoing(topic, keyString(key), value, ts, undefined));
+    };
   return (value, ts, key) => {
     rt.fate |= EMITTED;
     counter.n++;
-    const k = keyFn ? userCall(label, keyFn, value) : keyString(key);
-    const v = serialize ? userCall(label, serialize, value) : value;
-    rt.out.push(
-      headers
-        ? { topic, key: k, value: v, timestamp: ts, headers: userCall(label, headers, value) }
-        : { topic, key: k, value: v, timestamp: ts },
-    );
+    let k: string | null;
+    let v: unknown;
+    let h: Record<string, string> | undefined;
+    try {
+      k = keyFn ? keyFn(value) : keyString(key);
+      v = serialize ? serialize(value) : value;
+      h = headers ? headers(value) : undefined;
+    } catch (e) {
+      throw new UserFunctionError(label, e);
+    }
+    rt.out.push(outgoing(topic, k, v, ts, h));
   };
 }

@@ -1,8 +1,8 @@
 import type { WindowJoinNode } from "../pipeline/plan.js";
-import { AGGREGATED, compareKeys, LATE, type Push, type RuntimeContext } from "../runtime/context.js";
+import { AGGREGATED, LATE, type Push, type RuntimeContext } from "../runtime/context.js";
 import { windowStart } from "../time/windows.js";
 import type { Key } from "../types.js";
-import { bySection, dropKeys, type SectionOf, type TimedOperator } from "./operator.js";
+import { bySection, dropKeys, type SectionOf, sortKeys, type TimedOperator } from "./operator.js";
 import { userFailure } from "./window.js";
 
 interface Bucket {
@@ -27,6 +27,9 @@ export class WindowJoinOperator implements TimedOperator {
   private readonly size: number;
   private readonly slide: number;
   private readonly offset: number;
+  /** Start of the latest window holding the last record's slide, and those windows' buckets. */
+  private first = Number.NaN;
+  private readonly cached: Bucket[] = [];
 
   constructor(
     readonly id: string,
@@ -44,11 +47,21 @@ export class WindowJoinOperator implements TimedOperator {
   }
 
   private add(side: "left" | "right", value: unknown, ts: number, key: Key): void {
+    const { size, slide } = this;
+    // As in WindowOperator: the latest slide's start and its windows' buckets are cached.
+    let first = this.first;
+    const cache = this.cached;
+    if (!(ts >= first && ts < first + slide)) {
+      first = this.first = windowStart(ts, slide, this.offset);
+      cache.length = 0;
+    }
     let added = false;
-    for (let start = windowStart(ts, this.slide, this.offset); start > ts - this.size; start -= this.slide) {
-      const end = start + this.size;
+    let k = 0;
+    for (let start = first; start > ts - size; start -= slide, k++) {
+      const end = start + size;
       if (end - 1 <= this.wm) break;
-      const b = this.byStart.get(start) ?? this.open(start, end);
+      let b = cache[k];
+      if (b === undefined) cache[k] = b = this.byStart.get(start) ?? this.open(start, end);
       const m = b[side];
       const list = m.get(key);
       if (list) list.push(value);
@@ -76,7 +89,7 @@ export class WindowJoinOperator implements TimedOperator {
       if (b.end - 1 > wm) break;
       n++;
       this.byStart.delete(b.start);
-      const keys = [...b.left.keys()].filter((k) => b.right.has(k)).sort(compareKeys);
+      const keys = sortKeys([...b.left.keys()].filter((k) => b.right.has(k)));
       for (const k of keys) {
         const rs = b.right.get(k)!;
         for (const l of b.left.get(k)!)
@@ -96,7 +109,11 @@ export class WindowJoinOperator implements TimedOperator {
           }
       }
     }
-    if (n > 0) this.buckets = this.buckets.slice(n);
+    if (n > 0) {
+      this.buckets = this.buckets.slice(n);
+      this.first = Number.NaN;
+      this.cached.length = 0;
+    }
     this.nextDue = this.buckets.length ? this.buckets[0]!.end - 1 : Number.POSITIVE_INFINITY;
   }
 

@@ -1,16 +1,9 @@
 import { UserFunctionError } from "../errors.js";
 import type { WindowNode } from "../pipeline/plan.js";
-import {
-  AGGREGATED,
-  compareKeys,
-  keyString,
-  LATE,
-  type Push,
-  type RuntimeContext,
-} from "../runtime/context.js";
+import { AGGREGATED, keyString, LATE, type Push, type RuntimeContext } from "../runtime/context.js";
 import { windowStart } from "../time/windows.js";
 import type { Key } from "../types.js";
-import { bySection, type SectionOf, type TimedOperator } from "./operator.js";
+import { bySection, type SectionOf, sortedKeys, type TimedOperator } from "./operator.js";
 
 interface Bucket {
   start: number;
@@ -34,6 +27,9 @@ export class WindowOperator implements TimedOperator {
   private readonly size: number;
   private readonly slide: number;
   private readonly offset: number;
+  /** Start of the latest window holding the last record's slide, and those windows' buckets. */
+  private first = Number.NaN;
+  private readonly cached: Bucket[] = [];
 
   constructor(
     readonly id: string,
@@ -53,28 +49,49 @@ export class WindowOperator implements TimedOperator {
     const { size, slide, node, rt } = this;
     const lateness = node.allowedLateness;
     const agg = node.aggregator;
+    // Records come mostly in order: the latest window start and its buckets (the windows of
+    // that slide, newest first) are cached, so the common record needs no `%` and no lookup by
+    // start (an epoch-ms double) until event time moves on to the next slide.
+    let first = this.first;
+    const cache = this.cached;
+    if (!(ts >= first && ts < first + slide)) {
+      first = this.first = windowStart(ts, slide, this.offset);
+      cache.length = 0;
+    }
     let added = false;
-    for (let start = windowStart(ts, slide, this.offset); start > ts - size; start -= slide) {
+    let k = 0;
+    for (let start = first; start > ts - size; start -= slide, k++) {
       const end = start + size;
       // Older windows end earlier: once one is past its lateness, all the rest are too.
       if (end - 1 + lateness <= this.wm) break;
-      const b = this.byStart.get(start) ?? this.open(start, end);
-      let acc = b.accs.get(key);
-      if (acc === undefined && !b.accs.has(key)) acc = agg.init();
+      let b = cache[k];
+      if (b === undefined) cache[k] = b = this.byStart.get(start) ?? this.open(start, end);
+      const accs = b.accs;
+      let acc = accs.get(key);
+      const known = acc !== undefined || accs.has(key);
+      if (!known) acc = agg.init();
+      let next: unknown;
       try {
-        acc = agg.add(acc, value);
+        next = agg.add(acc, value);
       } catch (e) {
         throw userFailure(node.label, e);
       }
-      b.accs.set(key, acc);
+      // An accumulator mutated in place is already in the map.
+      if (!known || next !== acc) accs.set(key, next);
       added = true;
-      if (b.fired) this.emit(b, key, acc); // a late record within the allowed lateness fires again
+      if (b.fired) this.emit(b, key, next); // a late record within the allowed lateness fires again
     }
     if (added) rt.fate |= AGGREGATED;
     else {
       rt.fate |= LATE;
       if (node.lateTo !== undefined) rt.write(node.lateTo, keyString(key), value, ts);
     }
+  }
+
+  /** Forgets the cached buckets (some were dropped). */
+  private uncache(): void {
+    this.first = Number.NaN;
+    this.cached.length = 0;
   }
 
   private open(start: number, end: number): Bucket {
@@ -113,14 +130,16 @@ export class WindowOperator implements TimedOperator {
       if (b.end - 1 > wm) break;
       if (!b.fired) {
         b.fired = true;
-        const keys = [...b.accs.keys()].sort(compareKeys);
-        for (const k of keys) this.emit(b, k, b.accs.get(k));
+        for (const k of sortedKeys(b.accs)) this.emit(b, k, b.accs.get(k));
       }
       if (b.end - 1 + lateness <= wm) drop++;
     }
     // Cleanup times grow with `end`, so the buckets to drop are a prefix.
     for (let i = 0; i < drop; i++) this.byStart.delete(this.buckets[i]!.start);
-    if (drop > 0) this.buckets = this.buckets.slice(drop);
+    if (drop > 0) {
+      this.buckets = this.buckets.slice(drop);
+      this.uncache();
+    }
     this.nextDue = this.computeNextDue();
   }
 
@@ -159,6 +178,7 @@ export class WindowOperator implements TimedOperator {
       if (fired) b.fired = true;
       for (const [k, acc] of entries) b.accs.set(k, acc);
     }
+    this.uncache();
     this.nextDue = this.computeNextDue();
   }
 
@@ -166,6 +186,7 @@ export class WindowOperator implements TimedOperator {
     for (const b of this.buckets) for (const k of [...b.accs.keys()]) if (owned(k)) b.accs.delete(k);
     for (const b of this.buckets) if (b.accs.size === 0) this.byStart.delete(b.start);
     this.buckets = this.buckets.filter((b) => b.accs.size > 0);
+    this.uncache();
     this.nextDue = this.computeNextDue();
   }
 }

@@ -1,7 +1,7 @@
 import { topicNameProblem } from "../broker/broker.js";
 import { PipelineError } from "../errors.js";
 import { type Aggregator, type AggregatorSpec, reducing, toAggregator } from "../operators/aggregators.js";
-import { json, type Serde } from "../serde.js";
+import { json, jsonDeserialize, type Serde } from "../serde.js";
 import { describeWindow, type WindowSpec, windowProblem } from "../time/windows.js";
 import type { Key, KeyedValue, StoredRecord, WindowResult } from "../types.js";
 import type {
@@ -437,6 +437,7 @@ export class Pipeline {
     const serde = options.value ?? json<T>();
     let deserialize: (raw: unknown) => unknown;
     if (typeof serde === "function") deserialize = serde;
+    else if (serde && serde.deserialize === jsonDeserialize) deserialize = jsonDeserialize;
     else if (serde && typeof serde.deserialize === "function") deserialize = serde.deserialize.bind(serde);
     else throw new PipelineError(label, "value must be a Serde (e.g. json()) or a function (raw) => value");
     const node: SourceNode = {

@@ -1,11 +1,7 @@
 import { PipelineError } from "../errors.js";
 import { isPipeline, type Pipeline } from "../pipeline/builder.js";
-import { json } from "../serde.js";
-
-const jsonSerde = json();
-const defaultDeserialize = (raw: unknown) => jsonSerde.deserialize(raw);
-
 import type { PlanNode, RepartitionNode, SourceNode } from "../pipeline/plan.js";
+import { jsonDeserialize } from "../serde.js";
 
 export interface Edge {
   node: PlanNode;
@@ -79,7 +75,7 @@ export function compile(pipeline: Pipeline, options: { group?: string } = {}): P
         label: n.label,
         keyed: false,
         topic: n.topic ?? `${options.group ?? "rivulet"}-repartition-${n.step}`,
-        deserialize: defaultDeserialize,
+        deserialize: jsonDeserialize,
         timestamp: undefined,
         watermark: { maxOutOfOrderness: 0, ...n.watermark },
       });

@@ -14,9 +14,19 @@ import { sink } from "../operators/sink.js";
 import { WindowOperator } from "../operators/window.js";
 import { WindowJoinOperator } from "../operators/window-join.js";
 import type { KeyByNode, PlanNode, SourceNode } from "../pipeline/plan.js";
+import { jsonDeserialize } from "../serde.js";
 import type { Key, StoredRecord } from "../types.js";
 import { type Plan, upstreamSources } from "./compile.js";
-import { AGGREGATED, DEAD, EMITTED, keyString, LATE, type Push, type RuntimeContext } from "./context.js";
+import {
+  AGGREGATED,
+  DEAD,
+  EMITTED,
+  FILTERED,
+  keyString,
+  LATE,
+  type Push,
+  type RuntimeContext,
+} from "./context.js";
 
 const NEG = Number.NEGATIVE_INFINITY;
 const POS = Number.POSITIVE_INFINITY;
@@ -82,6 +92,9 @@ export interface SectionSnapshot {
   wms: Record<string, number>;
   operators: Record<string, unknown>;
 }
+
+/** What `Executor.deserialize` returns for a record it dead-lettered. */
+const REJECTED = Symbol("rejected");
 
 const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
@@ -336,32 +349,49 @@ export class Executor {
   /** The hot loop: every record of a batch through its source's fused chain. */
   process(part: PartitionState, records: readonly StoredRecord[], now: number): void {
     if (records.length === 0) return;
-    const rt = this.rt;
-    const c = rt.counters;
     for (const input of part.inputs) {
       input.lastActive = now;
       if (input.idle) {
         input.idle = false;
         for (const v of input.views) this.recompute(v);
       }
-      const src = input.source.node;
-      const push = input.source.push;
-      const deserialize = src.deserialize;
-      const tsFn = src.timestamp;
-      const ooo = src.watermark.maxOutOfOrderness;
-      const skew = src.watermark.maxFutureSkew ?? POS;
+      this.run(input, records);
+    }
+    this.rt.current = undefined;
+    part.offset = records[records.length - 1]!.offset + 1;
+  }
+
+  /**
+   * One source's records through its chain. Per record: the value (the default JSON
+   * deserializer's "already decoded" case without a call), its event time, the chain, the
+   * record's fate, the watermark.
+   */
+  private run(input: Input, records: readonly StoredRecord[]): void {
+    const rt = this.rt;
+    const src = input.source.node;
+    const push = input.source.push;
+    const deserialize = src.deserialize;
+    const json = deserialize === jsonDeserialize;
+    const tsFn = src.timestamp;
+    const ooo = src.watermark.maxOutOfOrderness;
+    const skew = src.watermark.maxFutureSkew;
+    let maxTs = input.maxTs;
+    // The common fates are counted here and added to the job's counters once per batch (or when
+    // a record throws out of the chain); the rare ones go straight to them.
+    let seen = 0;
+    let emitted = 0;
+    let filtered = 0;
+    let aggregated = 0;
+    try {
       for (let i = 0; i < records.length; i++) {
         const r = records[i]!;
         rt.current = r;
         rt.fate = 0;
-        c.in++;
-        let value: unknown;
-        try {
-          value = deserialize(r.value);
-        } catch (e) {
-          rt.deadLetter(r, "deserialize", describe(e), src.label);
-          c.deadLettered++;
-          continue;
+        seen++;
+        let value = r.value;
+        if (!json || typeof value !== "object" || value instanceof Uint8Array) {
+          value = this.deserialize(deserialize, r, src.label);
+          if (value === REJECTED) continue;
         }
         let ts: unknown;
         if (tsFn === undefined) ts = r.timestamp;
@@ -369,23 +399,19 @@ export class Executor {
           try {
             ts = tsFn(value, r);
           } catch (e) {
-            rt.deadLetter(r, "timestamp", `timestamp function threw: ${describe(e)}`, src.label);
-            c.deadLettered++;
+            this.reject(r, `timestamp function threw: ${describe(e)}`, src.label);
             continue;
           }
         if (typeof ts !== "number" || !(ts >= 0) || ts === POS) {
-          rt.deadLetter(r, "timestamp", timestampProblem(ts), src.label);
-          c.deadLettered++;
+          this.reject(r, timestampProblem(ts), src.label);
           continue;
         }
-        if (ts - input.wm > skew && input.maxTs !== NEG) {
-          rt.deadLetter(
+        if (skew !== undefined && ts - input.wm > skew && maxTs !== NEG) {
+          this.reject(
             r,
-            "timestamp",
             `timestamp ${ts} is more than maxFutureSkew (${skew} ms) ahead of the watermark ${input.wm}`,
             src.label,
           );
-          c.deadLettered++;
           continue;
         }
         try {
@@ -394,13 +420,12 @@ export class Executor {
           rt.userError(e);
         }
         const f = rt.fate;
-        if (f & DEAD) c.deadLettered++;
-        else if (f & LATE) c.late++;
-        else if (f & EMITTED) c.emitted++;
-        else if (f & AGGREGATED) c.aggregated++;
-        else c.filtered++;
-        if (ts > input.maxTs) {
-          input.maxTs = ts;
+        if (f === EMITTED) emitted++;
+        else if (f === FILTERED) filtered++;
+        else if (f === AGGREGATED) aggregated++;
+        else this.tally(f);
+        if (ts > maxTs) {
+          input.maxTs = maxTs = ts;
           const w = ts - ooo - 1;
           if (w > input.wm) {
             const old = input.wm;
@@ -409,9 +434,39 @@ export class Executor {
           }
         }
       }
+    } finally {
+      const c = rt.counters;
+      c.in += seen;
+      c.emitted += emitted;
+      c.filtered += filtered;
+      c.aggregated += aggregated;
     }
-    rt.current = undefined;
-    part.offset = records[records.length - 1]!.offset + 1;
+  }
+
+  /** A value the default JSON check did not let through; REJECTED when it was dead-lettered. */
+  private deserialize(deserialize: (raw: unknown) => unknown, r: StoredRecord, label: string): unknown {
+    try {
+      return deserialize(r.value);
+    } catch (e) {
+      this.rt.deadLetter(r, "deserialize", describe(e), label);
+      this.rt.counters.deadLettered++;
+      return REJECTED;
+    }
+  }
+
+  /** Dead-letters a record whose event time cannot be used. */
+  private reject(r: StoredRecord, reason: string, label: string): void {
+    this.rt.deadLetter(r, "timestamp", reason, label);
+    this.rt.counters.deadLettered++;
+  }
+
+  /** Counts a record whose fate is one of the rarer combinations (the strongest bit wins). */
+  private tally(f: number): void {
+    const c = this.rt.counters;
+    if (f & DEAD) c.deadLettered++;
+    else if (f & LATE) c.late++;
+    else if (f & EMITTED) c.emitted++;
+    else c.aggregated++;
   }
 
   /** Processing time moved: idle inputs, processing-time timers. */

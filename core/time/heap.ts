@@ -1,3 +1,5 @@
+import type { Key } from "../types.js";
+
 /** A binary min-heap ordered by `less`; the timer queues of windows, sessions and process steps. */
 export class Heap<T> {
   private items: T[] = [];
@@ -12,36 +14,48 @@ export class Heap<T> {
     return this.items[0];
   }
 
+  // Sifting moves a hole instead of swapping pairs: one store per level, the item once at the end.
   push(item: T): void {
     const a = this.items;
+    const less = this.less;
+    let i = a.length;
     a.push(item);
-    let i = a.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!this.less(a[i]!, a[p]!)) break;
-      [a[i], a[p]] = [a[p]!, a[i]!];
+      const parent = a[p]!;
+      if (!less(item, parent)) break;
+      a[i] = parent;
       i = p;
     }
+    a[i] = item;
   }
 
   pop(): T | undefined {
     const a = this.items;
     const top = a[0];
     const last = a.pop();
-    if (a.length > 0 && last !== undefined) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && this.less(a[l]!, a[m]!)) m = l;
-        if (r < a.length && this.less(a[r]!, a[m]!)) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m]!, a[i]!];
-        i = m;
+    const n = a.length;
+    if (n === 0 || last === undefined) return top;
+    const less = this.less;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      let c = l;
+      let child = a[l]!;
+      if (r < n) {
+        const right = a[r]!;
+        if (less(right, child)) {
+          c = r;
+          child = right;
+        }
       }
+      if (!less(child, last)) break;
+      a[i] = child;
+      i = c;
     }
+    a[i] = last;
     return top;
   }
 
@@ -52,4 +66,92 @@ export class Heap<T> {
   clear(): void {
     this.items = [];
   }
+}
+
+/**
+ * A min-heap of timers `(time, key)` ordered by time, then key (numbers before strings, then
+ * natural order: the firing order of process steps). Two parallel arrays instead of an object
+ * per timer: no allocation per timer, and sifting compares numbers without a call.
+ */
+export class TimerHeap {
+  private times: number[] = [];
+  private keys: Key[] = [];
+
+  get size(): number {
+    return this.times.length;
+  }
+
+  /** Time of the earliest timer; +Infinity when empty. */
+  peekTime(): number {
+    return this.times.length > 0 ? this.times[0]! : Number.POSITIVE_INFINITY;
+  }
+
+  /** Key of the earliest timer (the heap must not be empty). */
+  peekKey(): Key {
+    return this.keys[0]!;
+  }
+
+  push(time: number, key: Key): void {
+    const ts = this.times;
+    const ks = this.keys;
+    let i = ts.length;
+    ts.push(time);
+    ks.push(key);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!earlier(time, key, ts[p]!, ks[p]!)) break;
+      ts[i] = ts[p]!;
+      ks[i] = ks[p]!;
+      i = p;
+    }
+    ts[i] = time;
+    ks[i] = key;
+  }
+
+  /** Removes the earliest timer. */
+  pop(): void {
+    const ts = this.times;
+    const ks = this.keys;
+    const time = ts.pop()!;
+    const key = ks.pop()!;
+    const n = ts.length;
+    if (n === 0) return;
+    // The last timer sinks from the root: the smaller child moves up while it is earlier.
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = -1;
+      let mt = time;
+      let mk = key;
+      if (l < n && earlier(ts[l]!, ks[l]!, mt, mk)) {
+        m = l;
+        mt = ts[l]!;
+        mk = ks[l]!;
+      }
+      if (r < n && earlier(ts[r]!, ks[r]!, mt, mk)) {
+        m = r;
+        mt = ts[r]!;
+        mk = ks[r]!;
+      }
+      if (m < 0) break;
+      ts[i] = mt;
+      ks[i] = mk;
+      i = m;
+    }
+    ts[i] = time;
+    ks[i] = key;
+  }
+
+  clear(): void {
+    this.times = [];
+    this.keys = [];
+  }
+}
+
+/** Timer order: by time, then by key (numbers before strings, then natural order). */
+function earlier(t1: number, k1: Key, t2: number, k2: Key): boolean {
+  if (t1 < t2) return true;
+  if (t1 !== t2) return false;
+  return typeof k1 === typeof k2 ? k1 < k2 : typeof k1 === "number";
 }
