@@ -29,6 +29,7 @@ import { type KafkaBenchResult, type KafkaRun, kafkaBench } from "./kafka.js";
 import { NexmarkGeneratorBroker } from "./nexmark/generator-broker.js";
 import { HANDWRITTEN, loadRxQueries, type RxQueries } from "./nexmark/handwritten.js";
 import { nexmarkSource, QUERIES, QUERY_NAMES, type QueryName } from "./nexmark/queries.js";
+import { cpuMs, settle } from "./settle.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -59,11 +60,7 @@ const CHUNK = 100_000;
 
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 const now = () => performance.now();
-/** This process's CPU time in ms (user + system). */
-const cpuNow = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
+const cpuNow = cpuMs;
 
 // ---------------------------------------------------------------------------------------------
 // Re-exec: pinned, --expose-gc, and a big heap for the 10M-event arrays (not for the memory
@@ -157,7 +154,7 @@ async function engineRun(q: QueryName, events: readonly NexmarkEvent[], n: numbe
   produce(broker, events, 0, n);
   const output = `${q}-out`;
   const pipeline: Pipeline = QUERIES[q](INPUT, output);
-  gc();
+  await settle();
   const job = await run(pipeline, { broker, manual: true });
   const timed = await timedDrain(job, n);
   const m = job.metrics().records;
@@ -171,7 +168,7 @@ async function engineRun(q: QueryName, events: readonly NexmarkEvent[], n: numbe
  * dropped (NexmarkGeneratorBroker), so nothing is stored and the heap stays small.
  */
 async function engineWithGeneration(q: QueryName, n: number): Promise<Sample> {
-  gc();
+  await settle();
   const broker = new NexmarkGeneratorBroker(INPUT, CONFIG, n);
   const output = `${q}-out`;
   const job = await run(QUERIES[q](INPUT, output), { broker, manual: true });
@@ -504,14 +501,8 @@ function eventsFor(q: QueryName): number {
 
 /** Timed engine runs per query (best kept); each needs a fresh topic (~3 s and a full GC at 10M). */
 const engineRuns = () => Number(option("runs") ?? 2);
-/**
- * Loops: at least 2 passes and at least this long in all (ms), best kept. A full GC leaves
- * concurrent sweeping behind it for a few hundred ms that slows whatever runs on the core; the
- * engine's untimed first 200K events absorb it, and short loops (q2, q3: ~10 ms a pass) get as
- * many passes as they need to get past it too.
- */
+/** Loop passes per query (best kept), after `settle()`. */
 const HAND_RUNS = 2;
-const HAND_MIN_MS = 1_500;
 
 /** What one query is measured on; each is timed in a process of its own by default. */
 const PATHS = ["generation", "handwritten", "rxjs", "engine"] as const;
@@ -546,9 +537,8 @@ async function measurePath(
   }
   const slice = qn === events.length ? events : events.slice(0, qn);
   loop!(warm);
-  gc();
-  const started = now();
-  while (out.length < HAND_RUNS || now() - started < HAND_MIN_MS) out.push(loopRun(loop!, slice));
+  await settle();
+  for (let i = 0; i < HAND_RUNS; i++) out.push(loopRun(loop!, slice));
   return out;
 }
 
@@ -653,7 +643,7 @@ async function main(): Promise<void> {
     pinned: process.env[CHILD_ENV],
     generator: { ...CONFIG, note: "generateNexmark defaults otherwise (10,000 events/s of event time)" },
     method:
-      "each path (generation, hand-written, rxjs, engine) of each query in a fresh process pinned to one core (unless process_per_path is false), after a warm-up of that path on a 200K-event prefix: engine_eps, best of `runs`: run + drain over `events` already in a 1-partition in-memory topic (a full GC first); engine_with_generation_eps, one run: events generated as the job polls (a generator source) and outputs dropped (a blackhole sink), as Flink's Nexmark runs; handwritten_eps / rxjs_eps, the best of at least 2 passes and 1.5 s of passes after a full GC: a loop over the same pre-generated array, outputs to an array",
+      "each path (generation, hand-written, rxjs, engine) of each query in a fresh process pinned to one core (unless process_per_path is false), after a warm-up of that path on a 200K-event prefix: engine_eps, best of `runs`: run + drain over `events` already in a 1-partition in-memory topic (a full GC first); engine_with_generation_eps, one run: events generated as the job polls (a generator source) and outputs dropped (a blackhole sink), as Flink's Nexmark runs; handwritten_eps / rxjs_eps, best of 2 passes: a loop over the same pre-generated array, outputs to an array; every timed run starts after a full GC and a wait until V8's background GC threads are idle (settle)",
     runs,
     process_per_path: !sameProcess,
     nexmark: results,
