@@ -145,6 +145,20 @@ export class Executor {
         .map((e) => inputPush.get(inKey(e.node, e.side))!);
       if (targets.length === 0) return () => {};
       if (targets.length === 1) return targets[0]!;
+      // Two or three consumers (a stream split by filters): a call site per consumer, each
+      // monomorphic, so V8 can inline every branch into the source loop.
+      const [a, b, c] = targets as [Push, Push, Push | undefined];
+      if (targets.length === 2)
+        return (v, ts, k) => {
+          a(v, ts, k);
+          b(v, ts, k);
+        };
+      if (c !== undefined && targets.length === 3)
+        return (v, ts, k) => {
+          a(v, ts, k);
+          b(v, ts, k);
+          c(v, ts, k);
+        };
       return (v, ts, k) => {
         for (let i = 0; i < targets.length; i++) targets[i]!(v, ts, k);
       };
