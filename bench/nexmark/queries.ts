@@ -378,40 +378,33 @@ export function q7(input: string, output: string): Pipeline {
     .to(output);
 }
 
-const q8Seen = valueState<boolean>("seen");
-
 /**
- * q8, monitor new users: people who created an auction in the 10 s tumbling window they joined in
- * (a window join on person id = seller), once per person and window (the SQL groups both sides).
+ * q8, monitor new users: people who created an auction in the 10 s tumbling window they joined in,
+ * once per person and window: persons grouped by (id, window), auctions by (seller, window), the
+ * two joined in that window on id = seller.
  */
 export function q8(input: string, output: string): Pipeline {
   const events = nexmarkSource(input);
-  const persons = events.filter(isPerson).keyBy((e) => e.person.id);
-  const auctions = events.filter(isAuction).keyBy((e) => e.auction.seller);
+  // As the SQL (and Flink's plan): each side grouped by its key and window first, then joined on
+  // (key, window), so a person meets a seller's auctions once, however many there are.
+  const persons = events
+    .filter(isPerson)
+    .keyBy((e) => e.person.id)
+    .window(tumbling(Q8_SIZE))
+    .reduce((first) => first)
+    .keyBy((w) => w.key);
+  const sellers = events
+    .filter(isAuction)
+    .keyBy((e) => e.auction.seller)
+    .window(tumbling(Q8_SIZE))
+    .aggregate(count())
+    .keyBy((w) => w.key);
   return persons
     .join(
-      auctions,
+      sellers,
       { window: tumbling(Q8_SIZE) },
-      (p, _a): Q8Result => ({
-        id: p.person.id,
-        name: p.person.name,
-        starttime: p.timestamp - (p.timestamp % Q8_SIZE),
-      }),
+      (p, _s): Q8Result => ({ id: p.key, name: p.value.person.name, starttime: p.start }),
     )
-    .keyBy((r) => r.id)
-    .process<Q8Result>({
-      onRecord(r, ctx) {
-        const seen = ctx.state(q8Seen);
-        if (seen.get()) return;
-        seen.set(true);
-        ctx.emit(r);
-        // Join results of one window come together, at its end - 1: forget the person after them.
-        ctx.timers.eventTime(ctx.timestamp);
-      },
-      onTimer(_t, ctx) {
-        ctx.state(q8Seen).clear();
-      },
-    })
     .to(output);
 }
 
