@@ -135,12 +135,3 @@ export function compareKeys(a: Key, b: Key): number {
   if (typeof a === typeof b) return a < b ? -1 : a > b ? 1 : 0;
   return typeof a === "number" ? -1 : 1;
 }
-
-/** Calls a user function, turning what it throws into a UserFunctionError naming the step. */
-export function userCall<A, R>(step: string, fn: (a: A) => R, a: A): R {
-  try {
-    return fn(a);
-  } catch (e) {
-    throw new UserFunctionError(step, e);
-  }
-}

@@ -1,3 +1,4 @@
+import { compareKeys } from "../runtime/context.js";
 import type { Key } from "../types.js";
 
 /** A binary min-heap ordered by `less`; the timer queues of windows, sessions and process steps. */
@@ -69,8 +70,8 @@ export class Heap<T> {
 }
 
 /**
- * A min-heap of timers `(time, key)` ordered by time, then key (numbers before strings, then
- * natural order: the firing order of process steps). Two parallel arrays instead of an object
+ * A min-heap of timers `(time, key)` ordered by time, then key (`compareKeys`: the firing
+ * order of process steps). Two parallel arrays instead of an object
  * per timer: no allocation per timer, and sifting compares numbers without a call.
  */
 export class TimerHeap {
@@ -149,9 +150,7 @@ export class TimerHeap {
   }
 }
 
-/** Timer order: by time, then by key (numbers before strings, then natural order). */
+/** Timer order: by time, then by key (`compareKeys`, the firing order of windows too). */
 function earlier(t1: number, k1: Key, t2: number, k2: Key): boolean {
-  if (t1 < t2) return true;
-  if (t1 !== t2) return false;
-  return typeof k1 === typeof k2 ? k1 < k2 : typeof k1 === "number";
+  return t1 < t2 || (t1 === t2 && compareKeys(k1, k2) < 0);
 }
