@@ -439,13 +439,16 @@ export class KafkaConsumer implements Consumer {
       .flatMap(([topic, ps]) => ps.map((partition) => ({ topic, partition })))
       .sort((a, b) => order(a.topic) - order(b.topic) || a.partition - b.partition);
     const nextKeys = new Set(nextTps.map((tp) => tpKey(tp.topic, tp.partition)));
-    const revoked = this.assigned.filter((tp) => !nextKeys.has(tpKey(tp.topic, tp.partition)));
+    let revoked = this.assigned.filter((tp) => !nextKeys.has(tpKey(tp.topic, tp.partition)));
     // KafkaJS rejoined by itself (no batch was held), so partitions moved without a commit.
     // Outputs the job made since its last one (timers) may come from them: they cannot be
     // committed now, so everything goes back to the last commit, to be restored whole.
-    if (revoked.length > 0 && this.commits && this.jobHolds()) await this.loseAll();
+    if (revoked.length > 0 && this.commits && this.jobHolds()) {
+      await this.loseAll(); // reports them revoked (lost); the new assignment comes whole
+      revoked = [];
+    }
     const assigned = nextTps.filter((tp) => !this.assignedKeys.has(tpKey(tp.topic, tp.partition)));
-    for (const tp of this.assigned.filter((tp) => !nextKeys.has(tpKey(tp.topic, tp.partition)))) {
+    for (const tp of revoked) {
       const key = tpKey(tp.topic, tp.partition);
       for (const h of this.queues.get(key) ?? []) h.settle({ kind: "skip" });
       this.queues.delete(key);
@@ -462,12 +465,11 @@ export class KafkaConsumer implements Consumer {
       }
     }
     // Revoked partitions are another member's already: the job's commit leaves them alone.
-    this.expectData = true;
-    const stillRevoked = revoked.filter((tp) => this.assignedKeys.has(tpKey(tp.topic, tp.partition)));
     this.assigned = nextTps;
     this.assignedKeys = nextKeys;
-    if (stillRevoked.length === 0 && assigned.length === 0) return;
-    for (const l of this.listeners) await l({ assigned, revoked: stillRevoked });
+    this.expectData = true;
+    if (revoked.length === 0 && assigned.length === 0) return;
+    for (const l of this.listeners) await l({ assigned, revoked });
   }
 
   /** Lets go of every batch: queued ones, partly handed-out ones and held ones. */
