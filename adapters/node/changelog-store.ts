@@ -102,12 +102,6 @@ export class KafkaChangelogStore implements StateStore {
   }
 
   /**
-   * The snapshot `id` of a section. The commit that named it is committed, but a transaction
-   * that a dead process left open earlier in the same partition hides it from read_committed
-   * readers until the broker aborts that transaction (the producers' 10 s transaction timeout,
-   * checked every 10 s): read again until it shows, within `readTimeout`.
-   */
-  /**
    * Reads the changelog to its end as it is now. A commit in flight on a section has written
    * its snapshot there inside its transaction, and read_committed reading stops at the first
    * open transaction: reaching the end means every such commit has ended. Then a stalled
@@ -119,6 +113,12 @@ export class KafkaChangelogStore implements StateStore {
     await this.readToEnd(new Map());
   }
 
+  /**
+   * The snapshot `id` of a section. The commit that named it is committed, but a transaction
+   * that a dead process left open earlier in the same partition hides it from read_committed
+   * readers until the broker aborts that transaction (the producers' 10 s transaction timeout,
+   * checked every 10 s): read again until it shows, within `readTimeout`.
+   */
   async get(section: string, id: string): Promise<string | undefined> {
     const deadline = Date.now() + (this.options.readTimeout ?? 60_000);
     for (;;) {
