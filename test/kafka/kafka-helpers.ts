@@ -4,6 +4,19 @@ import { randomUUID } from "node:crypto";
 import { type IHeaders, Kafka, logLevel } from "kafkajs";
 
 /** A topic or group name no other test (or earlier run against the same broker) uses. */
+/** Waits until `check` holds, polling every 50 ms, or fails after `timeoutMs` with `what`. */
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export const uniq = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${randomUUID().slice(0, 6)}`;
 
 export interface ReadRecord {

@@ -13,7 +13,7 @@ import {
   tumbling,
 } from "../../core/index.js";
 import { MemoryBroker } from "../../core/testing.js";
-import { kafkaAdmin, readTopic, uniq } from "./kafka-helpers.js";
+import { kafkaAdmin, readTopic, uniq, until } from "./kafka-helpers.js";
 
 const bootstrap = inject("kafkaBootstrap");
 const kafka = new KafkaBroker({ brokers: [bootstrap], clientId: "rivulet-e2e" });
@@ -233,30 +233,31 @@ describe("scale-out: two jobs in one consumer group", () => {
     const state = new MemoryStateStore();
     // Checkpoints every 100 ms, not every batch: a rebalance may find uncommitted records.
     const options = { group, state, checkpointInterval: 500, maxBatch: 50 };
-    const until = async (what: string, ok: () => Promise<boolean> | boolean) => {
-      const deadline = Date.now() + 30_000;
-      while (!(await ok())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
     try {
       const jobA = await run(counts(output), { broker: a, ...options });
       await new Promise((r) => setTimeout(r, 200));
       const jobB = await run(counts(output), { broker: b, ...options });
       const shares = () => [jobA.metrics().partitions.length, jobB.metrics().partitions.length];
-      await until("both members to hold partitions", () => {
-        const [x, y] = shares();
-        return x! + y! === 6 && x! > 0 && y! > 0;
-      });
+      await until(
+        () => {
+          const [x, y] = shares();
+          return x! + y! === 6 && x! > 0 && y! > 0;
+        },
+        "both members hold partitions",
+        30_000,
+      );
       // The second half is processed by both members, each continuing the counts of its keys.
       await produce(records.slice(n / 2));
       // The input ends with a transaction marker: the last record is at the end offset - 2.
       const ends = await endOffsets(input);
-      await until("every input record to be committed", async () => {
-        const committed = await kafka.committed(group, input);
-        return ends.every((end, p) => (committed.find((c) => c.partition === p)?.offset ?? 0) >= end - 1);
-      });
+      await until(
+        async () => {
+          const committed = await kafka.committed(group, input);
+          return ends.every((end, p) => (committed.find((c) => c.partition === p)?.offset ?? 0) >= end - 1);
+        },
+        "every input record is committed",
+        30_000,
+      );
       await Promise.all([jobA.stop(), jobB.stop()]);
       expect(jobA.metrics().records.in).toBeGreaterThan(0);
       expect(jobB.metrics().records.in).toBeGreaterThan(0);

@@ -1,4 +1,5 @@
 import { describe, expect, inject, it } from "vitest";
+import { until } from "./kafka-helpers.js";
 import {
   appendEvents,
   drainAndRead,
@@ -9,7 +10,6 @@ import {
   progress,
   scenario,
   startWorker,
-  until,
   waitForProgress,
 } from "./workers.js";
 

@@ -43,15 +43,6 @@ export function progress(w: Worker): { records: number; checkpoints: number } {
   return { records: Number(last?.[1] ?? 0), checkpoints: Number(last?.[2] ?? 0) };
 }
 
-/** Waits until `check` holds, polling every 50 ms, or fails after `timeoutMs` with `what`. */
-export async function until(check: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** SIGKILL by pid and wait for the exit. */
 export async function kill(w: Worker): Promise<void> {
   if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill("SIGKILL");
