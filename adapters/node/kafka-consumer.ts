@@ -8,7 +8,7 @@ import type {
   StoredRecord,
   TopicPartition,
 } from "../../core/index.js";
-import { RivuletError } from "../../core/index.js";
+import { batchOf, RivuletError } from "../../core/index.js";
 import { brokerError, protocolType } from "./kafka-errors.js";
 
 /** How a held `eachBatch` call ends: offsets resolved, left alone (seek, close), or failed (rejoin). */
@@ -534,7 +534,7 @@ export class KafkaConsumer implements Consumer {
       if (q && q.length === 0) this.queues.delete(key);
       if (pos !== undefined) this.positions.set(key, pos);
       const hw = Math.max(this.highWatermarks.get(key) ?? 0, pos ?? 0);
-      batches.push({ topic: tp.topic, partition: tp.partition, records, highWatermark: hw });
+      batches.push(batchOf(tp, records, hw));
       total += records.length;
     }
     return { batches, records: total };

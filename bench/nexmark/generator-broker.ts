@@ -11,13 +11,11 @@ import type {
   Consumer,
   PartitionBatch,
   RebalanceEvent,
-  StoredRecord,
   TopicPartition,
   Transaction,
 } from "../../core/index.js";
+import { outputOf } from "../../core/index.js";
 import { generateNexmark, type NexmarkConfig } from "../../core/testing.js";
-
-const NO_HEADERS = Object.freeze({}) as Record<string, string>;
 
 export class NexmarkGeneratorBroker implements Broker {
   /** Records written per topic (then dropped). */
@@ -42,15 +40,11 @@ export class NexmarkGeneratorBroker implements Broker {
   }
 
   async commit(tx: Transaction): Promise<void> {
-    // Outputs come in runs of one topic: one Map update per run, not two Map operations per record.
-    const recs = tx.records;
-    let i = 0;
-    while (i < recs.length) {
-      const t = recs[i]!.topic;
-      let j = i + 1;
-      while (j < recs.length && recs[j]!.topic === t) j++;
-      this.written.set(t, (this.written.get(t) ?? 0) + (j - i));
-      i = j;
+    // Outputs come in runs of one topic: one Map update per run.
+    const out = outputOf(tx.records);
+    for (let r = 0; r < out.runs; r++) {
+      const t = out.runTopic(r);
+      this.written.set(t, (this.written.get(t) ?? 0) + (out.runEnd(r) - out.runStart(r)));
     }
   }
 
@@ -81,22 +75,22 @@ class GeneratingConsumer implements Consumer {
     const { input, config, events } = this.broker;
     const from = this.position;
     const n = Math.max(0, Math.min(maxRecords, events - from));
-    const generated = generateNexmark(config, n, from);
-    const records: StoredRecord[] = new Array(n);
-    for (let i = 0; i < n; i++) {
-      const e = generated[i]!;
-      records[i] = {
+    const values = generateNexmark(config, n, from);
+    const timestamps: number[] = new Array(n);
+    for (let i = 0; i < n; i++) timestamps[i] = values[i]!.timestamp;
+    this.position = from + n;
+    return [
+      {
         topic: input,
         partition: 0,
-        offset: from + i,
-        key: null,
-        value: e,
-        timestamp: e.timestamp,
-        headers: NO_HEADERS,
-      };
-    }
-    this.position = from + n;
-    return [{ topic: input, partition: 0, records, highWatermark: events }];
+        start: 0,
+        end: n,
+        values,
+        timestamps,
+        firstOffset: from,
+        highWatermark: events,
+      },
+    ];
   }
 
   seek(_topic: string, _partition: number, offset: number): void {

@@ -1,4 +1,5 @@
-import type { Headers, ProduceRecord, StoredRecord, TopicPartition } from "../types.js";
+import type { Headers, StoredRecord, TopicPartition } from "../types.js";
+import type { OutgoingRecord, OutputBuffer, PartitionBatch } from "./records.js";
 
 /**
  * The seam every runtime fills in: the in-memory broker here, KafkaJS in `rivulet/node`,
@@ -19,8 +20,8 @@ export interface Broker {
   consumer(options: ConsumerOptions): Promise<Consumer>;
   /**
    * Writes records and commits consumer offsets as one atomic unit: readers see all of it or none.
-   * With Kafka this is one transaction (produce + sendOffsetsToTransaction). The records are
-   * handed over: a broker may keep (and complete) the objects themselves.
+   * With Kafka this is one transaction (produce + sendOffsetsToTransaction). The buffer is
+   * handed over: the caller does not touch it again.
    */
   commit(tx: Transaction): Promise<void>;
   /** Committed offsets of a group for one topic (partitions without a commit are absent). */
@@ -39,15 +40,12 @@ export interface ConsumerOptions {
 }
 
 export interface Transaction {
-  records: readonly OutgoingRecord[];
+  /** What a job commits is a buffer; a list of objects is accepted too (`outputOf` turns either into a buffer). */
+  records: OutputBuffer | readonly OutgoingRecord[];
   offsets?: {
     group: string;
     positions: readonly CommittedOffset[];
   };
-}
-
-export interface OutgoingRecord extends ProduceRecord {
-  topic: string;
 }
 
 export interface CommittedOffset extends TopicPartition {
@@ -55,12 +53,6 @@ export interface CommittedOffset extends TopicPartition {
   offset: number;
   /** Opaque metadata stored with the commit (Rivulet keeps its checkpoint id here). */
   metadata?: string;
-}
-
-export interface PartitionBatch extends TopicPartition {
-  records: readonly StoredRecord[];
-  /** Offset after the last record in the partition when polled (for lag). */
-  highWatermark: number;
 }
 
 export interface RebalanceEvent {
@@ -106,7 +98,7 @@ export interface Consumer {
   close(): Promise<void>;
 }
 
-export type { Headers, StoredRecord, TopicPartition };
+export type { Headers, OutgoingRecord, PartitionBatch, StoredRecord, TopicPartition };
 
 /** Kafka's rule for topic names (legal characters, length, and not "." or ".."). */
 export function topicNameProblem(name: string): string | undefined {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MemoryBroker } from "./memory-broker.js";
 import { partitionForKey } from "./partitioner.js";
+import { batchRecords } from "./records.js";
 
 describe("MemoryBroker", () => {
   it("stores records with partitions, offsets, keys, headers and timestamps", async () => {
@@ -76,12 +77,12 @@ describe("MemoryBroker", () => {
       (e) =>
         void events.push(`c1 +${e.assigned.map((x) => x.partition)} -${e.revoked.map((x) => x.partition)}`),
     );
-    const got1 = (await c1.poll({ maxRecords: 10 })).flatMap((x) => x.records.map((r) => r.value));
-    const got2 = (await c2.poll({ maxRecords: 10 })).flatMap((x) => x.records.map((r) => r.value));
+    const got1 = (await c1.poll({ maxRecords: 10 })).flatMap((x) => batchRecords(x).map((r) => r.value));
+    const got2 = (await c2.poll({ maxRecords: 10 })).flatMap((x) => batchRecords(x).map((r) => r.value));
     expect(got1).toEqual(["p0-1", "p1-0", "p1-1"]); // partition 0 resumes at its committed offset
     expect(got2).toEqual(["p2-0", "p2-1", "p3-0", "p3-1"]);
     await c2.close();
-    const after = (await c1.poll({ maxRecords: 10 })).flatMap((x) => x.records.map((r) => r.value));
+    const after = (await c1.poll({ maxRecords: 10 })).flatMap((x) => batchRecords(x).map((r) => r.value));
     expect(after).toEqual(["p2-0", "p2-1", "p3-0", "p3-1"]); // nothing was committed for 2 and 3
     expect(events).toEqual(["c1 +0,1 -", "c1 +2,3 -"]);
     expect(c1.assignment().map((x) => x.partition)).toEqual([0, 1, 2, 3]);
@@ -96,10 +97,10 @@ describe("MemoryBroker", () => {
     );
     const c = await b.consumer({ group: "g", topics: ["t"] });
     const first = await c.poll({ maxRecords: 2 });
-    expect(first[0]!.records.map((r) => r.value)).toEqual([1, 2]);
+    expect(batchRecords(first[0]!).map((r) => r.value)).toEqual([1, 2]);
     expect(first[0]!.highWatermark).toBe(5);
     c.seek("t", 0, 4);
-    expect((await c.poll({ maxRecords: 2 }))[0]!.records.map((r) => r.value)).toEqual([5]);
+    expect(batchRecords((await c.poll({ maxRecords: 2 }))[0]!).map((r) => r.value)).toEqual([5]);
     expect(() => c.seek("t", 3, 0)).toThrow(/not assigned/);
   });
 

@@ -5,19 +5,19 @@ import type {
   CommittedOffset,
   Consumer,
   ConsumerOptions,
-  OutgoingRecord,
-  PartitionBatch,
   RebalanceEvent,
   TopicOptions,
   Transaction,
 } from "./broker.js";
 import { topicNameProblem } from "./broker.js";
+import { MemoryLog } from "./memory-log.js";
 import { partitionForKey } from "./partitioner.js";
+import { outputOf, type PartitionBatch } from "./records.js";
 
 interface Topic {
   name: string;
   compact: boolean;
-  logs: StoredRecord[][];
+  logs: MemoryLog[];
   roundRobin: number;
 }
 
@@ -59,8 +59,8 @@ export class MemoryBroker implements Broker {
     if (!Number.isInteger(partitions) || partitions < 1)
       throw new RivuletError("INVALID_ARGUMENT", `topic "${name}": partitions must be a positive integer`);
     if (this.topics.has(name)) return;
-    const logs: StoredRecord[][] = [];
-    for (let p = 0; p < partitions; p++) logs.push([]);
+    const logs: MemoryLog[] = [];
+    for (let p = 0; p < partitions; p++) logs.push(new MemoryLog());
     this.topics.set(name, { name, compact: options.compact ?? false, logs, roundRobin: 0 });
   }
 
@@ -90,7 +90,12 @@ export class MemoryBroker implements Broker {
   }
 
   recordsSync<V = unknown>(topic: string): StoredRecord<V>[] {
-    return this.topic(topic).logs.flat() as StoredRecord<V>[];
+    const t = this.topic(topic);
+    const out: StoredRecord<V>[] = [];
+    t.logs.forEach((log, p) => {
+      for (let o = 0; o < log.length; o++) out.push(log.record(t.name, p, o) as StoredRecord<V>);
+    });
+    return out;
   }
 
   /** End offset (next offset to be written) of each partition. */
@@ -101,26 +106,37 @@ export class MemoryBroker implements Broker {
   async commit(tx: Transaction): Promise<void> {
     // Validate everything first so a failing transaction leaves no trace (atomicity).
     // Outputs come in runs of one topic: look each run's topic up once.
-    const records = tx.records;
-    let last: Topic | undefined;
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i]!;
-      if (last === undefined || last.name !== r.topic) last = this.topic(r.topic);
-      if (r.partition !== undefined) this.checkPartition(last, r.partition);
+    const out = outputOf(tx.records);
+    const { keys, values, timestamps, headers, partitions } = out;
+    for (let r = 0; r < out.runs; r++) {
+      const t = this.topic(out.runTopic(r));
+      if (partitions !== undefined)
+        for (let i = out.runStart(r), end = out.runEnd(r); i < end; i++)
+          this.checkPartition(t, partitions[i]);
     }
     const offsets = tx.offsets;
     if (offsets) for (const p of offsets.positions) this.checkPartition(this.topic(p.topic), p.partition);
-    last = undefined;
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i]!;
-      if (last === undefined || last.name !== r.topic) last = this.topics.get(r.topic)!;
-      this.adopt(last, r);
+    for (let r = 0; r < out.runs; r++) {
+      const t = this.topics.get(out.runTopic(r))!;
+      const start = out.runStart(r);
+      const end = out.runEnd(r);
+      // The common case: a run for a one-partition topic, copied column by column.
+      if (t.logs.length === 1 && partitions === undefined && !out.unstamped) {
+        t.logs[0]!.appendColumns(start, end, values, timestamps, keys, headers);
+        continue;
+      }
+      for (let i = start; i < end; i++) {
+        const key = keys?.[i] ?? null;
+        const log = t.logs[partitions?.[i] ?? this.partitionFor(t, key)]!;
+        const ts = timestamps[i]!;
+        log.append(key, values[i], Number.isNaN(ts) ? this.now() : ts, headers?.[i]);
+      }
     }
     if (offsets) {
       const g = this.group(offsets.group);
       for (const p of offsets.positions) g.committed.set(tpKey(p.topic, p.partition), { ...p });
     }
-    if (records.length > 0) this.wake();
+    if (out.length > 0) this.wake();
   }
 
   async committed(group: string, topic: string): Promise<CommittedOffset[]> {
@@ -144,8 +160,8 @@ export class MemoryBroker implements Broker {
     this.rebalance(g);
   }
 
-  /** @internal The log of a partition (the array itself: topics and partitions never go away). */
-  log(tp: TopicPartition): StoredRecord[] {
+  /** @internal The log of a partition (itself: topics and partitions never go away). */
+  log(tp: TopicPartition): MemoryLog {
     return this.topic(tp.topic).logs[tp.partition]!;
   }
 
@@ -216,36 +232,15 @@ export class MemoryBroker implements Broker {
       throw new RivuletError("INVALID_ARGUMENT", `topic "${t.name}" has no partition ${partition}`);
   }
 
-  /** Stores a copy of a produced record. */
+  /** Stores a produced record; returns it as stored. */
   private append(t: Topic, r: ProduceRecord): StoredRecord {
     this.checkPartition(t, r.partition);
     const key = storedKey(r.key);
     const partition = r.partition ?? this.partitionFor(t, key);
     const log = t.logs[partition]!;
-    const timestamp = r.timestamp ?? this.now();
-    const headers = r.headers ? { ...r.headers } : NO_HEADERS;
-    const stored = { topic: t.name, partition, offset: log.length, key, value: r.value, timestamp, headers };
-    log.push(stored);
-    return stored;
-  }
-
-  /**
-   * Stores a committed record: the object itself becomes the stored record (commits hand over
-   * records the job no longer touches; the engine allocates them in the stored shape), so an
-   * output costs one allocation. Its partition, if any, was checked with the transaction.
-   */
-  private adopt(t: Topic, r: OutgoingRecord): void {
-    const stored = r as StoredRecord;
-    const key = storedKey(r.key);
-    const partition = r.partition ?? this.partitionFor(t, key);
-    const log = t.logs[partition]!;
-    stored.partition = partition;
-    stored.offset = log.length;
-    stored.key = key;
-    // As `??` did: a missing (or null) timestamp is the broker's clock, missing headers the shared empty ones.
-    if (r.timestamp === undefined || r.timestamp === null) stored.timestamp = this.now();
-    if (r.headers === undefined || r.headers === null) stored.headers = NO_HEADERS;
-    log.push(stored);
+    const offset = log.length;
+    log.append(key, r.value, r.timestamp ?? this.now(), r.headers ? { ...r.headers } : undefined);
+    return log.record(t.name, partition, offset);
   }
 
   private partitionFor(t: Topic, key: string | null): number {
@@ -257,14 +252,11 @@ export class MemoryBroker implements Broker {
 const storedKey = (key: string | null | undefined): string | null =>
   typeof key === "string" ? key : key === undefined || key === null ? null : String(key);
 
-/** Shared by every record without headers (stored records are not to be modified). */
-const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
-
 /** An assigned partition: its log and the next offset to read. */
 interface Cursor {
   readonly topic: string;
   readonly partition: number;
-  readonly log: StoredRecord[];
+  readonly log: MemoryLog;
   offset: number;
 }
 
@@ -303,11 +295,9 @@ class MemoryConsumer implements Consumer {
     const out: PartitionBatch[] = new Array(cursors.length);
     for (let i = 0; i < cursors.length; i++) {
       const c = cursors[i]!;
-      const from = c.offset;
-      const end = c.log.length;
-      const records = from >= end ? [] : c.log.slice(from, from + maxRecords);
-      c.offset = from + records.length;
-      out[i] = { topic: c.topic, partition: c.partition, records, highWatermark: end };
+      const b = c.log.batch(c.topic, c.partition, c.offset, maxRecords);
+      c.offset += b.end - b.start;
+      out[i] = b;
     }
     return out;
   }

@@ -16,12 +16,12 @@ export function coPartitioned(
   next: Push,
 ): Push {
   return (value, ts, key) => {
-    const r = rt.current;
-    if (r !== undefined && r.key !== (typeof key === "string" ? key : String(key))) {
+    const b = rt.batch;
+    if (b !== undefined && (b.keys?.[rt.index] ?? null) !== (typeof key === "string" ? key : String(key))) {
       const home = partitionForKey(String(key), partitions());
       if (home !== task) {
         rt.deadLetter(
-          r,
+          rt.current()!,
           "keyBy",
           `key ${JSON.stringify(key)} belongs to partition ${home}, not ${task}: per-partition tasks need input keyed by the keyBy key (or .repartition() after keyBy)`,
           node.label,

@@ -1,6 +1,6 @@
 import { UserFunctionError } from "../errors.js";
 import type { SinkNode } from "../pipeline/plan.js";
-import { EMITTED, keyString, outgoing, type Push, type RuntimeContext } from "../runtime/context.js";
+import { EMITTED, keyString, type Push, type RuntimeContext } from "../runtime/context.js";
 
 /** Buffers records for the topic; they are written with the next commit. */
 export function sink(node: SinkNode, rt: RuntimeContext): Push {
@@ -12,7 +12,7 @@ export function sink(node: SinkNode, rt: RuntimeContext): Push {
     return (value, ts, key) => {
       rt.fate |= EMITTED;
       counter.n++;
-      rt.out.push(outgoing(topic, keyString(key), value, ts, undefined));
+      rt.out.push(topic, keyString(key), value, ts, undefined);
     };
   return (value, ts, key) => {
     rt.fate |= EMITTED;
@@ -27,6 +27,6 @@ export function sink(node: SinkNode, rt: RuntimeContext): Push {
     } catch (e) {
       throw new UserFunctionError(label, e);
     }
-    rt.out.push(outgoing(topic, k, v, ts, h));
+    rt.out.push(topic, k, v, ts, h);
   };
 }

@@ -18,7 +18,11 @@ import type {
 export interface SourceOptions<T> {
   /** Deserializer (default {@link json}); a throw dead-letters the record with the reason. */
   value?: Serde<T> | ((raw: unknown) => T);
-  /** Event time of a record (default: the broker record's timestamp). */
+  /**
+   * Event time of a record (default: the broker record's timestamp). The broker record (key,
+   * headers, offset) is made for a function that declares the second parameter; one of a single
+   * parameter costs no record object.
+   */
   timestamp?: (value: T, record: StoredRecord) => number;
   watermark?: WatermarkOptions;
 }

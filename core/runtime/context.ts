@@ -1,4 +1,4 @@
-import type { OutgoingRecord } from "../broker/broker.js";
+import { OutputBuffer, type PartitionBatch, recordAt } from "../broker/records.js";
 import { describe, isRivuletError, UserFunctionError } from "../errors.js";
 import type { Clock } from "../time/clock.js";
 import type { Headers, Key, StoredRecord } from "../types.js";
@@ -43,11 +43,15 @@ export const newCounters = (): Counters => ({
 export class RuntimeContext {
   fate = 0;
   /** Records produced since the last commit (sinks, late outputs, dead letters). */
-  out: OutgoingRecord[] = [];
+  out = new OutputBuffer();
   readonly counters: Counters = newCounters();
   readonly produced = new Map<string, { n: number }>();
-  /** The source record being processed, if any (for dead letters of user-function errors). */
-  current: StoredRecord | undefined;
+  /**
+   * The source record being processed, if any: index `index` of `batch` (for dead letters of
+   * user-function errors; `current()` makes the record).
+   */
+  batch: PartitionBatch | undefined;
+  index = 0;
 
   constructor(
     readonly clock: Clock,
@@ -62,6 +66,11 @@ export class RuntimeContext {
       this.produced.set(topic, c);
     }
     return c;
+  }
+
+  /** The source record being processed, if any. */
+  current(): StoredRecord | undefined {
+    return this.batch === undefined ? undefined : recordAt(this.batch, this.index);
   }
 
   /** Dead-letters a source record with the reason and its position. */
@@ -88,8 +97,9 @@ export class RuntimeContext {
     if (this.onError === "fail" || err.code !== "USER_FUNCTION") throw err;
     const step = (err as UserFunctionError).step;
     const reason = describe((err as UserFunctionError).cause ?? err);
-    if (this.current && !context) {
-      this.deadLetter(this.current, "process", reason, step);
+    const current = context ? undefined : this.current();
+    if (current) {
+      this.deadLetter(current, "process", reason, step);
       return;
     }
     this.write(
@@ -103,25 +113,8 @@ export class RuntimeContext {
 
   write(topic: string, key: string | null, value: unknown, timestamp: number, headers?: Headers): void {
     this.counter(topic).n++;
-    this.out.push(outgoing(topic, key, value, timestamp, headers));
+    this.out.push(topic, key, value, timestamp, headers);
   }
-}
-
-/**
- * An output record, allocated once in the shape of a stored record (partition and offset still
- * undefined) so that a broker that keeps the objects it is handed (the in-memory one) completes
- * it in place: one allocation per output and no hidden-class transitions when it is stored.
- */
-export function outgoing(
-  topic: string,
-  key: string | null,
-  value: unknown,
-  timestamp: number,
-  headers: Headers | undefined,
-): OutgoingRecord {
-  return { topic, partition: undefined, offset: undefined, key, value, timestamp, headers } as {
-    topic: string;
-  } as OutgoingRecord;
 }
 
 /** The record key a keyed value gets on a topic. */

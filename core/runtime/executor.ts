@@ -1,4 +1,5 @@
 import { partitionForKey } from "../broker/partitioner.js";
+import { offsetAt, type PartitionBatch, recordAt } from "../broker/records.js";
 import { describe } from "../errors.js";
 import { coPartitioned } from "../operators/co-partitioned.js";
 import { filter } from "../operators/filter.js";
@@ -15,7 +16,7 @@ import { WindowOperator } from "../operators/window.js";
 import { WindowJoinOperator } from "../operators/window-join.js";
 import type { KeyByNode, PlanNode, SourceNode } from "../pipeline/plan.js";
 import { jsonDeserialize } from "../serde.js";
-import type { Key, StoredRecord } from "../types.js";
+import type { Key } from "../types.js";
 import { type Plan, upstreamSources } from "./compile.js";
 import {
   AGGREGATED,
@@ -361,34 +362,45 @@ export class Executor {
   }
 
   /** The hot loop: every record of a batch through its source's fused chain. */
-  process(part: PartitionState, records: readonly StoredRecord[], now: number): void {
-    if (records.length === 0) return;
-    for (const input of part.inputs) {
-      input.lastActive = now;
-      if (input.idle) {
-        input.idle = false;
-        for (const v of input.views) this.recompute(v);
+  process(part: PartitionState, batch: PartitionBatch, now: number): void {
+    if (batch.end <= batch.start) return;
+    const rt = this.rt;
+    rt.batch = batch;
+    try {
+      for (const input of part.inputs) {
+        input.lastActive = now;
+        if (input.idle) {
+          input.idle = false;
+          for (const v of input.views) this.recompute(v);
+        }
+        this.run(input, batch);
       }
-      this.run(input, records);
+    } finally {
+      rt.batch = undefined;
     }
-    this.rt.current = undefined;
-    part.offset = records[records.length - 1]!.offset + 1;
+    part.offset = offsetAt(batch, batch.end - 1) + 1;
   }
 
   /**
    * One source's records through its chain. Per record: the value (the default JSON
    * deserializer's "already decoded" case without a call), its event time, the chain, the
-   * record's fate, the watermark.
+   * record's fate, the watermark. The batch is read by column: a value and a timestamp per
+   * record, no record object.
    */
-  private run(input: Input, records: readonly StoredRecord[]): void {
+  private run(input: Input, b: PartitionBatch): void {
     const rt = this.rt;
     const src = input.source.node;
     const push = input.source.push;
     const deserialize = src.deserialize;
     const json = deserialize === jsonDeserialize;
     const tsFn = src.timestamp;
+    // A timestamp function that declares the record parameter gets the record (made for it).
+    const wantsRecord = tsFn !== undefined && tsFn.length > 1;
     const ooo = src.watermark.maxOutOfOrderness;
     const skew = src.watermark.maxFutureSkew;
+    const values = b.values;
+    const timestamps = b.timestamps;
+    const end = b.end;
     let maxTs = input.maxTs;
     // The common fates are counted here and added to the job's counters once per batch (or when
     // a record throws out of the chain); the rare ones go straight to them.
@@ -397,32 +409,32 @@ export class Executor {
     let filtered = 0;
     let aggregated = 0;
     try {
-      for (let i = 0; i < records.length; i++) {
-        const r = records[i]!;
-        rt.current = r;
+      for (let i = b.start; i < end; i++) {
+        rt.index = i;
         rt.fate = 0;
         seen++;
-        let value = r.value;
+        let value = values[i];
         if (!json || typeof value !== "object" || value instanceof Uint8Array) {
-          value = this.deserialize(deserialize, r, src.label);
+          value = this.deserialize(deserialize, b, i, src.label);
           if (value === REJECTED) continue;
         }
         let ts: unknown;
-        if (tsFn === undefined) ts = r.timestamp;
+        if (tsFn === undefined) ts = timestamps[i];
         else
           try {
-            ts = tsFn(value, r);
+            ts = wantsRecord ? tsFn(value, recordAt(b, i)) : (tsFn as (v: unknown) => number)(value);
           } catch (e) {
-            this.reject(r, `timestamp function threw: ${describe(e)}`, src.label);
+            this.reject(b, i, `timestamp function threw: ${describe(e)}`, src.label);
             continue;
           }
         if (typeof ts !== "number" || !(ts >= 0) || ts === POS) {
-          this.reject(r, timestampProblem(ts), src.label);
+          this.reject(b, i, timestampProblem(ts), src.label);
           continue;
         }
         if (skew !== undefined && ts - input.wm > skew && maxTs !== NEG) {
           this.reject(
-            r,
+            b,
+            i,
             `timestamp ${ts} is more than maxFutureSkew (${skew} ms) ahead of the watermark ${input.wm}`,
             src.label,
           );
@@ -458,19 +470,24 @@ export class Executor {
   }
 
   /** A value the default JSON check did not let through; REJECTED when it was dead-lettered. */
-  private deserialize(deserialize: (raw: unknown) => unknown, r: StoredRecord, label: string): unknown {
+  private deserialize(
+    deserialize: (raw: unknown) => unknown,
+    b: PartitionBatch,
+    i: number,
+    label: string,
+  ): unknown {
     try {
-      return deserialize(r.value);
+      return deserialize(b.values[i]);
     } catch (e) {
-      this.rt.deadLetter(r, "deserialize", describe(e), label);
+      this.rt.deadLetter(recordAt(b, i), "deserialize", describe(e), label);
       this.rt.counters.deadLettered++;
       return REJECTED;
     }
   }
 
   /** Dead-letters a record whose event time cannot be used. */
-  private reject(r: StoredRecord, reason: string, label: string): void {
-    this.rt.deadLetter(r, "timestamp", reason, label);
+  private reject(b: PartitionBatch, i: number, reason: string, label: string): void {
+    this.rt.deadLetter(recordAt(b, i), "timestamp", reason, label);
     this.rt.counters.deadLettered++;
   }
 

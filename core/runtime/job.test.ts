@@ -263,3 +263,30 @@ describe("aggregators", () => {
     expect((await broker.records<WindowResult<string, number>>("out"))[0]!.value.value).toBe(0);
   });
 });
+
+describe("run: source records", () => {
+  it("a timestamp function that declares the record gets it: key, headers, offset, broker timestamp", async () => {
+    const broker = new MemoryBroker();
+    await broker.createTopic("in");
+    await broker.produce("in", [
+      { key: "a", value: { n: 1 }, timestamp: 500, headers: { at: "7000" } },
+      { key: "b", value: { n: 2 }, timestamp: 600 },
+    ]);
+    const seen: string[] = [];
+    const p = Pipeline.source<{ n: number }>("in", {
+      timestamp: (v, r) => {
+        seen.push(`${v.n}:${r.key}:${r.offset}:${r.timestamp}:${r.headers.at ?? "-"}`);
+        return Number(r.headers.at ?? r.timestamp);
+      },
+    })
+      .map((v) => v.n)
+      .to("out");
+    const job = await run(p, { broker });
+    await job.drain();
+    expect(seen).toEqual(["1:a:0:500:7000", "2:b:1:600:-"]);
+    expect((await broker.records("out")).map((r) => [r.value, r.timestamp])).toEqual([
+      [1, 7000],
+      [2, 600],
+    ]);
+  });
+});

@@ -1,4 +1,5 @@
 import type { Broker, CommittedOffset, Consumer } from "../broker/broker.js";
+import { OutputBuffer } from "../broker/records.js";
 import { isRivuletError, RivuletError } from "../errors.js";
 import type { Pipeline } from "../pipeline/builder.js";
 import { decodeSnapshot, encodeSnapshot } from "../state/codec.js";
@@ -123,6 +124,8 @@ export class Job {
     lastDurationMs: undefined,
   };
   private uncommitted = false;
+  /** The output buffer of the last commit, emptied: the next commit's (buffers are reused). */
+  private spare: OutputBuffer | undefined;
   /** Resolves when the loop ends; rejects with the error that stopped it. */
   readonly done: Promise<void>;
   private settle!: { resolve: () => void; reject: (e: unknown) => void };
@@ -246,7 +249,7 @@ export class Job {
     const internal = this.exec.plan.repartitions;
     if (internal.size === 0) return false;
     const topics = new Set([...internal.values()].map((s) => s.topic));
-    return this.rt.out.some((r) => topics.has(r.topic));
+    return this.rt.out.writesTo(topics);
   }
 
   private atEnd(): boolean {
@@ -401,9 +404,9 @@ export class Job {
       const part = this.exec.partitions.get(`${b.topic}\u0000${b.partition}`);
       if (!part) continue;
       part.highWatermark = b.highWatermark;
-      if (b.records.length === 0) continue;
-      this.exec.process(part, b.records, now);
-      n += b.records.length;
+      if (b.end <= b.start) continue;
+      this.exec.process(part, b, now);
+      n += b.end - b.start;
     }
     this.exec.onProcessingTime(this.clock.now());
     if (n > 0 || this.rt.out.length > 0) this.uncommitted = true;
@@ -445,13 +448,14 @@ export class Job {
     const started = Date.now();
     let id: string | undefined;
     const records = this.rt.out;
-    this.rt.out = [];
+    this.rt.out = this.spare ?? new OutputBuffer();
+    this.spare = undefined;
     if (state) {
       id = `${this.group}-${++this.checkpointSeq}`;
       const { sections } = this.exec.snapshotSections();
       for (const [section, snap] of sections) {
         const encoded = encodeSnapshot({ seq: this.checkpointSeq, ...snap });
-        if (state.stage) records.push(...state.stage(this.sectionName(section), id, encoded));
+        if (state.stage) for (const r of state.stage(this.sectionName(section), id, encoded)) records.add(r);
         else await state.put(this.sectionName(section), id, encoded);
       }
     }
@@ -472,6 +476,9 @@ export class Job {
       throw e;
     }
     this.uncommitted = false;
+    // The broker is done with the buffer: it holds the next commit's outputs.
+    records.clear();
+    this.spare = records;
     if (state && id) {
       for (const section of this.exec.ownedSections()) await state.retain?.(this.sectionName(section), id);
       this.lastCheckpointAt = now;
@@ -489,7 +496,7 @@ export class Job {
    * members now, which redo it from the last commit.
    */
   private discard(): void {
-    this.rt.out = [];
+    this.rt.out = new OutputBuffer();
     this.uncommitted = false;
   }
 

@@ -1,6 +1,7 @@
+import type { PartitionBatch } from "../broker/records.js";
 import { PipelineError } from "../errors.js";
 import type { PlanNode } from "../pipeline/plan.js";
-import type { StoredRecord, TopicPartition } from "../types.js";
+import type { TopicPartition } from "../types.js";
 import { inputsOf, type Plan } from "./compile.js";
 import type { RuntimeContext } from "./context.js";
 import { Executor, type PartitionState, type SectionSnapshot } from "./executor.js";
@@ -27,7 +28,7 @@ export interface Tasks {
   topics(): string[];
   addPartitions(tps: readonly TopicPartition[], now: number): PartitionState[];
   removePartition(topic: string, partition: number): void;
-  process(part: PartitionState, records: readonly StoredRecord[], now: number): void;
+  process(part: PartitionState, batch: PartitionBatch, now: number): void;
   onProcessingTime(now: number): void;
   nextProcessingDeadline(): number;
   endOfInput(): void;
@@ -94,8 +95,8 @@ export class PartitionTasks implements Tasks {
     this.partitions.delete(`${topic}\u0000${partition}`);
   }
 
-  process(part: PartitionState, records: readonly StoredRecord[], now: number): void {
-    this.tasks.get(part.partition)!.process(part, records, now);
+  process(part: PartitionState, batch: PartitionBatch, now: number): void {
+    this.tasks.get(part.partition)!.process(part, batch, now);
   }
 
   onProcessingTime(now: number): void {

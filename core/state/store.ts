@@ -1,4 +1,4 @@
-import type { OutgoingRecord } from "../broker/broker.js";
+import type { OutgoingRecord } from "../broker/records.js";
 
 /**
  * Where checkpoints go, one snapshot per state section (a partition number of the job's group).

@@ -2,6 +2,7 @@
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { KafkaBroker } from "../../adapters/node/index.js";
 import {
+  batchRecords,
   type CommittedOffset,
   type Consumer,
   isRivuletError,
@@ -27,7 +28,7 @@ async function pollUntil(
   const deadline = Date.now() + timeoutMs;
   while (!until(got)) {
     if (Date.now() > deadline) throw new Error(`timed out with ${got.length} records`);
-    for (const b of await c.poll({ maxRecords: 1000 })) got.push(...b.records);
+    for (const b of await c.poll({ maxRecords: 1000 })) got.push(...batchRecords(b));
   }
   return got;
 }

@@ -1,0 +1,155 @@
+import type { Headers, StoredRecord } from "../types.js";
+import type { PartitionBatch } from "./records.js";
+
+/** Records `[base, base + n)` of a log, in preallocated columns of `capacity`. */
+interface Chunk {
+  readonly base: number;
+  n: number;
+  readonly capacity: number;
+  readonly values: unknown[];
+  readonly timestamps: Float64Array;
+  /** Absent while every key is null. */
+  keys: (string | null)[] | undefined;
+  headers: (Headers | undefined)[] | undefined;
+}
+
+const NO_HEADERS: Readonly<Headers> = Object.freeze({});
+const FIRST_CHUNK = 256;
+const MAX_CHUNK = 65_536;
+
+/**
+ * One partition of an in-memory topic: columns in chunks that double in size up to 64K
+ * records. Appending a record stores into preallocated arrays (timestamps unboxed, off the JS
+ * heap) and allocates nothing per record; consumers are handed slices of the chunks as they
+ * are. So neither side makes an object per record, which is what a topic holding millions of
+ * records would otherwise cost the GC.
+ */
+export class MemoryLog {
+  private readonly chunks: Chunk[] = [];
+  /** The end offset: the next record's offset. */
+  length = 0;
+
+  /** Appends one record. */
+  append(key: string | null, value: unknown, timestamp: number, headers: Headers | undefined): void {
+    let c = this.chunks[this.chunks.length - 1];
+    if (c === undefined || c.n === c.capacity) c = this.grow();
+    const i = c.n;
+    if (key !== null) (c.keys ??= new Array(c.capacity).fill(null))[i] = key;
+    if (headers !== undefined) (c.headers ??= new Array(c.capacity).fill(undefined))[i] = headers;
+    c.values[i] = value;
+    c.timestamps[i] = timestamp;
+    c.n = i + 1;
+    this.length++;
+  }
+
+  /**
+   * Appends records `[start, end)` of columns (a committed buffer's run): the same as `append`
+   * for each, in one loop per chunk.
+   */
+  appendColumns(
+    start: number,
+    end: number,
+    values: readonly unknown[],
+    timestamps: ArrayLike<number>,
+    keys: readonly (string | null)[] | undefined,
+    headers: readonly (Headers | undefined)[] | undefined,
+  ): void {
+    let from = start;
+    while (from < end) {
+      let c = this.chunks[this.chunks.length - 1];
+      if (c === undefined || c.n === c.capacity) c = this.grow();
+      const k = Math.min(end - from, c.capacity - c.n);
+      const vs = c.values;
+      const ts = c.timestamps;
+      const at = c.n - from;
+      for (let i = from; i < from + k; i++) {
+        vs[i + at] = values[i];
+        ts[i + at] = timestamps[i]!;
+      }
+      if (keys !== undefined) {
+        const ks = (c.keys ??= new Array(c.capacity).fill(null));
+        for (let i = from; i < from + k; i++) ks[i + at] = keys[i]!;
+      }
+      if (headers !== undefined) {
+        const hs = (c.headers ??= new Array(c.capacity).fill(undefined));
+        for (let i = from; i < from + k; i++) hs[i + at] = headers[i];
+      }
+      c.n += k;
+      this.length += k;
+      from += k;
+    }
+  }
+
+  /** Up to `max` records from `offset`, as a batch over the columns of the chunk holding it. */
+  batch(topic: string, partition: number, offset: number, max: number): PartitionBatch {
+    const c = offset < this.length ? this.chunks[this.find(offset)]! : undefined;
+    if (c === undefined)
+      return {
+        topic,
+        partition,
+        start: 0,
+        end: 0,
+        values: [],
+        timestamps: [],
+        firstOffset: offset,
+        highWatermark: this.length,
+      };
+    const start = offset - c.base;
+    return {
+      topic,
+      partition,
+      start,
+      end: Math.min(c.n, start + max),
+      values: c.values,
+      timestamps: c.timestamps,
+      keys: c.keys,
+      headers: c.headers,
+      firstOffset: offset,
+      highWatermark: this.length,
+    };
+  }
+
+  /** The record at `offset` (< length), as an object. */
+  record(topic: string, partition: number, offset: number): StoredRecord {
+    const c = this.chunks[this.find(offset)]!;
+    const i = offset - c.base;
+    return {
+      topic,
+      partition,
+      offset,
+      key: c.keys?.[i] ?? null,
+      value: c.values[i],
+      timestamp: c.timestamps[i]!,
+      headers: c.headers?.[i] ?? NO_HEADERS,
+    };
+  }
+
+  private grow(): Chunk {
+    const prev = this.chunks[this.chunks.length - 1];
+    const capacity = prev === undefined ? FIRST_CHUNK : Math.min(MAX_CHUNK, prev.capacity * 2);
+    const c: Chunk = {
+      base: this.length,
+      n: 0,
+      capacity,
+      values: new Array(capacity),
+      timestamps: new Float64Array(capacity),
+      keys: undefined,
+      headers: undefined,
+    };
+    this.chunks.push(c);
+    return c;
+  }
+
+  /** Index of the chunk holding `offset` (< length). */
+  private find(offset: number): number {
+    const cs = this.chunks;
+    let lo = 0;
+    let hi = cs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (cs[mid]!.base <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+}
