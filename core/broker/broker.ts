@@ -20,8 +20,9 @@ export interface Broker {
   consumer(options: ConsumerOptions): Promise<Consumer>;
   /**
    * Writes records and commits consumer offsets as one atomic unit: readers see all of it or none.
-   * With Kafka this is one transaction (produce + sendOffsetsToTransaction). The buffer is
-   * handed over: the caller does not touch it again.
+   * With Kafka this is one transaction (produce + sendOffsetsToTransaction). The records' buffer
+   * is the caller's again once the promise settles (a job reuses it for its next outputs): a
+   * broker copies what it keeps.
    */
   commit(tx: Transaction): Promise<void>;
   /** Committed offsets of a group for one topic (partitions without a commit are absent). */
