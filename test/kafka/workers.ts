@@ -91,9 +91,16 @@ export async function produceEvents(
   await appendEvents(kafka, topic, events);
 }
 
-/** Appends events to an existing topic, keyed by their key. */
+/**
+ * Appends events to an existing topic, keyed by their key. Idempotent: a send retried on a
+ * loaded machine must not write an event twice (the tests compare the output with the input's).
+ */
 export async function appendEvents(kafka: Kafka, topic: string, events: Ev[]): Promise<void> {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
   await producer.connect();
   for (let i = 0; i < events.length; i += 5_000)
     await producer.send({
