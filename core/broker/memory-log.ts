@@ -1,5 +1,5 @@
 import type { Headers, StoredRecord } from "../types.js";
-import type { PartitionBatch } from "./records.js";
+import { NO_HEADERS, type PartitionBatch } from "./records.js";
 
 /** Records `[base, base + n)` of a log, in preallocated columns of `capacity`. */
 interface Chunk {
@@ -13,7 +13,6 @@ interface Chunk {
   headers: (Headers | undefined)[] | undefined;
 }
 
-const NO_HEADERS: Readonly<Headers> = Object.freeze({});
 const FIRST_CHUNK = 256;
 const MAX_CHUNK = 65_536;
 

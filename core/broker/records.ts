@@ -22,7 +22,8 @@ export interface PartitionBatch extends TopicPartition {
   readonly highWatermark: number;
 }
 
-const NO_HEADERS: Readonly<Headers> = Object.freeze({});
+/** The headers of every record that has none (shared; stored records are not to be modified). */
+export const NO_HEADERS: Readonly<Headers> = Object.freeze({});
 
 /** The offset of the record at index `i` of a batch. */
 export function offsetAt(b: PartitionBatch, i: number): number {
