@@ -1,5 +1,5 @@
 import type { Headers, StoredRecord } from "../types.js";
-import { NO_HEADERS, type PartitionBatch } from "./records.js";
+import { type PartitionBatch, recordAt } from "./records.js";
 
 /** Records `[base, base + n)` of a log, in preallocated columns of `capacity`. */
 interface Chunk {
@@ -110,17 +110,8 @@ export class MemoryLog {
 
   /** The record at `offset` (< length), as an object. */
   record(topic: string, partition: number, offset: number): StoredRecord {
-    const c = this.chunks[this.find(offset)]!;
-    const i = offset - c.base;
-    return {
-      topic,
-      partition,
-      offset,
-      key: c.keys?.[i] ?? null,
-      value: c.values[i],
-      timestamp: c.timestamps[i]!,
-      headers: c.headers?.[i] ?? NO_HEADERS,
-    };
+    const b = this.batch(topic, partition, offset, 1);
+    return recordAt(b, b.start);
   }
 
   private grow(): Chunk {

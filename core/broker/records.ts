@@ -1,4 +1,4 @@
-import type { Headers, StoredRecord, TopicPartition } from "../types.js";
+import type { Headers, ProduceRecord, StoredRecord, TopicPartition } from "../types.js";
 
 /**
  * Records of one topic-partition as a consumer hands them out, in columns: no object per record,
@@ -23,7 +23,7 @@ export interface PartitionBatch extends TopicPartition {
 }
 
 /** The headers of every record that has none (shared; stored records are not to be modified). */
-export const NO_HEADERS: Readonly<Headers> = Object.freeze({});
+const NO_HEADERS: Readonly<Headers> = Object.freeze({});
 
 /** The offset of the record at index `i` of a batch. */
 export function offsetAt(b: PartitionBatch, i: number): number {
@@ -86,16 +86,9 @@ export function batchOf(
   };
 }
 
-/** A record to write: where to, and what. */
-export interface OutgoingRecord {
+/** A record to write: a produced record and its topic. */
+export interface OutgoingRecord extends ProduceRecord {
   topic: string;
-  key?: string | null;
-  value: unknown;
-  /** Event time in epoch milliseconds; the broker's clock when absent. */
-  timestamp?: number;
-  headers?: Headers;
-  /** Explicit partition; otherwise the key hash (murmur2, as Kafka) or round-robin for null keys. */
-  partition?: number;
 }
 
 /**

@@ -496,7 +496,7 @@ export class Job {
    * members now, which redo it from the last commit.
    */
   private discard(): void {
-    this.rt.out = new OutputBuffer();
+    this.rt.out.clear();
     this.uncommitted = false;
   }
 
