@@ -20,7 +20,7 @@ import type {
   TopicOptions,
   Transaction,
 } from "../../core/index.js";
-import { isRivuletError, outputOf, RivuletError, topicNameProblem } from "../../core/index.js";
+import { isRivuletError, OutputBuffer, RivuletError, topicNameProblem } from "../../core/index.js";
 import { coPartitionedAssigner } from "./co-partitioned-assigner.js";
 import { KafkaConsumer } from "./kafka-consumer.js";
 import { brokerError, protocolType, withDeadline } from "./kafka-errors.js";
@@ -220,7 +220,7 @@ export class KafkaBroker implements Broker {
   async commit(tx: Transaction): Promise<void> {
     this.open();
     // Everything is checked and encoded before anything is sent, so a bad record sends nothing.
-    const chunks = await this.encode(outputOf(tx.records).toArray());
+    const chunks = await this.encode(tx.records instanceof OutputBuffer ? tx.records.toArray() : tx.records);
     const offsets = tx.offsets;
     const group = offsets?.group;
     if (chunks.length === 0 && !offsets?.positions.length) return;

@@ -5,7 +5,6 @@ import type {
   Headers,
   PartitionBatch,
   RebalanceEvent,
-  StoredRecord,
   TopicPartition,
 } from "../../core/index.js";
 import { batchOf, RivuletError } from "../../core/index.js";
@@ -17,7 +16,8 @@ type Outcome = { kind: "resolve" } | { kind: "skip" } | { kind: "fail"; error: u
 /** A KafkaJS batch waiting in `eachBatch` until the job has taken and committed it. */
 interface Held {
   readonly key: string;
-  readonly records: StoredRecord[];
+  /** Its records in columns (with their offsets); polls hand out slices of it. */
+  readonly batch: PartitionBatch & { readonly offsets: readonly number[] };
   /** Index of the next record to hand out. */
   next: number;
   /** Offset after the batch, trailing control records included (`batch.lastOffset() + 1`). */
@@ -325,7 +325,7 @@ export class KafkaConsumer implements Consumer {
     this.highWatermarks.set(key, Number(batch.highWatermark));
     const held: Held = {
       key,
-      records: toRecords(batch),
+      batch: toBatch(batch),
       next: 0,
       end: Number(batch.lastOffset()) + 1,
       last: Number(last.offset) + 1,
@@ -497,11 +497,14 @@ export class KafkaConsumer implements Consumer {
 
   private queued(): number {
     let n = 0;
-    for (const q of this.queues.values()) for (const h of q) n += h.records.length - h.next;
+    for (const q of this.queues.values()) for (const h of q) n += h.batch.end - h.next;
     return n;
   }
 
-  /** Up to `max` records per assigned partition from the queued batches, in offset order. */
+  /**
+   * Up to `max` records per assigned partition from the queued batches, in offset order: for each
+   * partition a slice of each held batch it takes records from (or one empty batch, for its lag).
+   */
   private take(max: number): { batches: PartitionBatch[]; records: number } {
     const batches: PartitionBatch[] = [];
     let total = 0;
@@ -509,21 +512,23 @@ export class KafkaConsumer implements Consumer {
       const key = tpKey(tp.topic, tp.partition);
       const q = this.queues.get(key);
       let pos = this.positions.get(key);
-      let records: StoredRecord[] = [];
-      while (q && q.length > 0 && records.length < max) {
+      const slices: { batch: Held["batch"]; start: number; end: number }[] = [];
+      let taken = 0;
+      while (q && q.length > 0 && taken < max) {
         const h = q[0]!;
+        const { end, offsets } = h.batch;
         // Refetched records (after a rejoin or a retried fetch) below the position were handed out already.
-        while (h.next < h.records.length && pos !== undefined && h.records[h.next]!.offset < pos) h.next++;
-        const n = Math.min(max - records.length, h.records.length - h.next);
+        while (h.next < end && pos !== undefined && offsets[h.next]! < pos) h.next++;
+        const n = Math.min(max - taken, end - h.next);
         if (n > 0) {
-          const part = h.records.slice(h.next, h.next + n);
-          records = records.length === 0 ? part : records.concat(part);
+          slices.push({ batch: h.batch, start: h.next, end: h.next + n });
           h.next += n;
           h.taken = true;
-          pos = part.at(-1)!.offset + 1;
+          taken += n;
+          pos = offsets[h.next - 1]! + 1;
           this.handedOut.set(key, pos);
         }
-        if (h.next >= h.records.length) {
+        if (h.next >= end) {
           q.shift();
           pos = Math.max(pos ?? h.end, h.end);
           // Nothing of it was new (a refetch): nothing for the job to commit either.
@@ -533,9 +538,17 @@ export class KafkaConsumer implements Consumer {
       }
       if (q && q.length === 0) this.queues.delete(key);
       if (pos !== undefined) this.positions.set(key, pos);
-      const hw = Math.max(this.highWatermarks.get(key) ?? 0, pos ?? 0);
-      batches.push(batchOf(tp, records, hw));
-      total += records.length;
+      const highWatermark = Math.max(this.highWatermarks.get(key) ?? 0, pos ?? 0);
+      if (slices.length === 0) batches.push(batchOf(tp, [], highWatermark));
+      for (const s of slices)
+        batches.push({
+          ...s.batch,
+          start: s.start,
+          end: s.end,
+          firstOffset: s.batch.offsets[s.start]!,
+          highWatermark,
+        });
+      total += taken;
     }
     return { batches, records: total };
   }
@@ -572,17 +585,37 @@ function settledWithin<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   ]).finally(() => clearTimeout(timer));
 }
 
-function toRecords(batch: Batch): StoredRecord[] {
-  const { topic, partition } = batch;
-  return batch.messages.map((m: KafkaMessage) => ({
-    topic,
-    partition,
-    offset: Number(m.offset),
-    key: m.key === null ? null : m.key.toString("utf8"),
-    value: m.value,
-    timestamp: Number(m.timestamp),
-    headers: m.headers ? decodeHeaders(m.headers) : {},
-  }));
+/** A KafkaJS batch's messages in columns: values as bytes, keys and headers decoded as UTF-8. */
+function toBatch(batch: Batch): Held["batch"] {
+  const ms: KafkaMessage[] = batch.messages;
+  const n = ms.length;
+  const values: unknown[] = new Array(n);
+  const timestamps: number[] = new Array(n);
+  const offsets: number[] = new Array(n);
+  let keys: (string | null)[] | undefined;
+  let headers: (Headers | undefined)[] | undefined;
+  for (let i = 0; i < n; i++) {
+    const m = ms[i]!;
+    values[i] = m.value;
+    timestamps[i] = Number(m.timestamp);
+    offsets[i] = Number(m.offset);
+    if (m.key !== null) (keys ??= new Array(n).fill(null))[i] = m.key.toString("utf8");
+    if (m.headers && Object.keys(m.headers).length > 0)
+      (headers ??= new Array(n).fill(undefined))[i] = decodeHeaders(m.headers);
+  }
+  return {
+    topic: batch.topic,
+    partition: batch.partition,
+    start: 0,
+    end: n,
+    values,
+    timestamps,
+    keys,
+    headers,
+    offsets,
+    firstOffset: offsets[0] ?? 0,
+    highWatermark: Number(batch.highWatermark),
+  };
 }
 
 /** Kafka header values are bytes; Rivulet's are UTF-8 strings (the last one wins when repeated). */
