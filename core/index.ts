@@ -23,7 +23,15 @@ export type {
 } from "./broker/broker.js";
 export { topicNameProblem } from "./broker/broker.js";
 export { murmur2, partitionForKey } from "./broker/partitioner.js";
-export { batchOf, batchRecords, OutputBuffer, offsetAt, outputOf, recordAt } from "./broker/records.js";
+export {
+  batchOf,
+  batchRecords,
+  columnBatch,
+  OutputBuffer,
+  offsetAt,
+  outputOf,
+  recordAt,
+} from "./broker/records.js";
 export {
   describe as describeError,
   type ErrorCode,

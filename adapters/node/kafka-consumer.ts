@@ -7,7 +7,7 @@ import type {
   RebalanceEvent,
   TopicPartition,
 } from "../../core/index.js";
-import { batchOf, RivuletError } from "../../core/index.js";
+import { batchOf, columnBatch, RivuletError } from "../../core/index.js";
 import { brokerError, protocolType } from "./kafka-errors.js";
 
 /** How a held `eachBatch` call ends: offsets resolved, left alone (seek, close), or failed (rejoin). */
@@ -603,19 +603,7 @@ function toBatch(batch: Batch): Held["batch"] {
     if (m.headers && Object.keys(m.headers).length > 0)
       (headers ??= new Array(n).fill(undefined))[i] = decodeHeaders(m.headers);
   }
-  return {
-    topic: batch.topic,
-    partition: batch.partition,
-    start: 0,
-    end: n,
-    values,
-    timestamps,
-    keys,
-    headers,
-    offsets,
-    firstOffset: offsets[0] ?? 0,
-    highWatermark: Number(batch.highWatermark),
-  };
+  return columnBatch(batch, { values, timestamps, keys, headers, offsets }, Number(batch.highWatermark));
 }
 
 /** Kafka header values are bytes; Rivulet's are UTF-8 strings (the last one wins when repeated). */

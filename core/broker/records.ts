@@ -71,17 +71,29 @@ export function batchOf(
     const h = r.headers;
     if (h !== undefined && h !== NO_HEADERS && Object.keys(h).length > 0) (headers ??= new Array(n))[i] = h;
   }
+  return columnBatch(tp, { values, timestamps, keys, headers, offsets }, highWatermark);
+}
+
+/** A batch of whole columns (every record's offset given). */
+export function columnBatch(
+  tp: TopicPartition,
+  columns: {
+    values: readonly unknown[];
+    timestamps: ArrayLike<number>;
+    keys: readonly (string | null)[] | undefined;
+    headers: readonly (Headers | undefined)[] | undefined;
+    offsets: readonly number[];
+  },
+  highWatermark: number,
+): PartitionBatch & { readonly offsets: readonly number[] } {
+  const { offsets } = columns;
   return {
     topic: tp.topic,
     partition: tp.partition,
     start: 0,
-    end: n,
-    values,
-    timestamps,
-    keys,
-    headers,
-    offsets,
-    firstOffset: n > 0 ? offsets[0]! : 0,
+    end: offsets.length,
+    ...columns,
+    firstOffset: offsets[0] ?? 0,
     highWatermark,
   };
 }
