@@ -1,15 +1,8 @@
 import { randomUUID } from "node:crypto";
-import {
-  type Admin,
-  type Consumer,
-  Kafka,
-  type KafkaConfig,
-  logLevel,
-  Partitioners,
-  type Producer,
-} from "kafkajs";
+import type { Admin, Consumer, KafkaConfig, Producer } from "kafkajs";
 import { type OutgoingRecord, RivuletError, type StateStore } from "../../core/index.js";
 import { SnapshotCollector, snapshotRecords } from "./changelog-records.js";
+import { Kafka, logLevel, Partitioners } from "./kafkajs.js";
 
 export interface ChangelogStoreOptions {
   /** Changelog topic (default `<group>-changelog`), compacted, one partition per state section. */

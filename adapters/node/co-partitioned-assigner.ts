@@ -1,4 +1,5 @@
-import { AssignerProtocol, type PartitionAssigner } from "kafkajs";
+import type { PartitionAssigner } from "kafkajs";
+import { AssignerProtocol } from "./kafkajs.js";
 
 /** The group protocol name every Rivulet member announces; members must agree on it. */
 export const CO_PARTITIONED = "RivuletCoPartitioned";

@@ -1,15 +1,12 @@
 import { randomUUID } from "node:crypto";
-import {
-  type Admin,
-  Kafka,
-  logLevel as KafkaLogLevels,
-  type logCreator,
-  type Message,
-  Partitioners,
-  type PartitionOffset,
-  type Producer,
-  type RetryOptions,
-  type TopicMessages,
+import type {
+  Admin,
+  logCreator,
+  Message,
+  PartitionOffset,
+  Producer,
+  RetryOptions,
+  TopicMessages,
 } from "kafkajs";
 import type {
   Broker,
@@ -24,6 +21,7 @@ import { isRivuletError, OutputBuffer, RivuletError, topicNameProblem } from "..
 import { coPartitionedAssigner } from "./co-partitioned-assigner.js";
 import { KafkaConsumer } from "./kafka-consumer.js";
 import { brokerError, protocolType, withDeadline } from "./kafka-errors.js";
+import { Kafka, logLevel as KafkaLogLevels, Partitioners } from "./kafkajs.js";
 
 export type KafkaLogLevel = "nothing" | "error" | "warn" | "info" | "debug";
 
