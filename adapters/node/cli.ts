@@ -49,7 +49,7 @@ Runs a pipeline built with Rivulet's API (import { Pipeline } from "rivulet") ag
 until SIGINT or SIGTERM, which stop it cleanly: the current batch is committed, the consumer
 leaves the group, the process exits 0. A second signal exits at once (code 130).
 
-<pipeline module>   a .ts, .mts, .js or .mjs file (TypeScript loads through tsx)
+<pipeline module>   a .ts, .mts, .js or .mjs file (TypeScript needs the package tsx)
 [export name]       the export to run; default: the default export, else the module's only
                     Pipeline export (a stream ending in .to(topic), or Pipeline.all(...))
 
@@ -452,7 +452,7 @@ async function loadPipeline(
   if (!existsSync(file)) throw new UsageError(`pipeline module not found: ${file}`);
   let ns: Record<string, unknown>;
   try {
-    ns = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    ns = await importModule(file);
   } catch (e) {
     throw new RivuletError("INVALID_ARGUMENT", `could not load ${module}: ${errorText(e)}`, { cause: e });
   }
@@ -478,6 +478,37 @@ async function loadPipeline(
   throw new UsageError(
     `${module} exports several pipelines (${pipelines.join(", ")}): name one, e.g. rivulet run ${module} ${pipelines[0]} ...`,
   );
+}
+
+/** Imports a pipeline module; TypeScript goes through tsx, JavaScript needs nothing more. */
+async function importModule(file: string): Promise<Record<string, unknown>> {
+  if (/\.(?:[cm]?ts|tsx)$/.test(file)) await typeScriptLoader();
+  return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+}
+
+let tsxRegistered: Promise<void> | undefined;
+
+/**
+ * Registers tsx's loader once, on the first TypeScript module. tsx is an optional peer dependency:
+ * the built CLI needs it only for TypeScript. Running from sources, a loader is there already
+ * (it loaded this very file), with the repo's tsconfig `paths`.
+ */
+function typeScriptLoader(): Promise<void> {
+  tsxRegistered ??= (async () => {
+    if (/\.[cm]?ts$/.test(new URL(import.meta.url).pathname)) return;
+    let tsx: typeof import("tsx/esm/api");
+    try {
+      tsx = await import("tsx/esm/api");
+    } catch (e) {
+      throw new RivuletError(
+        "INVALID_ARGUMENT",
+        "install tsx to load TypeScript pipeline modules (npm install tsx), or compile the module to JavaScript",
+        { cause: e },
+      );
+    }
+    tsx.register(); // reads the tsconfig of the working directory (or TSX_TSCONFIG_PATH)
+  })();
+  return tsxRegistered;
 }
 
 function asPipeline(value: unknown, name: string, module: string): { pipeline: Pipeline; name: string } {
