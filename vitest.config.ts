@@ -29,7 +29,20 @@ export default defineConfig({
         test: {
           name: "node",
           environment: "node",
-          include: ["core/**/*.test.ts", "test/unit/**/*.test.ts"],
+          // The Node adapter's unit tests need no broker; those that do are *.kafka.test.ts.
+          include: ["core/**/*.test.ts", "test/unit/**/*.test.ts", "adapters/node/**/*.test.ts"],
+          exclude: ["**/*.kafka.test.ts", "**/node_modules/**"],
+        },
+      },
+      {
+        test: {
+          // The package as users get it: packed, installed in a temporary project, imported,
+          // bundled for the browser (test/package/pack.test.ts).
+          name: "package",
+          environment: "node",
+          include: ["test/package/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 240_000,
         },
       },
       {
@@ -38,7 +51,7 @@ export default defineConfig({
           // Real Apache Kafka (KRaft, one broker for the whole project, started by the global setup).
           name: "kafka",
           environment: "node",
-          include: ["test/kafka/**/*.test.ts", "adapters/node/**/*.test.ts"],
+          include: ["test/kafka/**/*.test.ts", "adapters/node/**/*.kafka.test.ts"],
           globalSetup: ["test/infra/kafka-global-setup.mjs"],
           testTimeout: 120_000,
           hookTimeout: 180_000,

@@ -500,10 +500,12 @@ function typeScriptLoader(): Promise<void> {
     try {
       tsx = await import("tsx/esm/api");
     } catch (e) {
+      // Only tsx itself missing means "install it"; a broken install keeps its own error.
+      if ((e as { code?: unknown }).code !== "ERR_MODULE_NOT_FOUND" || !/["']tsx["']/.test(String(e)))
+        throw e;
       throw new RivuletError(
         "INVALID_ARGUMENT",
         "install tsx to load TypeScript pipeline modules (npm install tsx), or compile the module to JavaScript",
-        { cause: e },
       );
     }
     tsx.register(); // reads the tsconfig of the working directory (or TSX_TSCONFIG_PATH)
