@@ -37,6 +37,17 @@ function outputs(broker: MemoryBroker) {
   return out;
 }
 
+/** Keyed by k: a at 1, b at 3, a at 5 (windows [0, 10)), a at 12 ([10, 20)). */
+async function produceWindows(broker: MemoryBroker) {
+  await broker.produce(
+    "in",
+    [1, 3, 5, 12].map((ts, id) => {
+      const k = ts === 3 ? "b" : "a";
+      return { key: k, value: { id, k, ts } };
+    }),
+  );
+}
+
 const opts = (broker: MemoryBroker, state: MemoryStateStore, maxBatch: number): RunOptions => ({
   broker,
   state,
@@ -185,10 +196,48 @@ describe("per-partition tasks", () => {
     ).rejects.toThrow(
       "Invalid pipeline at step 4 (keyBy): with per-partition tasks, records made by step 3 (window tumbling(10) aggregate) can only change key through a topic: add .repartition() after this keyBy",
     );
+    // Windows [0, 10) of a (2 records) and b (1), [10, 20) of a (fired by drain): counted by end.
+    await produceWindows(broker);
     const through = rekeyed.repartition().aggregate(count()).to("out");
-    await expect(run(through, { broker, tasks: "per-partition" })).resolves.toBeDefined();
+    const perPartition = await run(through, { broker, tasks: "per-partition", group: "through" });
+    expect(perPartition.tasks).toBe("per-partition");
+    await perPartition.drain();
     // The same definition runs with shared operators as it is.
-    await expect(run(rekeyed.aggregate(count()).to("out"), { broker })).resolves.toBeDefined();
+    const shared = await run(rekeyed.aggregate(count()).to("out-shared"), { broker, group: "shared" });
+    expect(shared.tasks).toBe("shared");
+    await shared.drain();
+    const counts = [
+      { key: 10, value: 1 },
+      { key: 10, value: 2 },
+      { key: 20, value: 1 },
+    ];
+    expect(broker.recordsSync("out-shared").map((r) => r.value)).toEqual(counts);
+    // What fired before the end of input went through the repartition topic (the rest: below).
+    expect(broker.recordsSync("out").map((r) => r.value)).toEqual(counts.slice(0, 2));
+  });
+
+  // Known bug, pinned: drain fires the open window [10, 20) at the end of input into the
+  // repartition topic, then stops without reading that topic again, so its count never arrives.
+  // When this test fails, drain works through repartition topics: make it a plain `it`.
+  it.fails("drain carries windows fired at the end of input through a repartition topic", async () => {
+    const broker = new MemoryBroker();
+    await broker.createTopic("in", { partitions: 2 });
+    await produceWindows(broker);
+    const through = Pipeline.source<Ev>("in", { timestamp: (e) => e.ts })
+      .keyBy((e) => e.k)
+      .window(tumbling(10))
+      .aggregate(count())
+      .keyBy((w) => w.end)
+      .repartition()
+      .aggregate(count())
+      .to("out");
+    const job = await run(through, { broker, tasks: "per-partition" });
+    await job.drain();
+    expect(broker.recordsSync("out").map((r) => r.value)).toEqual([
+      { key: 10, value: 1 },
+      { key: 10, value: 2 },
+      { key: 20, value: 1 },
+    ]);
   });
 
   it("source topics with different partition counts are refused at start", async () => {
