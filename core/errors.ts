@@ -62,3 +62,98 @@ export function describe(e: unknown): string {
     return String(e);
   }
 }
+
+/**
+ * An error as plain data, for a trip through `postMessage` (structured clone keeps an `Error`'s
+ * message and stack but drops its class and own fields: `code`, `retriable`, `step`).
+ */
+export interface SerializedError {
+  readonly _tag: "SerializedError";
+  /** The class: `RivuletError`, `PipelineError`, `UserFunctionError`, or any other error's name. */
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+  readonly code?: ErrorCode;
+  readonly retriable?: boolean;
+  readonly step?: string;
+  readonly cause?: SerializedError | { value: unknown };
+}
+
+/**
+ * Turns anything thrown into {@link SerializedError}, causes included (at most 8 deep).
+ *
+ * @example
+ * port.postMessage({ error: serializeError(e) }); // ... and on the other side: deserializeError(msg.error)
+ */
+export function serializeError(e: unknown, depth = 0): SerializedError {
+  if (!(e instanceof Error) && !isRivuletError(e))
+    return { _tag: "SerializedError", name: "Error", message: describe(e), cause: { value: cloneable(e) } };
+  const err = e as Error & Partial<Pick<RivuletError, "code" | "retriable">> & { step?: unknown };
+  const out: {
+    -readonly [K in keyof SerializedError]: SerializedError[K];
+  } = { _tag: "SerializedError", name: err.name, message: err.message };
+  if (typeof err.stack === "string") out.stack = err.stack;
+  if (isRivuletError(e)) {
+    out.code = e.code;
+    out.retriable = e.retriable;
+  }
+  if (typeof err.step === "string") out.step = err.step;
+  if (err.cause !== undefined && depth < 8)
+    out.cause =
+      err.cause instanceof Error || isRivuletError(err.cause)
+        ? serializeError(err.cause, depth + 1)
+        : { value: cloneable(err.cause) };
+  return out;
+}
+
+/** The error a {@link SerializedError} describes: a Rivulet error of its own class again. */
+export function deserializeError(s: SerializedError): Error {
+  const cause =
+    s.cause === undefined ? undefined : "_tag" in s.cause ? deserializeError(s.cause) : s.cause.value;
+  const proto =
+    s.code === undefined
+      ? Error.prototype
+      : s.name === "PipelineError"
+        ? PipelineError.prototype
+        : s.name === "UserFunctionError"
+          ? UserFunctionError.prototype
+          : RivuletError.prototype;
+  const e = Object.create(proto) as Error & Record<string, unknown>;
+  const own = (k: string, v: unknown) =>
+    Object.defineProperty(e, k, { value: v, writable: true, configurable: true, enumerable: k !== "stack" });
+  own("message", s.message);
+  own("name", s.name);
+  if (s.stack !== undefined) own("stack", s.stack);
+  if (cause !== undefined) own("cause", cause);
+  if (s.code !== undefined) {
+    own("_tag", "RivuletError");
+    own("code", s.code);
+    own("retriable", s.retriable ?? false);
+  }
+  if (s.step !== undefined) own("step", s.step);
+  return e;
+}
+
+/**
+ * Comlink's transfer handler for Rivulet errors passed as values; Comlink's `"throw"` handler
+ * (for errors a call rejects with) is the browser adapter's, built on the same two functions.
+ *
+ * @example
+ * import { transferHandlers } from "comlink";
+ * transferHandlers.set("rivulet-error", errorTransferHandler);
+ */
+export const errorTransferHandler = {
+  canHandle: (value: unknown): value is RivuletError => isRivuletError(value),
+  serialize: (value: RivuletError): [SerializedError, never[]] => [serializeError(value), []],
+  deserialize: (s: SerializedError): Error => deserializeError(s),
+};
+
+/** A value structured clone can carry: itself if it is data, else its description. */
+function cloneable(v: unknown): unknown {
+  if (v === null || ["string", "number", "boolean", "bigint", "undefined"].includes(typeof v)) return v;
+  try {
+    return JSON.parse(JSON.stringify(v)) as unknown;
+  } catch {
+    return describe(v);
+  }
+}

@@ -10,3 +10,4 @@ declare class TextDecoder {
   constructor(label?: string, options?: { fatal?: boolean });
   decode(input?: Uint8Array): string;
 }
+declare function structuredClone<T>(value: T): T;
