@@ -12,6 +12,7 @@
  */
 export type {
   Broker,
+  BrokerCapabilities,
   CommittedOffset,
   Consumer,
   ConsumerOptions,
@@ -21,12 +22,13 @@ export type {
   TopicOptions,
   Transaction,
 } from "./broker/broker.js";
-export { topicNameProblem } from "./broker/broker.js";
+export { FULL_CAPABILITIES, topicNameProblem } from "./broker/broker.js";
 export { murmur2, partitionForKey } from "./broker/partitioner.js";
 export {
   batchOf,
   batchRecords,
   columnBatch,
+  ID_HEADER,
   OutputBuffer,
   offsetAt,
   outputOf,
@@ -34,10 +36,14 @@ export {
 } from "./broker/records.js";
 export {
   describe as describeError,
+  deserializeError,
   type ErrorCode,
+  errorTransferHandler,
   isRivuletError,
   PipelineError,
   RivuletError,
+  type SerializedError,
+  serializeError,
   UserFunctionError,
 } from "./errors.js";
 export {
@@ -72,15 +78,18 @@ export {
   type Timers,
   type WatermarkOptions,
 } from "./pipeline/plan.js";
+export type { CheckpointStats, CommitProtocol, Guarantee } from "./runtime/checkpointer.js";
 export type { ErrorPolicy } from "./runtime/context.js";
 export {
   Job,
   type JobMetrics,
   type JobStatus,
   type PartitionMetrics,
+  type RunForResult,
   type RunOptions,
   run,
 } from "./runtime/job.js";
+export type { RetryOptions } from "./runtime/retry.js";
 export type { TaskMode } from "./runtime/tasks.js";
 export { bytes, json, type Serde, text } from "./serde.js";
 export { decodeSnapshot, encodeSnapshot } from "./state/codec.js";
@@ -95,7 +104,7 @@ export {
   type ValueStateDescriptor,
   valueState,
 } from "./state/descriptors.js";
-export { MemoryStateStore, type StateStore } from "./state/store.js";
+export { type Checkpoint, MemoryStateStore, type StateStore } from "./state/store.js";
 export { type Clock, systemClock } from "./time/clock.js";
 export { session, sliding, tumbling, type WindowSpec } from "./time/windows.js";
 export type {

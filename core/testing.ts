@@ -7,7 +7,7 @@
  *
  * @module
  */
-export { MemoryBroker } from "./broker/memory-broker.js";
+export { MemoryBroker, type MemoryBrokerOptions, REST_PROXY_CAPABILITIES } from "./broker/memory-broker.js";
 export { FakeClock } from "./testing/fake-clock.js";
 export {
   type Auction,
@@ -24,3 +24,4 @@ export {
   type ResolvedNexmarkConfig,
   resolveNexmarkConfig,
 } from "./testing/nexmark.js";
+export { dropRepeats } from "./testing/repeats.js";

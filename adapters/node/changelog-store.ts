@@ -1,7 +1,17 @@
 import { randomUUID } from "node:crypto";
 import type { Admin, Consumer, KafkaConfig, Producer } from "kafkajs";
-import { type OutgoingRecord, RivuletError, type StateStore } from "../../core/index.js";
+import {
+  type Broker,
+  type Checkpoint,
+  decodeSnapshot,
+  encodeSnapshot,
+  type OutgoingRecord,
+  RivuletError,
+  type StateStore,
+} from "../../core/index.js";
 import { SnapshotCollector, snapshotRecords } from "./changelog-records.js";
+import { KafkaBroker } from "./kafka-broker.js";
+import { brokerError, createTopicAndWait } from "./kafka-errors.js";
 import { Kafka, logLevel, Partitioners } from "./kafkajs.js";
 
 export interface ChangelogStoreOptions {
@@ -13,7 +23,8 @@ export interface ChangelogStoreOptions {
 
 /**
  * Checkpoints in a compacted Kafka topic: section `<group>/<n>` lives in partition n under the
- * key of the section. Snapshots are written inside the job's commit transaction (`stage`), so a
+ * key of the section, encoded with `encodeSnapshot`. With a {@link KafkaBroker} on the same
+ * cluster, snapshots are written inside the job's commit transaction (`commitsWith`), so a
  * checkpoint, the outputs and the offsets naming it become visible together or not at all; a
  * restore reads the changelog with read_committed and takes the snapshot the offsets name.
  *
@@ -31,7 +42,7 @@ export class KafkaChangelogStore implements StateStore {
   private cache = new SnapshotCollector();
 
   constructor(
-    config: KafkaConfig,
+    private readonly config: KafkaConfig,
     private readonly options: ChangelogStoreOptions = {},
   ) {
     this.kafka = new Kafka({
@@ -48,21 +59,20 @@ export class KafkaChangelogStore implements StateStore {
     const existing = await this.admin.fetchTopicMetadata({ topics: [] });
     const found = existing.topics.find((t) => t.name === this.topic);
     if (!found) {
-      await this.admin.createTopics({
-        waitForLeaders: true,
-        topics: [
-          {
-            topic: this.topic,
-            numPartitions: sections,
-            configEntries: [
-              { name: "cleanup.policy", value: "compact" },
-              // Every checkpoint writes whole snapshots: smaller segments let compaction (which
-              // never touches the active segment) keep the log, and restores, short.
-              { name: "segment.bytes", value: String(64 * 1024 * 1024) },
-            ],
-          },
-        ],
-      });
+      try {
+        await createTopicAndWait(this.admin, {
+          topic: this.topic,
+          numPartitions: sections,
+          configEntries: [
+            { name: "cleanup.policy", value: "compact" },
+            // Every checkpoint writes whole snapshots: smaller segments let compaction (which
+            // never touches the active segment) keep the log, and restores, short.
+            { name: "segment.bytes", value: String(64 * 1024 * 1024) },
+          ],
+        });
+      } catch (e) {
+        throw brokerError(`cannot create the changelog topic "${this.topic}"`, e);
+      }
     } else if (found.partitions.length < sections) {
       throw new RivuletError(
         "STATE",
@@ -71,19 +81,39 @@ export class KafkaChangelogStore implements StateStore {
     }
   }
 
-  /** The snapshot as records of the commit's transaction (in parts, if large). */
-  stage(section: string, id: string, snapshot: string): OutgoingRecord[] {
-    return snapshotRecords(this.requireTopic(), section, sectionNumber(section), id, snapshot);
+  /**
+   * Rides in the commits of a transactional {@link KafkaBroker} on the same cluster (its
+   * bootstrap servers are this store's): the broker writes {@link records} in its transaction.
+   */
+  commitsWith(broker: Broker): boolean {
+    if (!(broker instanceof KafkaBroker) || broker.guarantee !== "exactly-once") return false;
+    const mine = [...(Array.isArray(this.config.brokers) ? this.config.brokers : [])].sort().join(",");
+    return mine !== "" && mine === [...broker.bootstrap].sort().join(",");
   }
 
-  /** Outside a transaction (used only when a broker cannot stage): one idempotent write. */
-  async put(section: string, id: string, snapshot: string): Promise<void> {
+  /** A checkpoint as records of a commit's transaction: every section's snapshot (in parts, if large). */
+  records(checkpoint: Checkpoint): OutgoingRecord[] {
+    const topic = this.requireTopic();
+    const out: OutgoingRecord[] = [];
+    for (const [section, snap] of checkpoint.sections)
+      out.push(
+        ...snapshotRecords(topic, section, sectionNumber(section), checkpoint.id, encodeSnapshot(snap)),
+      );
+    return out;
+  }
+
+  /**
+   * Outside the job's transaction (a broker it cannot ride with): one write with an idempotent
+   * producer. The commit that follows names the checkpoint, so a partial write is never loaded.
+   */
+  async put(checkpoint: Checkpoint): Promise<void> {
+    const records = this.records(checkpoint);
+    if (records.length === 0) return;
     this.producer ??= this.kafka.producer({
       idempotent: true,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
     await this.producer.connect();
-    const records = this.stage(section, id, snapshot);
     await this.producer.send({
       topic: records[0]!.topic,
       messages: records.map((r) => ({
@@ -112,11 +142,11 @@ export class KafkaChangelogStore implements StateStore {
    * readers until the broker aborts that transaction (the producers' 10 s transaction timeout,
    * checked every 10 s): read again until it shows, within `readTimeout`.
    */
-  async get(section: string, id: string): Promise<string | undefined> {
+  async get(section: string, id: string): Promise<unknown> {
     const deadline = Date.now() + (this.options.readTimeout ?? 60_000);
     for (;;) {
       const hit = this.cache.get(section, id);
-      if (hit !== undefined) return hit;
+      if (hit !== undefined) return decodeSnapshot(hit);
       if (Date.now() > deadline) return undefined;
       await this.readToEnd(new Map([[section, id]]));
       if (this.cache.get(section, id) === undefined) await new Promise((r) => setTimeout(r, 500));

@@ -10,6 +10,7 @@ import type {
 } from "kafkajs";
 import type {
   Broker,
+  BrokerCapabilities,
   CommittedOffset,
   Consumer,
   ConsumerOptions,
@@ -20,7 +21,7 @@ import type {
 import { isRivuletError, OutputBuffer, RivuletError, topicNameProblem } from "../../core/index.js";
 import { coPartitionedAssigner } from "./co-partitioned-assigner.js";
 import { KafkaConsumer } from "./kafka-consumer.js";
-import { brokerError, protocolType, withDeadline } from "./kafka-errors.js";
+import { brokerError, createTopicAndWait, protocolType, withDeadline } from "./kafka-errors.js";
 import { Kafka, logLevel as KafkaLogLevels, Partitioners } from "./kafkajs.js";
 
 export type KafkaLogLevel = "nothing" | "error" | "warn" | "info" | "debug";
@@ -83,6 +84,7 @@ export class KafkaBroker implements Broker {
   /** A group spreads partitions over processes: each partition number is a task of its own. */
   readonly defaultTasks = "per-partition" as const;
   readonly guarantee: "exactly-once" | "at-least-once";
+  readonly capabilities: BrokerCapabilities;
   readonly transactionalId: string;
   private readonly kafka: Kafka;
   private readonly connectionTimeout: number;
@@ -102,6 +104,11 @@ export class KafkaBroker implements Broker {
       throw new RivuletError("INVALID_ARGUMENT", "KafkaBroker needs { brokers: ['host:port', ...] }");
     const clientId = options.clientId ?? "rivulet";
     this.guarantee = options.guarantee ?? "exactly-once";
+    this.capabilities = Object.freeze({
+      atomicCommit: this.guarantee === "exactly-once",
+      commitMetadata: true,
+      assignment: "group" as const,
+    });
     this.transactionalId = options.transactionalId ?? `${clientId}-${randomUUID().slice(0, 8)}`;
     this.connectionTimeout = options.connectionTimeout ?? 10_000;
     this.sessionTimeout = options.sessionTimeout ?? 30_000;
@@ -117,6 +124,11 @@ export class KafkaBroker implements Broker {
     });
   }
 
+  /** The bootstrap servers it was given. */
+  get bootstrap(): readonly string[] {
+    return this.options.brokers;
+  }
+
   async createTopic(name: string, options: TopicOptions = {}): Promise<void> {
     const problem = topicNameProblem(name);
     if (problem) throw new RivuletError("INVALID_ARGUMENT", problem);
@@ -125,19 +137,12 @@ export class KafkaBroker implements Broker {
       throw new RivuletError("INVALID_ARGUMENT", `topic "${name}": partitions must be a positive integer`);
     const admin = await this.admin();
     try {
-      // false (not an error) when the topic exists already.
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [
-          {
-            topic: name,
-            numPartitions: partitions,
-            configEntries: options.compact ? [{ name: "cleanup.policy", value: "compact" }] : [],
-          },
-        ],
+      await createTopicAndWait(admin, {
+        topic: name,
+        numPartitions: partitions,
+        configEntries: options.compact ? [{ name: "cleanup.policy", value: "compact" }] : [],
       });
     } catch (e) {
-      if (protocolType(e) === "TOPIC_ALREADY_EXISTS") return;
       throw brokerError(`cannot create topic "${name}"`, e);
     }
   }
@@ -218,7 +223,9 @@ export class KafkaBroker implements Broker {
   async commit(tx: Transaction): Promise<void> {
     this.open();
     // Everything is checked and encoded before anything is sent, so a bad record sends nothing.
-    const chunks = await this.encode(tx.records instanceof OutputBuffer ? tx.records.toArray() : tx.records);
+    const records = tx.records instanceof OutputBuffer ? tx.records.toArray() : [...tx.records];
+    if (tx.checkpoint) records.push(...checkpointRecords(tx.checkpoint));
+    const chunks = await this.encode(records);
     const offsets = tx.offsets;
     const group = offsets?.group;
     if (chunks.length === 0 && !offsets?.positions.length) return;
@@ -259,6 +266,7 @@ export class KafkaBroker implements Broker {
   ): Promise<void> {
     const producer = await this.producer();
     let transaction: Awaited<ReturnType<Producer["transaction"]>> | undefined;
+    let ending = false;
     try {
       transaction = await producer.transaction();
       for (const topicMessages of chunks) await transaction.sendBatch({ topicMessages });
@@ -267,6 +275,7 @@ export class KafkaBroker implements Broker {
         // Again just before the end: a pause within the transaction must not commit it either.
         await this.confirmMembership(group);
       }
+      ending = true;
       await transaction.commit();
     } catch (e) {
       const aborted = await transaction?.abort().then(
@@ -278,7 +287,12 @@ export class KafkaBroker implements Broker {
       if (!aborted) this.dropProducer();
       // A member the group gave up on fails as such (its transaction may have timed out).
       if (group && !(isRivuletError(e) && e.code === "PARTITIONS_LOST")) await this.confirmMembership(group);
-      throw brokerError(`commit failed${aborted ? " and was aborted" : ""}`, e);
+      const err = brokerError(`commit failed${aborted ? " and was aborted" : ""}`, e);
+      // The end of the transaction was sent and neither it nor an abort was confirmed: it may
+      // have committed, so doing it again could write it twice. Not for the job to retry.
+      if (ending && !aborted && err.retriable)
+        throw new RivuletError("BROKER", `${err.message} (its outcome is unknown)`, { cause: e });
+      throw err;
     }
     if (group && positions.length > 0) await this.visible(group, positions);
   }
@@ -484,6 +498,17 @@ export class KafkaBroker implements Broker {
       throw brokerError(`cannot connect to Kafka at ${where} (${what})`, e);
     }
   }
+}
+
+/** A checkpoint riding in a commit: its companion store (a `KafkaChangelogStore`) says as what records. */
+function checkpointRecords(c: NonNullable<Transaction["checkpoint"]>): OutgoingRecord[] {
+  const store = c.store as { records?: (checkpoint: typeof c.checkpoint) => OutgoingRecord[] };
+  if (typeof store.records !== "function")
+    throw new RivuletError(
+      "INVALID_ARGUMENT",
+      "a Kafka commit can carry the checkpoints of a KafkaChangelogStore only (its commitsWith says so)",
+    );
+  return store.records(c.checkpoint);
 }
 
 /** Bytes and strings as they are, `null`/`undefined` as a tombstone, anything else as JSON. */

@@ -85,3 +85,48 @@ export function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () =
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
+
+/** The parts of KafkaJS's admin client {@link createTopicAndWait} uses. */
+interface TopicAdmin {
+  createTopics(options: {
+    waitForLeaders?: boolean;
+    topics: { topic: string; numPartitions?: number; configEntries?: { name: string; value: string }[] }[];
+  }): Promise<boolean>;
+  fetchTopicMetadata(options: {
+    topics: string[];
+  }): Promise<{ topics: { name: string; partitions: { leader: number }[] }[] }>;
+}
+
+/**
+ * Creates a topic (quietly when it exists, as when several members of a group race to create
+ * it) and waits until every partition has a leader. KafkaJS's own `waitForLeaders` retries only
+ * LEADER_NOT_AVAILABLE, while Kafka 4 answers UNKNOWN_TOPIC_OR_PARTITION for a moment after a
+ * topic is created: that failed the creating process now and then.
+ */
+export async function createTopicAndWait(
+  admin: TopicAdmin,
+  topic: { topic: string; numPartitions: number; configEntries?: { name: string; value: string }[] },
+  timeoutMs = 30_000,
+): Promise<void> {
+  try {
+    await admin.createTopics({ waitForLeaders: false, topics: [topic] });
+  } catch (e) {
+    if (protocolType(e) !== "TOPIC_ALREADY_EXISTS") throw e;
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (let wait = 20; ; wait = Math.min(wait * 2, 500)) {
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [topic.topic] });
+      const parts = topics.find((t) => t.name === topic.topic)?.partitions ?? [];
+      if (parts.length > 0 && parts.every((p) => p.leader >= 0)) return;
+    } catch (e) {
+      const type = protocolType(e);
+      if (type !== "UNKNOWN_TOPIC_OR_PARTITION" && type !== "LEADER_NOT_AVAILABLE") throw e;
+    }
+    if (Date.now() > deadline)
+      throw new RivuletError("BROKER", `topic "${topic.topic}" has no leader for every partition yet`, {
+        retriable: true,
+      });
+    await new Promise((r) => setTimeout(r, wait));
+  }
+}

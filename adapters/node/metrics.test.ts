@@ -6,6 +6,8 @@ import { prometheusText, serveMetrics } from "./metrics.js";
 
 const base: JobMetrics = {
   status: "running",
+  guarantee: "exactly-once",
+  protocol: "named",
   records: { in: 10, emitted: 3, filtered: 2, aggregated: 4, late: 1, deadLettered: 0 },
   windowsFired: 3,
   produced: { "clicks-per-minute": 3, 'we"ird\\topic\n': 1 },

@@ -1,11 +1,44 @@
+import type { Checkpoint, StateStore } from "../state/store.js";
 import type { Headers, StoredRecord, TopicPartition } from "../types.js";
 import type { OutgoingRecord, OutputBuffer, PartitionBatch } from "./records.js";
+
+/**
+ * What a broker can promise. A job picks its commit protocol from these and its state store's
+ * (DESIGN.md, "Execution model"): exactly-once needs an atomic commit; without one, outputs are
+ * written at least once, each with a deterministic `rivulet.id` header, and the state store
+ * keeps the source offsets with each checkpoint (Flink's model).
+ */
+export interface BrokerCapabilities {
+  /**
+   * Outputs and offsets commit as one unit: readers see all of it or none (Kafka transactions,
+   * in-memory topics). A REST proxy has no transactions.
+   */
+  readonly atomicCommit: boolean;
+  /** Committed offsets keep their metadata (the checkpoint id). The Strimzi bridge's do not. */
+  readonly commitMetadata: boolean;
+  /**
+   * `group`: the broker spreads partitions over a group's members, moves them and says so
+   * (`onRebalance`, from inside `poll`). `static`: a consumer reads the partitions it was given
+   * (all of its topics', or `ConsumerOptions.partitions`), reported once at its first poll;
+   * nothing moves, and nothing keeps two consumers of one group off the same partitions.
+   */
+  readonly assignment: "group" | "static";
+}
+
+/** What a broker that does not say promises: Kafka's transactional consumer groups. */
+export const FULL_CAPABILITIES: BrokerCapabilities = Object.freeze({
+  atomicCommit: true,
+  commitMetadata: true,
+  assignment: "group",
+});
 
 /**
  * The seam every runtime fills in: the in-memory broker here, KafkaJS in `rivulet/node`,
  * the REST proxy in `rivulet/edge`. Narrow on purpose: what the executor needs, nothing else.
  */
 export interface Broker {
+  /** What it can promise; absent: everything ({@link FULL_CAPABILITIES}). */
+  readonly capabilities?: BrokerCapabilities;
   /**
    * How jobs on this broker divide their work when `run` does not say (`RunOptions.tasks`):
    * Kafka brokers, whose groups spread partitions over processes, say `per-partition`.
@@ -19,10 +52,13 @@ export interface Broker {
   /** Joins `group` as a new member subscribed to `topics`. */
   consumer(options: ConsumerOptions): Promise<Consumer>;
   /**
-   * Writes records and commits consumer offsets as one atomic unit: readers see all of it or none.
-   * With Kafka this is one transaction (produce + sendOffsetsToTransaction). The records' buffer
-   * is the caller's again once the promise settles (a job reuses it for its next outputs): a
-   * broker copies what it keeps.
+   * Writes records, then commits consumer offsets; with `atomicCommit`, as one unit: readers see
+   * all of it or none (Kafka: one transaction of produce + sendOffsetsToTransaction). The
+   * records' buffer is the caller's again once the promise settles (a job reuses it for its next
+   * outputs): a broker copies what it keeps. A rejection marked `retriable` promises that trying
+   * the same commit again is safe: nothing of it landed (atomic brokers), or what landed is
+   * harmless to write again (records with their `rivulet.id`, offsets). A commit whose outcome
+   * is unknown (the end of a transaction sent, no answer) must not be marked retriable.
    */
   commit(tx: Transaction): Promise<void>;
   /** Committed offsets of a group for one topic (partitions without a commit are absent). */
@@ -38,6 +74,8 @@ export interface TopicOptions {
 export interface ConsumerOptions {
   group: string;
   topics: readonly string[];
+  /** With a `static` assignment: the partitions to read (default: every partition of `topics`). */
+  partitions?: readonly TopicPartition[];
 }
 
 export interface Transaction {
@@ -47,6 +85,12 @@ export interface Transaction {
     group: string;
     positions: readonly CommittedOffset[];
   };
+  /**
+   * A checkpoint to write in the same atomic unit, when the store said it can ride in this
+   * broker's commit (`StateStore.commitsWith`): a Kafka changelog topic on the same cluster,
+   * IndexedDB topics and state in one database. The broker hands it to its companion store.
+   */
+  checkpoint?: { store: StateStore; checkpoint: Checkpoint };
 }
 
 export interface CommittedOffset extends TopicPartition {

@@ -2,6 +2,7 @@ import { RivuletError } from "../errors.js";
 import type { ProduceRecord, StoredRecord, TopicPartition } from "../types.js";
 import type {
   Broker,
+  BrokerCapabilities,
   CommittedOffset,
   Consumer,
   ConsumerOptions,
@@ -9,7 +10,7 @@ import type {
   TopicOptions,
   Transaction,
 } from "./broker.js";
-import { topicNameProblem } from "./broker.js";
+import { FULL_CAPABILITIES, topicNameProblem } from "./broker.js";
 import { MemoryLog } from "./memory-log.js";
 import { partitionForKey } from "./partitioner.js";
 import { outputOf, type PartitionBatch } from "./records.js";
@@ -30,6 +31,20 @@ interface Group {
 const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 /**
+ * What a {@link MemoryBroker} promises; by default everything Kafka's transactions do. Less
+ * makes it behave like a broker reached through a Kafka REST proxy, so that the at-least-once
+ * commit protocol and its deterministic output ids can be tested in memory.
+ */
+export type MemoryBrokerOptions = Partial<BrokerCapabilities>;
+
+/** The capabilities of a Kafka REST proxy: no transactions, no offset metadata, no rebalances. */
+export const REST_PROXY_CAPABILITIES: BrokerCapabilities = Object.freeze({
+  atomicCommit: false,
+  commitMetadata: false,
+  assignment: "static",
+});
+
+/**
  * Topics that behave like Kafka's, in memory: partitions, offsets, keys, headers, timestamps,
  * consumer groups with committed offsets and range assignment, a murmur2 key partitioner, and
  * atomic transactions. Values are stored as given (no serialization).
@@ -39,13 +54,20 @@ const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`
  * await broker.createTopic("clicks", { partitions: 3 });
  * await broker.produce("clicks", [{ key: "u1", value: { userId: "u1" }, timestamp: 1000 }]);
  * const all = await broker.records("clicks");
+ * // As a REST proxy would be: at-least-once outputs with ids, the state store owns the offsets.
+ * const proxied = new MemoryBroker(REST_PROXY_CAPABILITIES);
  */
 export class MemoryBroker implements Broker {
+  readonly capabilities: BrokerCapabilities;
   private readonly topics = new Map<string, Topic>();
   private readonly groups = new Map<string, Group>();
   private waiters = new Set<() => void>();
   /** The broker's wall clock, for records produced without a timestamp. */
   now: () => number = () => Date.now();
+
+  constructor(options: MemoryBrokerOptions = {}) {
+    this.capabilities = Object.freeze({ ...FULL_CAPABILITIES, ...options });
+  }
 
   async createTopic(name: string, options: TopicOptions = {}): Promise<void> {
     this.createTopicSync(name, options);
@@ -107,7 +129,7 @@ export class MemoryBroker implements Broker {
     // Validate everything first so a failing transaction leaves no trace (atomicity).
     // Outputs come in runs of one topic: look each run's topic up once.
     const out = outputOf(tx.records);
-    const { keys, values, timestamps, headers, partitions } = out;
+    const { keys, values, timestamps, headers, partitions, ids } = out;
     for (let r = 0; r < out.runs; r++) {
       const t = this.topic(out.runTopic(r));
       if (partitions !== undefined)
@@ -121,7 +143,7 @@ export class MemoryBroker implements Broker {
       const start = out.runStart(r);
       const end = out.runEnd(r);
       // The common case: a run for a one-partition topic, copied column by column.
-      if (t.logs.length === 1 && partitions === undefined && !out.unstamped) {
+      if (t.logs.length === 1 && partitions === undefined && !out.unstamped && ids === undefined) {
         t.logs[0]!.appendColumns(start, end, values, timestamps, keys, headers);
         continue;
       }
@@ -129,12 +151,19 @@ export class MemoryBroker implements Broker {
         const key = keys?.[i] ?? null;
         const log = t.logs[partitions?.[i] ?? this.partitionFor(t, key)]!;
         const ts = timestamps[i]!;
-        log.append(key, values[i], Number.isNaN(ts) ? this.now() : ts, headers?.[i]);
+        log.append(key, values[i], Number.isNaN(ts) ? this.now() : ts, out.headersAt(i));
       }
     }
     if (offsets) {
       const g = this.group(offsets.group);
-      for (const p of offsets.positions) g.committed.set(tpKey(p.topic, p.partition), { ...p });
+      const keep = this.capabilities.commitMetadata;
+      for (const p of offsets.positions)
+        g.committed.set(
+          tpKey(p.topic, p.partition),
+          keep || p.metadata === undefined
+            ? { ...p }
+            : { topic: p.topic, partition: p.partition, offset: p.offset },
+        );
     }
     if (out.length > 0) this.wake();
   }
@@ -149,6 +178,13 @@ export class MemoryBroker implements Broker {
     for (const t of options.topics) this.topic(t);
     const g = this.group(options.group);
     const c = new MemoryConsumer(this, g, options.topics);
+    if (this.capabilities.assignment === "static") {
+      // Not a member of anything: it reads what it is given, and no one else is told.
+      const given = options.partitions ?? options.topics.flatMap((t) => this.allPartitions(t));
+      for (const tp of given) this.checkPartition(this.topic(tp.topic), tp.partition);
+      c.setPending([...given]);
+      return c;
+    }
     g.members.push(c);
     this.rebalance(g);
     return c;
@@ -156,8 +192,13 @@ export class MemoryBroker implements Broker {
 
   /** @internal */
   leave(g: Group, c: MemoryConsumer): void {
+    if (!g.members.includes(c)) return;
     g.members = g.members.filter((m) => m !== c);
     this.rebalance(g);
+  }
+
+  private allPartitions(topic: string): TopicPartition[] {
+    return this.topic(topic).logs.map((_, partition) => ({ topic, partition }));
   }
 
   /** @internal The log of a partition (itself: topics and partitions never go away). */

@@ -25,6 +25,12 @@ export interface PartitionBatch extends TopicPartition {
 /** The headers of every record that has none (shared; stored records are not to be modified). */
 const NO_HEADERS: Readonly<Headers> = Object.freeze({});
 
+/**
+ * The header of an output's deterministic id, with at-least-once commit protocols: a record
+ * written again after a crash carries the same id, so readers can drop repeats.
+ */
+export const ID_HEADER = "rivulet.id";
+
 /** The offset of the record at index `i` of a batch. */
 export function offsetAt(b: PartitionBatch, i: number): number {
   return b.offsets === undefined ? b.firstOffset + (i - b.start) : b.offsets[i]!;
@@ -123,6 +129,8 @@ export class OutputBuffer {
   partitions: (number | undefined)[] | undefined;
   /** Headers by index, from the first record that has any. */
   headers: (Headers | undefined)[] | undefined;
+  /** Deterministic ids by index (header {@link ID_HEADER}), from the first record that has one. */
+  ids: (string | undefined)[] | undefined;
   /** Number of runs, and each run's topic and first index. */
   runs = 0;
   private readonly runTopics: string[] = [];
@@ -154,6 +162,7 @@ export class OutputBuffer {
     if (headers !== undefined) (this.headers ??= new Array(n).fill(undefined)).push(headers);
     else if (this.headers !== undefined) this.headers.push(undefined);
     if (this.partitions !== undefined) this.partitions.push(undefined);
+    if (this.ids !== undefined) this.ids.push(undefined);
     this.values[n] = value;
     this.timestamps[n] = timestamp;
     this.length = n + 1;
@@ -184,6 +193,19 @@ export class OutputBuffer {
     this.unstamped = false;
     this.headers = undefined;
     this.partitions = undefined;
+    this.ids = undefined;
+  }
+
+  /** Gives record `i` its deterministic id. */
+  setId(i: number, id: string): void {
+    (this.ids ??= new Array(this.length).fill(undefined))[i] = id;
+  }
+
+  /** The headers of record `i` as written: its own, plus its id, if it has one. */
+  headersAt(i: number): Headers | undefined {
+    const h = this.headers?.[i];
+    const id = this.ids?.[i];
+    return id === undefined ? h : { ...h, [ID_HEADER]: id };
   }
 
   runTopic(r: number): string {
@@ -210,7 +232,7 @@ export class OutputBuffer {
     };
     const ts = this.timestamps[i]!;
     if (!Number.isNaN(ts)) out.timestamp = ts;
-    const h = this.headers?.[i];
+    const h = this.headersAt(i);
     if (h !== undefined) out.headers = h;
     const p = this.partitions?.[i];
     if (p !== undefined) out.partition = p;

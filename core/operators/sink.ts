@@ -7,7 +7,8 @@ export function sink(node: SinkNode, rt: RuntimeContext): Push {
   const { topic, label, serialize, headers } = node;
   const keyFn = node.key;
   const counter = rt.counter(topic);
-  if (!keyFn && !serialize && !headers)
+  const ids = rt.ids;
+  if (!keyFn && !serialize && !headers && !ids)
     // The common case: the value as it is, keyed by the stream's key.
     return (value, ts, key) => {
       rt.fate |= EMITTED;
@@ -28,5 +29,6 @@ export function sink(node: SinkNode, rt: RuntimeContext): Push {
       throw new UserFunctionError(label, e);
     }
     rt.out.push(topic, k, v, ts, h);
+    if (ids) rt.stamp(k, ts);
   };
 }

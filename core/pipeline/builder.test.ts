@@ -37,9 +37,73 @@ describe("pipeline builder", () => {
         .to("out");
     const a = compile(build());
     const b = compile(build());
-    expect([...a.id.values()]).toEqual(["0:source", "1:filter", "2:keyBy", "3:window", "4:map", "5:sink"]);
+    expect([...a.id.values()]).toEqual([
+      "source:clicks",
+      "1:filter",
+      "2:keyBy",
+      "window tumbling(60000)@clicks",
+      "4:map",
+      "5:sink",
+    ]);
     expect([...b.id.values()]).toEqual([...a.id.values()]);
     expect(a.outputs).toEqual(["late", "out"]);
+  });
+
+  it("derives stateful ids that adding or removing stateless steps does not move; uid() names a step", () => {
+    const stateful = (p: ReturnType<typeof compile>) =>
+      [...p.id].filter(([n]) => !["map", "filter", "flatMap", "keyBy", "sink", "union"].includes(n.kind));
+    const plain = compile(
+      clicks()
+        .keyBy((c) => c.userId)
+        .window(tumbling(1000))
+        .aggregate(count())
+        .keyBy((r) => r.key)
+        .process({ onRecord() {} })
+        .to("out"),
+    );
+    const more = compile(
+      clicks()
+        .map((c) => c)
+        .filter((c) => c.ts >= 0)
+        .keyBy((c) => c.userId)
+        .window(tumbling(1000))
+        .aggregate(count())
+        .map((r) => r)
+        .keyBy((r) => r.key)
+        .process({ onRecord() {} })
+        .to("out"),
+    );
+    expect(stateful(plain).map(([, id]) => id)).toEqual([
+      "source:clicks",
+      "window tumbling(1000)@clicks",
+      "process@clicks",
+    ]);
+    expect(stateful(more).map(([, id]) => id)).toEqual(stateful(plain).map(([, id]) => id));
+    // Two steps of one kind on the same topics are numbered in plan order.
+    const keyed = clicks().keyBy((c) => c.userId);
+    const twice = compile(Pipeline.all(keyed.reduce((a) => a).to("a"), keyed.reduce((a) => a).to("b")));
+    expect(stateful(twice).map(([, id]) => id)).toEqual([
+      "source:clicks",
+      "rolling@clicks",
+      "rolling@clicks#1",
+    ]);
+    const named = compile(keyed.window(tumbling(5)).aggregate(count()).uid("per-user").to("c"));
+    expect(stateful(named).map(([, id]) => id)).toEqual(["source:clicks", "per-user"]);
+    const e = errorOf(() =>
+      compile(
+        Pipeline.all(
+          keyed
+            .reduce((a) => a)
+            .uid("x")
+            .to("a"),
+          keyed.aggregate(count()).uid("x").to("b"),
+        ),
+      ),
+    );
+    expect(e.message).toMatch(
+      /^Invalid pipeline at step 3 \(aggregate\): uid "x" is already the id of step 3 \(reduce\)/,
+    );
+    expect(errorOf(() => keyed.reduce((a) => a).uid("")).message).toMatch(/uid must be a non-empty string/);
   });
 
   it("keeps types flowing: a wrong field is a compile error", () => {

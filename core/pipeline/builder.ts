@@ -151,6 +151,25 @@ export class Stream<T> {
     );
   }
 
+  /**
+   * Names the step that made this stream (Flink's `uid`): checkpoints file its state under this
+   * name, so a changed pipeline finds it again whatever steps were added, removed or moved
+   * around it. Without it, a stateful step's id is derived from what it is and the topics it
+   * reads (e.g. `window tumbling(60000)@clicks`), which adding stateless steps does not change.
+   *
+   * @example
+   * clicks.keyBy((c) => c.userId).window(tumbling(60_000)).aggregate(count()).uid("clicks-per-minute")
+   */
+  uid(name: string): this {
+    const label = this.node.label;
+    if (typeof name !== "string" || name.length === 0)
+      throw new PipelineError(label, `uid must be a non-empty string, got ${String(name)}`);
+    if (this.node.uid !== undefined && this.node.uid !== name)
+      throw new PipelineError(label, `uid "${name}": this step already has uid "${this.node.uid}"`);
+    this.node.uid = name;
+    return this;
+  }
+
   /** Writes the stream to a topic; the result is a runnable pipeline. */
   to(topic: string, options: SinkOptions<T> = {}): Pipeline {
     const label = `step ${this.node.step + 1} (to "${String(topic)}")`;

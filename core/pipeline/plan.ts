@@ -37,6 +37,8 @@ interface NodeBase {
   readonly label: string;
   /** Whether records reaching this node carry a key (set by keyBy). */
   readonly keyed: boolean;
+  /** The operator id its state is checkpointed under, when given with `.uid(name)`. */
+  uid?: string;
 }
 
 export interface WatermarkOptions {

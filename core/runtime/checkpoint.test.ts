@@ -182,3 +182,85 @@ describe("a running job (not manual)", () => {
     await expect(b.flush()).rejects.toThrow(/stopped/);
   });
 });
+
+describe("a changed pipeline finds its state by operator id", () => {
+  type Click = { k: string; ts: number };
+  const input = (from: number, to: number) =>
+    Array.from({ length: to - from }, (_, i) => ({ key: "u", value: { k: "u", ts: from + i } }));
+  const counts = (p: (s: ReturnType<typeof Pipeline.source<Click>>) => Pipeline) =>
+    p(Pipeline.source<Click>("in", { timestamp: (c) => c.ts }));
+
+  async function restartWith(second: Pipeline, options: { allowNonRestoredState?: boolean } = {}) {
+    const broker = new MemoryBroker();
+    await broker.createTopic("in");
+    await broker.produce("in", input(0, 5));
+    const state = new MemoryStateStore();
+    const first = counts((s) =>
+      s
+        .keyBy((c) => c.k)
+        .window(tumbling(100))
+        .aggregate(count())
+        .to("out"),
+    );
+    const a = await run(first, { broker, state, group: "g", manual: true });
+    await a.flush();
+    await a.stop(); // the window [0, 100) is open, with 5 records, in the checkpoint
+    await broker.produce("in", input(5, 8));
+    const b = await run(second, { broker, state, group: "g", manual: true, ...options });
+    await b.drain();
+    return broker;
+  }
+
+  it("inserting stateless steps keeps the window's state", async () => {
+    const broker = await restartWith(
+      counts((s) =>
+        s
+          .map((c) => ({ ...c, seen: true }))
+          .filter((c) => c.seen)
+          .keyBy((c) => c.k)
+          .window(tumbling(100))
+          .aggregate(count())
+          .map((r) => r)
+          .to("out"),
+      ),
+    );
+    expect((await broker.records("out")).map((r) => (r.value as { value: number }).value)).toEqual([8]);
+  });
+
+  it("removing a stateful step fails the restore, naming it; allowNonRestoredState drops its state", async () => {
+    const stateless = () => counts((s) => s.map((c) => c.ts).to("out"));
+    await expect(restartWith(stateless())).rejects.toThrow(
+      /the checkpoint holds window state of operator "window tumbling\(100\)@in", which this pipeline does not have.*\.uid\("window tumbling\(100\)@in"\)/,
+    );
+    const broker = await restartWith(stateless(), { allowNonRestoredState: true });
+    expect((await broker.records("out")).map((r) => r.value)).toEqual([5, 6, 7]);
+  });
+
+  it("a uid finds the state again after the step changed; a uid on another kind of state is refused", async () => {
+    const renamed = (uid: string) =>
+      counts((s) =>
+        s
+          .keyBy((c) => c.k)
+          .window(tumbling(100))
+          .aggregate(count())
+          .uid(uid)
+          .to("out"),
+      );
+    // The first job's window had no uid: its id was derived. Naming the new one so finds it.
+    const broker = await restartWith(renamed("window tumbling(100)@in"));
+    expect((await broker.records("out")).map((r) => (r.value as { value: number }).value)).toEqual([8]);
+    await expect(
+      restartWith(
+        counts((s) =>
+          s
+            .keyBy((c) => c.k)
+            .process({ onRecord() {} })
+            .uid("window tumbling(100)@in")
+            .to("out"),
+        ),
+      ),
+    ).rejects.toThrow(
+      /holds window state of operator "window tumbling\(100\)@in", but in this pipeline .* is step 3 \(process\), which keeps process state/,
+    );
+  });
+});

@@ -1,4 +1,4 @@
-import { OutputBuffer, type PartitionBatch, recordAt } from "../broker/records.js";
+import { ID_HEADER, OutputBuffer, offsetAt, type PartitionBatch, recordAt } from "../broker/records.js";
 import { describe, isRivuletError, UserFunctionError } from "../errors.js";
 import type { Clock } from "../time/clock.js";
 import type { Headers, Key, StoredRecord } from "../types.js";
@@ -52,12 +52,67 @@ export class RuntimeContext {
    */
   batch: PartitionBatch | undefined;
   index = 0;
+  /**
+   * Whether outputs get a deterministic id (at-least-once commit protocols): the same input
+   * read again after a crash makes the same records with the same ids.
+   */
+  ids = false;
+  /**
+   * The firing (an operator's id and the watermark, or processing time, it fires at) that makes
+   * the outputs now; undefined while they come from the source record being processed.
+   */
+  origin: string | undefined;
+  /** Repartition topics: their records carry the id their first write gave them. */
+  internal: ReadonlySet<string> = new Set();
+  /** Ids handed out in the current firing, per (origin, timestamp, key). */
+  private readonly fired = new Map<string, number>();
+  private idBatch: PartitionBatch | undefined;
+  private idIndex = -1;
+  private idBase = "";
+  private idSeq = 0;
 
   constructor(
     readonly clock: Clock,
     readonly onError: ErrorPolicy,
     readonly deadLetterTopic: string,
   ) {}
+
+  /** The outputs made from here on belong to firing `origin` (undefined: to records again). */
+  firing(origin: string | undefined): void {
+    this.origin = origin;
+    if (this.fired.size > 0) this.fired.clear();
+  }
+
+  /**
+   * Gives the output just written its id: the source record's position (topic, partition,
+   * offset) and the output's index among the record's outputs, or, in a firing, the firing
+   * (operator and watermark), the output's timestamp and key, numbered when one firing makes
+   * several. Neither depends on batch sizes or on when the job was restarted: the same input
+   * order makes the same records with the same ids.
+   */
+  stamp(key: string | null, timestamp: number): void {
+    let id: string;
+    if (this.origin !== undefined) {
+      const base = `${this.origin}:${timestamp}/${key === null ? "" : JSON.stringify(key)}`;
+      const n = this.fired.get(base) ?? 0;
+      this.fired.set(base, n + 1);
+      id = n === 0 ? base : `${base}.${n}`;
+    } else {
+      const b = this.batch;
+      if (b !== this.idBatch || this.index !== this.idIndex) {
+        this.idBatch = b;
+        this.idIndex = this.index;
+        this.idSeq = 0;
+        this.idBase =
+          b === undefined
+            ? `@${this.clock.now()}`
+            : ((this.internal.has(b.topic) ? b.headers?.[this.index]?.[ID_HEADER] : undefined) ??
+              `${b.topic}/${b.partition}/${offsetAt(b, this.index)}`);
+      }
+      id = `${this.idBase}.${this.idSeq++}`;
+    }
+    this.out.setId(this.out.length - 1, id);
+  }
 
   counter(topic: string): { n: number } {
     let c = this.produced.get(topic);
@@ -114,6 +169,7 @@ export class RuntimeContext {
   write(topic: string, key: string | null, value: unknown, timestamp: number, headers?: Headers): void {
     this.counter(topic).n++;
     this.out.push(topic, key, value, timestamp, headers);
+    if (this.ids) this.stamp(key, timestamp);
   }
 }
 

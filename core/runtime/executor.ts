@@ -1,6 +1,6 @@
 import { partitionForKey } from "../broker/partitioner.js";
 import { offsetAt, type PartitionBatch, recordAt } from "../broker/records.js";
-import { describe } from "../errors.js";
+import { describe, RivuletError } from "../errors.js";
 import { coPartitioned } from "../operators/co-partitioned.js";
 import { filter } from "../operators/filter.js";
 import { flatMap } from "../operators/flat-map.js";
@@ -17,7 +17,7 @@ import { WindowJoinOperator } from "../operators/window-join.js";
 import type { KeyByNode, PlanNode, SourceNode } from "../pipeline/plan.js";
 import { jsonDeserialize } from "../serde.js";
 import type { Key } from "../types.js";
-import { type Plan, upstreamSources } from "./compile.js";
+import { type Plan, stateKind, upstreamSources } from "./compile.js";
 import {
   AGGREGATED,
   DEAD,
@@ -46,6 +46,8 @@ export interface Input {
 
 /** The minimum watermark over a set of source nodes' inputs (non-idle ones), never going back. */
 interface View {
+  /** Its sources' ids, sorted and joined: what checkpoints file its watermark under. */
+  readonly key: string;
   readonly sources: ReadonlySet<SourceNode>;
   inputs: Input[];
   wm: number;
@@ -81,17 +83,31 @@ interface InputSnapshot {
  * The checkpoint of one state section: a partition number. It holds the positions and
  * event-time state of every source partition with that number and the keyed state of every key
  * the section owns (murmur2 of the key, as Kafka's partitioner, so co-partitioned keys live with
- * their partition), and moves with the partition from one process to another.
+ * their partition), and moves with the partition from one process to another. Everything in it
+ * is filed under stable ids (`Plan.id`), never under positions in the plan.
  */
 export interface SectionSnapshot {
-  v: 2;
+  v: 3;
   section: number;
+  /** The checkpoint's sequence number (the job's next ones are larger). */
+  seq: number;
   partitions: { topic: string; partition: number; offset: number | undefined }[];
   inputs: InputSnapshot[];
-  /** Watermarks of the views and timed operators (the same in every section of a checkpoint). */
-  views: number[];
+  /**
+   * Watermarks of the views (by their sources' ids) and timed operators (the same in every
+   * section of a checkpoint).
+   */
+  views: Record<string, number>;
   wms: Record<string, number>;
   operators: Record<string, unknown>;
+  /** The kind of state (`stateKind`) of every stateful operator of the pipeline that took it. */
+  kinds: Record<string, string>;
+}
+
+/** What a restore does with state of operators the pipeline no longer has. */
+export interface RestorePolicy {
+  /** Drop it (Flink's `--allowNonRestoredState`) instead of failing. Default false. */
+  allowNonRestoredState?: boolean;
 }
 
 /** What `Executor.deserialize` returns for a record it dead-lettered. */
@@ -107,6 +123,10 @@ const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`
 export class Executor {
   readonly timed: TimedOperator[] = [];
   readonly stateful: StatefulOperator[] = [];
+  /** The kind of state of each stateful operator, by id. */
+  private readonly kinds = new Map<string, string>();
+  /** Step labels of the stateful operators, by id (for errors). */
+  private readonly labels = new Map<string, string>();
   private readonly timedViews: View[] = [];
   private readonly views: View[] = [];
   private readonly sourcesByTopic = new Map<string, SourceRuntime[]>();
@@ -128,12 +148,20 @@ export class Executor {
     readonly task?: number,
   ) {
     const up = upstreamSources(plan);
+    const sourceIds = new Map<SourceNode, string>();
+    for (const n of plan.nodes)
+      if (n.kind === "source") sourceIds.set(n, plan.id.get(n)!);
+      else if (n.kind === "repartition") sourceIds.set(plan.repartitions.get(n)!, `${plan.id.get(n)}/source`);
     const viewFor = (sources: Set<SourceNode>): View => {
       const found = this.views.find(
         (v) => v.sources.size === sources.size && [...sources].every((s) => v.sources.has(s)),
       );
       if (found) return found;
-      const v: View = { sources, inputs: [], wm: NEG, min: NEG };
+      const key = [...sources]
+        .map((s) => sourceIds.get(s)!)
+        .sort()
+        .join("+");
+      const v: View = { key, sources, inputs: [], wm: NEG, min: NEG };
       this.views.push(v);
       return v;
     };
@@ -170,6 +198,11 @@ export class Executor {
       const id = plan.id.get(n)!;
       const key = inKey(n, undefined);
       const view = () => viewFor(up.get(n)!);
+      const kind = stateKind(n);
+      if (kind !== undefined) {
+        this.kinds.set(id, kind);
+        this.labels.set(id, n.label);
+      }
       switch (n.kind) {
         case "source": {
           const s: SourceRuntime = { node: n, id, push: outPush(n) };
@@ -512,8 +545,13 @@ export class Executor {
         }
       }
     if (changed) this.propagate();
+    const rt = this.rt;
     for (const op of this.timed)
-      if (op.onProcessingTime && now >= (op.nextProcessingDue ?? POS)) op.onProcessingTime(now);
+      if (op.onProcessingTime && now >= (op.nextProcessingDue ?? POS)) {
+        if (rt.ids) rt.firing(`${op.id}@p${now}`);
+        op.onProcessingTime(now);
+        if (rt.ids) rt.firing(undefined);
+      }
   }
 
   /** Earliest processing time at which `onProcessingTime` has work. */
@@ -529,11 +567,27 @@ export class Executor {
     return t;
   }
 
-  /** Bounded end: the watermark jumps to +Infinity, every window and event-time timer fires. */
-  endOfInput(): void {
-    for (const v of this.views) v.wm = v.min = POS;
-    for (const part of this.partitions.values()) for (const input of part.inputs) input.wm = POS;
-    this.propagate();
+  /**
+   * Bounded end: the watermark jumps to +Infinity, every window and event-time timer fires.
+   * With `upTo`, only the inputs of sources that many repartition topics deep or less end (what
+   * a repartition topic still holds must be read before its source ends too).
+   */
+  endOfInput(upTo?: number): void {
+    if (upTo === undefined) {
+      for (const v of this.views) v.wm = v.min = POS;
+      for (const part of this.partitions.values()) for (const input of part.inputs) input.wm = POS;
+      this.propagate();
+      return;
+    }
+    let changed = false;
+    for (const part of this.partitions.values())
+      for (const input of part.inputs)
+        if (input.wm !== POS && (this.plan.depth.get(input.source.node) ?? 0) <= upTo) {
+          input.wm = POS;
+          input.idle = false;
+          for (const v of input.views) changed = this.recompute(v) || changed;
+        }
+    if (changed) this.propagate();
   }
 
   /** Smallest watermark over all views (the job's event-time progress). */
@@ -573,14 +627,18 @@ export class Executor {
   private propagate(): void {
     const rt = this.rt;
     const fate = rt.fate; // firings belong to no input record
+    const origin = rt.origin;
     for (let i = 0; i < this.timed.length; i++) {
       const op = this.timed[i]!;
       const w = this.timedViews[i]!.wm;
       if (w > op.wm) {
-        if (w >= op.nextDue) op.advance(w);
-        else op.wm = w;
+        if (w >= op.nextDue) {
+          if (rt.ids) rt.firing(`${op.id}@${w}`);
+          op.advance(w);
+        } else op.wm = w;
       }
     }
+    if (rt.ids) rt.firing(origin);
     rt.fate = fate;
   }
 
@@ -596,14 +654,26 @@ export class Executor {
   }
 
   /** One snapshot per owned section. Keys of sections owned elsewhere are counted, not saved. */
-  snapshotSections(): { sections: Map<number, SectionSnapshot>; unowned: number } {
+  snapshotSections(seq: number): { sections: Map<number, SectionSnapshot>; unowned: number } {
     const owned = this.ownedSections();
-    const views = this.views.map((v) => v.wm);
+    const views: Record<string, number> = {};
+    for (const v of this.views) views[v.key] = v.wm;
     const wms: Record<string, number> = {};
     for (const op of this.timed) wms[op.id] = op.wm;
+    const kinds = Object.fromEntries(this.kinds);
     const sections = new Map<number, SectionSnapshot>();
     for (const section of owned)
-      sections.set(section, { v: 2, section, partitions: [], inputs: [], views, wms, operators: {} });
+      sections.set(section, {
+        v: 3,
+        section,
+        seq,
+        partitions: [],
+        inputs: [],
+        views,
+        wms,
+        operators: {},
+        kinds,
+      });
     for (const p of this.partitions.values()) {
       const snap = sections.get(p.partition)!;
       snap.partitions.push({ topic: p.topic, partition: p.partition, offset: p.offset });
@@ -640,17 +710,46 @@ export class Executor {
    * the watermarks of the checkpoint (the smallest, if sections come from processes that had got
    * to different ones); a running one keeps its own: they never go back.
    */
-  restoreSections(snaps: readonly SectionSnapshot[]): void {
+  restoreSections(snaps: readonly SectionSnapshot[], policy: RestorePolicy = {}): void {
+    for (const s of snaps) this.check(s, policy);
     if (!this.held && snaps.length > 0) {
-      this.views.forEach((v, i) => {
-        v.wm = Math.min(...snaps.map((s) => s.views[i] ?? NEG));
-      });
+      for (const v of this.views) v.wm = Math.min(...snaps.map((s) => s.views[v.key] ?? NEG));
       for (const op of this.timed) op.wm = Math.min(...snaps.map((s) => s.wms[op.id] ?? NEG));
     }
     for (const s of snaps) {
-      for (const op of this.stateful) if (op.id in s.operators) op.restore(s.operators[op.id]);
+      for (const op of this.stateful) if (Object.hasOwn(s.operators, op.id)) op.restore(s.operators[op.id]);
       for (const p of s.partitions) this.restoredOffsets.set(tpKey(p.topic, p.partition), p.offset);
       for (const i of s.inputs) this.restoredInputs.set(`${i.source}\u0000${tpKey(i.topic, i.partition)}`, i);
+    }
+  }
+
+  /**
+   * A checkpoint's state must find its operators again: state of an operator the pipeline no
+   * longer has (a stateful step removed, or its id changed) fails the restore, naming the step,
+   * unless the policy drops it; state under an id whose operator now keeps another kind of
+   * state always fails. A stateful step new to the pipeline starts empty, as in Flink.
+   */
+  private check(s: SectionSnapshot, policy: RestorePolicy): void {
+    if ((s as { v: unknown }).v !== 3)
+      throw new RivuletError(
+        "STATE",
+        `checkpoint of section ${s.section} has format ${String((s as { v: unknown }).v)}; this version of Rivulet reads format 3`,
+      );
+    for (const id of Object.keys(s.operators)) {
+      const kind = this.kinds.get(id);
+      const was = s.kinds[id] ?? "unknown";
+      if (kind === undefined) {
+        if (policy.allowNonRestoredState) continue;
+        throw new RivuletError(
+          "STATE",
+          `the checkpoint holds ${was} state of operator "${id}", which this pipeline does not have: a stateful step was removed or its id changed. Give the step back its id with .uid("${id}"), or run with allowNonRestoredState: true to drop that state`,
+        );
+      }
+      if (kind !== was)
+        throw new RivuletError(
+          "STATE",
+          `the checkpoint holds ${was} state of operator "${id}", but in this pipeline "${id}" is ${this.labels.get(id)}, which keeps ${kind} state`,
+        );
     }
   }
 

@@ -1,14 +1,14 @@
-import type { Broker, CommittedOffset, Consumer } from "../broker/broker.js";
-import { OutputBuffer } from "../broker/records.js";
+import type { Broker, Consumer } from "../broker/broker.js";
+import { OutputBuffer, offsetAt } from "../broker/records.js";
 import { isRivuletError, RivuletError } from "../errors.js";
 import type { Pipeline } from "../pipeline/builder.js";
-import { decodeSnapshot, encodeSnapshot } from "../state/codec.js";
 import type { StateStore } from "../state/store.js";
 import { type Clock, systemClock } from "../time/clock.js";
 import type { TopicPartition } from "../types.js";
+import { Checkpointer, type CommitProtocol, type Guarantee } from "./checkpointer.js";
 import { compile } from "./compile.js";
 import { type Counters, type ErrorPolicy, RuntimeContext } from "./context.js";
-import type { SectionSnapshot } from "./executor.js";
+import { type RetryOptions, retrying } from "./retry.js";
 import { createTasks, type TaskMode, type Tasks } from "./tasks.js";
 
 export interface RunOptions {
@@ -46,10 +46,26 @@ export interface RunOptions {
    */
   tasks?: TaskMode;
   /**
-   * Drive the job by hand: nothing runs until `step()`, `flush()`, `drain()`. For tests, and
-   * for the playground's step-by-step mode.
+   * Drive the job by hand: nothing runs until `step()`, `runFor()`, `flush()`, `drain()`. For
+   * tests, request-scoped runtimes (an edge worker's invocation) and the playground's
+   * step-by-step mode.
    */
   manual?: boolean;
+  /** Retries of broker and state store calls that fail transiently (see {@link RetryOptions}). */
+  retry?: RetryOptions;
+  /**
+   * Drop checkpointed state of operators the pipeline no longer has, instead of failing the
+   * restore (Flink's `--allowNonRestoredState`). Default false.
+   */
+  allowNonRestoredState?: boolean;
+}
+
+/** What {@link Job.runFor} did. */
+export interface RunForResult {
+  /** Records read. */
+  records: number;
+  /** Whether it stopped because the input was all read (not because a limit was reached). */
+  caughtUp: boolean;
 }
 
 export type JobStatus = "starting" | "running" | "draining" | "stopped" | "failed";
@@ -64,6 +80,13 @@ export interface PartitionMetrics extends TopicPartition {
 
 export interface JobMetrics {
   status: JobStatus;
+  /**
+   * What the job promises for its outputs, from its broker and state store: `at-least-once`
+   * outputs carry a deterministic `rivulet.id` header, so a repeat is the same record.
+   */
+  guarantee: Guarantee;
+  /** How it commits (see {@link CommitProtocol}). */
+  protocol: CommitProtocol;
   /** Each record in is counted out once: emitted + filtered + aggregated + late + deadLettered = in. */
   records: Omit<Counters, "windowsFired">;
   windowsFired: number;
@@ -115,14 +138,8 @@ export class Job {
   private wake: (() => void) | undefined;
   /** State sections loaded from checkpoints (or started empty) for the partitions held. */
   private readonly loaded = new Set<number>();
-  private checkpointSeq = 0;
+  private readonly checkpoints: Checkpointer;
   private lastCheckpointAt = Number.NEGATIVE_INFINITY;
-  private checkpointStats: JobMetrics["checkpoints"] = {
-    count: 0,
-    lastId: undefined,
-    lastAt: undefined,
-    lastDurationMs: undefined,
-  };
   private uncommitted = false;
   /** The output buffer of the last commit, emptied: the next commit's (buffers are reused). */
   private spare: OutputBuffer | undefined;
@@ -146,6 +163,12 @@ export class Job {
       options.deadLetterTopic ?? "rivulet-dlq",
     );
     this.tasks = options.tasks ?? options.broker.defaultTasks ?? "shared";
+    this.checkpoints = new Checkpointer(options.broker, options.state, this.group, options.retry, {
+      allowNonRestoredState: options.allowNonRestoredState ?? false,
+    });
+    // Before the operators are built: sinks choose their code by it.
+    this.rt.ids = this.checkpoints.ids;
+    this.rt.internal = new Set([...plan.repartitions.values()].map((s) => s.topic));
     this.exec = createTasks(this.tasks, plan, this.rt);
     this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     this.done.catch(() => {}); // observed through the commands; never an unhandled rejection
@@ -155,15 +178,23 @@ export class Job {
     return this.statusValue;
   }
 
+  /** What the job promises for its outputs (see {@link JobMetrics.guarantee}). */
+  get guarantee(): Guarantee {
+    return this.checkpoints.guarantee;
+  }
+
   /** @internal */
   async start(): Promise<void> {
+    // Not retried: a job that cannot reach its broker at start says so at once (within the
+    // broker's connection timeout), rather than after a round of retries.
+    const broker = this.broker;
     const topics = this.exec.topics();
-    const internal = new Set([...this.exec.plan.repartitions.values()].map((s) => s.topic));
+    const internal = this.rt.internal;
     let partitions: number | undefined;
     const counts = new Map<string, number>();
     for (const t of topics) {
       if (internal.has(t)) continue;
-      const n = await this.broker.partitions(t);
+      const n = await broker.partitions(t);
       if (n === undefined) throw new RivuletError("UNKNOWN_TOPIC", `source topic "${t}" does not exist`);
       partitions ??= n;
       counts.set(t, n);
@@ -175,15 +206,14 @@ export class Job {
         `per-partition tasks need co-partitioned source topics, with equal partition counts: ${[...counts].map(([t, n]) => `"${t}" has ${n}`).join(", ")}`,
       );
     // Repartition topics have a partition per state section, so a key's records and its state meet.
-    for (const t of internal)
-      if ((await this.broker.partitions(t)) === undefined)
-        await this.broker.createTopic(t, { partitions: this.exec.sections });
+    const create = async (t: string, n: number) => {
+      if ((await broker.partitions(t)) === undefined) await broker.createTopic(t, { partitions: n });
+    };
+    for (const t of internal) await create(t, this.exec.sections);
     if (this.options.createTopics ?? true)
-      for (const t of [...this.exec.plan.outputs, this.rt.deadLetterTopic])
-        if ((await this.broker.partitions(t)) === undefined)
-          await this.broker.createTopic(t, { partitions: partitions ?? 1 });
-    await this.options.state?.open?.({ group: this.group, sections: this.exec.sections });
-    this.consumer = await this.broker.consumer({ group: this.group, topics });
+      for (const t of [...this.exec.plan.outputs, this.rt.deadLetterTopic]) await create(t, partitions ?? 1);
+    await this.checkpoints.open(this.exec.sections);
+    this.consumer = await broker.consumer({ group: this.group, topics });
     this.consumer.holdsUncommitted?.(() => this.rt.out.length > 0);
     this.consumer.onRebalance(async ({ assigned, revoked, lost }) => {
       if (lost) this.discard();
@@ -195,12 +225,9 @@ export class Job {
         this.exec.dropSections(gone);
         for (const s of gone) this.loaded.delete(s);
       }
-      // Offsets read after the store has settled the sections are final: a commit still in
-      // flight from their previous owner (a member the group gave up on) has ended by then.
       const fresh = [...new Set(assigned.map((tp) => tp.partition))].filter((p) => !this.loaded.has(p));
-      if (fresh.length > 0) await this.options.state?.settle?.(fresh.map((s) => this.sectionName(s)));
-      const committed = await this.committedOffsets(assigned);
-      await this.restore(assigned, committed);
+      const committed = await this.checkpoints.restore(assigned, fresh, this.exec);
+      for (const s of fresh) this.loaded.add(s);
       for (const part of this.exec.addPartitions(assigned, this.clock.now())) {
         if (part.offset !== undefined) this.consumer!.seek(part.topic, part.partition, part.offset);
         // Known from the start, so every held partition's commit names the checkpoint of its section.
@@ -214,6 +241,44 @@ export class Job {
   /** Manual mode: one poll and its batches. Resolves with the number of records read. */
   step(): Promise<number> {
     return this.manually(() => this.step1());
+  }
+
+  /**
+   * Manual mode: a bounded piece of work, then a checkpoint (a commit, without a state store):
+   * polls and processes until `maxRecords` are read, `maxMs` have passed (wall clock), or the
+   * input is all read, whichever comes first. What a request-scoped runtime (an edge worker's
+   * invocation, a cron trigger) does per call; the job stays open for the next.
+   *
+   * @example
+   * const job = await run(pipeline, { broker, state, group: "clicks", manual: true });
+   * const { records, caughtUp } = await job.runFor({ maxMs: 20_000, maxRecords: 50_000 });
+   * await job.stop();
+   */
+  runFor(limits: { maxMs?: number; maxRecords?: number } = {}): Promise<RunForResult> {
+    const maxMs = limits.maxMs ?? Number.POSITIVE_INFINITY;
+    const maxRecords = limits.maxRecords ?? Number.POSITIVE_INFINITY;
+    if (!(maxMs >= 0) || !(maxRecords >= 0))
+      return Promise.reject(
+        new RivuletError("INVALID_ARGUMENT", "runFor({ maxMs, maxRecords }) takes non-negative limits"),
+      );
+    return this.manually(async () => {
+      const deadline = Date.now() + maxMs;
+      let records = 0;
+      let caughtUp = false;
+      while (records < maxRecords && Date.now() < deadline) {
+        const n = await this.step1(maxRecords - records);
+        records += n;
+        if (n === 0 && this.atEnd()) {
+          if (!this.holdsRepartitioned()) {
+            caughtUp = true;
+            break;
+          }
+          await this.commit(true);
+        }
+      }
+      await this.commit(true);
+      return { records, caughtUp };
+    });
   }
 
   private manualChain: Promise<unknown> = Promise.resolve();
@@ -243,6 +308,21 @@ export class Job {
       if (!this.holdsRepartitioned()) return;
       await this.commit(true);
     }
+  }
+
+  /**
+   * Ends the input, as a bounded stream ends (every window and timer fires): source by source,
+   * in repartition depth order, reading what each repartition topic got before its source ends.
+   */
+  private async endOfInput(): Promise<void> {
+    this.statusValue = "draining";
+    const deepest = Math.max(0, ...this.exec.plan.depth.values());
+    for (let d = 0; d < deepest; d++) {
+      this.exec.endOfInput(d);
+      await this.commit(true);
+      await this.runUntilIdle();
+    }
+    this.exec.endOfInput();
   }
 
   private holdsRepartitioned(): boolean {
@@ -283,8 +363,7 @@ export class Job {
         ? Promise.resolve()
         : this.manually(async () => {
             await this.runUntilIdle();
-            this.statusValue = "draining";
-            this.exec.endOfInput();
+            await this.endOfInput();
             await this.finish();
           });
     this.drainRequested = true;
@@ -313,6 +392,8 @@ export class Job {
     for (const [t, c] of this.rt.produced) produced[t] = c.n;
     return {
       status: this.statusValue,
+      guarantee: this.checkpoints.guarantee,
+      protocol: this.checkpoints.protocol,
       records,
       windowsFired,
       produced,
@@ -325,7 +406,7 @@ export class Job {
         lag: Math.max(0, p.highWatermark - (p.offset ?? 0)),
         watermarks: p.inputs.map((i) => ({ source: i.source.node.label, watermark: i.wm, idle: i.idle })),
       })),
-      checkpoints: { ...this.checkpointStats },
+      checkpoints: { ...this.checkpoints.stats },
     };
   }
 
@@ -362,8 +443,7 @@ export class Job {
           continue;
         }
         if (this.drainRequested) {
-          this.statusValue = "draining";
-          this.exec.endOfInput();
+          await this.endOfInput();
           break;
         }
         if (flushing > 0 || this.checkpointWaiters.length > 0) {
@@ -395,18 +475,25 @@ export class Job {
     this.settle.reject(e);
   }
 
-  /** One poll: process the batches, processing-time work, commit if due. Returns records read. */
-  private async step1(): Promise<number> {
-    const batches = await this.consumer!.poll({ maxRecords: this.options.maxBatch ?? 1000 });
+  /**
+   * One poll: process the batches (at most `limit` records: the rest is left to read again),
+   * processing-time work, commit if due. Returns records read.
+   */
+  private async step1(limit = Number.POSITIVE_INFINITY): Promise<number> {
+    const consumer = this.consumer!;
+    const maxRecords = Math.max(1, Math.min(this.options.maxBatch ?? 1000, limit));
+    const batches = await retrying("polling", () => consumer.poll({ maxRecords }), this.options.retry);
     const now = this.clock.now();
     let n = 0;
     for (const b of batches) {
       const part = this.exec.partitions.get(`${b.topic}\u0000${b.partition}`);
       if (!part) continue;
       part.highWatermark = b.highWatermark;
-      if (b.end <= b.start) continue;
-      this.exec.process(part, b, now);
-      n += b.end - b.start;
+      const end = Math.min(b.end, b.start + Math.max(0, limit - n));
+      if (end < b.end) consumer.seek(b.topic, b.partition, offsetAt(b, end));
+      if (end <= b.start) continue;
+      this.exec.process(part, end === b.end ? b : { ...b, end }, now);
+      n += end - b.start;
     }
     this.exec.onProcessingTime(this.clock.now());
     if (n > 0 || this.rt.out.length > 0) this.uncommitted = true;
@@ -430,65 +517,37 @@ export class Job {
   }
 
   /**
-   * Writes outputs and offsets atomically. With a state store, only at checkpoints (forced, or
-   * `checkpointInterval` elapsed), and the snapshot is stored first under the id the commit names.
+   * Commits what was done since the last commit, as the job's checkpointer does it (see
+   * {@link CommitProtocol}). With a state store, only at checkpoints (forced, or
+   * `checkpointInterval` elapsed), except for outputs a protocol writes as they come.
    */
   private async commit(force: boolean): Promise<void> {
     if (!this.uncommitted && !force) return;
     if (!this.uncommitted && this.rt.out.length === 0 && !this.options.state) return;
     const state = this.options.state;
     const now = this.clock.now();
-    if (
-      state &&
-      !force &&
-      now - this.lastCheckpointAt < (this.options.checkpointInterval ?? 0) &&
-      !this.consumer?.needsCommit?.()
-    )
-      return;
-    const started = Date.now();
-    let id: string | undefined;
+    const checkpoint =
+      state !== undefined &&
+      (force ||
+        now - this.lastCheckpointAt >= (this.options.checkpointInterval ?? 0) ||
+        this.consumer?.needsCommit?.() === true);
+    if (state && !checkpoint && !(this.checkpoints.eager && this.rt.out.length > 0)) return;
     const records = this.rt.out;
     this.rt.out = this.spare ?? new OutputBuffer();
     this.spare = undefined;
-    if (state) {
-      id = `${this.group}-${++this.checkpointSeq}`;
-      const { sections } = this.exec.snapshotSections();
-      for (const [section, snap] of sections) {
-        const encoded = encodeSnapshot({ seq: this.checkpointSeq, ...snap });
-        if (state.stage) for (const r of state.stage(this.sectionName(section), id, encoded)) records.add(r);
-        else await state.put(this.sectionName(section), id, encoded);
-      }
-    }
-    const positions: CommittedOffset[] = [];
-    for (const p of this.exec.partitions.values())
-      if (p.offset !== undefined)
-        positions.push(
-          id
-            ? { topic: p.topic, partition: p.partition, offset: p.offset, metadata: id }
-            : { topic: p.topic, partition: p.partition, offset: p.offset },
-        );
     try {
-      await this.broker.commit({ records, offsets: { group: this.group, positions } });
+      await this.checkpoints.commit(records, this.exec, checkpoint, now);
     } catch (e) {
       // A member the group has given up on: nothing of this commit may land. The consumer
       // reports the partitions lost at its next poll, and this work is dropped with them.
       if (isRivuletError(e) && e.code === "PARTITIONS_LOST") return this.discard();
       throw e;
     }
-    this.uncommitted = false;
     // The broker is done with the buffer: it holds the next commit's outputs.
     records.clear();
     this.spare = records;
-    if (state && id) {
-      for (const section of this.exec.ownedSections()) await state.retain?.(this.sectionName(section), id);
-      this.lastCheckpointAt = now;
-      this.checkpointStats = {
-        count: this.checkpointStats.count + 1,
-        lastId: id,
-        lastAt: now,
-        lastDurationMs: Date.now() - started,
-      };
-    }
+    if (!state || checkpoint) this.uncommitted = false;
+    if (checkpoint) this.lastCheckpointAt = now;
   }
 
   /**
@@ -499,54 +558,6 @@ export class Job {
     this.rt.out.clear();
     this.uncommitted = false;
   }
-
-  private sectionName(section: number): string {
-    return `${this.group}/${section}`;
-  }
-
-  private async committedOffsets(assigned: readonly TopicPartition[]): Promise<Map<string, CommittedOffset>> {
-    const out = new Map<string, CommittedOffset>();
-    for (const topic of new Set(assigned.map((tp) => tp.topic)))
-      for (const c of await this.broker.committed(this.group, topic))
-        out.set(`${c.topic}\u0000${c.partition}`, c);
-    return out;
-  }
-
-  /** Loads, for each newly assigned section, the checkpoint its committed offsets name. */
-  private async restore(
-    assigned: readonly TopicPartition[],
-    committed: Map<string, CommittedOffset>,
-  ): Promise<void> {
-    const fresh = new Set(assigned.map((tp) => tp.partition).filter((p) => !this.loaded.has(p)));
-    if (fresh.size === 0) return;
-    for (const s of fresh) this.loaded.add(s);
-    const state = this.options.state;
-    if (!state) return;
-    const named = new Map<number, string>();
-    for (const tp of assigned) {
-      const c = committed.get(`${tp.topic}\u0000${tp.partition}`);
-      if (!c?.metadata || !fresh.has(c.partition)) continue;
-      const seen = named.get(c.partition);
-      if (seen === undefined || seqOf(c.metadata) > seqOf(seen)) named.set(c.partition, c.metadata);
-    }
-    const snaps: SectionSnapshot[] = [];
-    for (const [section, id] of named) {
-      const raw = await state.get(this.sectionName(section), id);
-      if (raw === undefined)
-        throw new RivuletError(
-          "STATE",
-          `checkpoint "${id}" of section ${section}, named by the committed offsets of group "${this.group}", is missing from the state store`,
-        );
-      const snap = decodeSnapshot(raw) as SectionSnapshot & { seq: number };
-      this.checkpointSeq = Math.max(this.checkpointSeq, snap.seq);
-      snaps.push(snap);
-    }
-    this.exec.restoreSections(snaps);
-  }
-}
-
-function seqOf(id: string): number {
-  return Number(id.slice(id.lastIndexOf("-") + 1));
 }
 
 function resolveAll(ws: Waiter[]): void {

@@ -198,7 +198,7 @@ describe("repartition", () => {
           expect(outputs(broker)).toEqual(outputs(alone));
           expect(a.metrics().records.deadLettered + b.metrics().records.deadLettered).toBe(0);
           // Through the topic and back: every page key lives in the partition its hash names.
-          for (const r of broker.recordsSync<Click>("g-repartition-3"))
+          for (const r of broker.recordsSync<Click>("g-repartition-0"))
             expect(r.partition).toBe(partitionForKey(r.value.page, 3));
         }),
         { numRuns: 40 },

@@ -4,7 +4,7 @@ import type { PlanNode } from "../pipeline/plan.js";
 import type { TopicPartition } from "../types.js";
 import { inputsOf, type Plan } from "./compile.js";
 import type { RuntimeContext } from "./context.js";
-import { Executor, type PartitionState, type SectionSnapshot } from "./executor.js";
+import { Executor, type PartitionState, type RestorePolicy, type SectionSnapshot } from "./executor.js";
 
 /**
  * How a job divides its work. `shared` (the default, Flink's model): one set of operators for
@@ -31,11 +31,11 @@ export interface Tasks {
   process(part: PartitionState, batch: PartitionBatch, now: number): void;
   onProcessingTime(now: number): void;
   nextProcessingDeadline(): number;
-  endOfInput(): void;
+  endOfInput(upTo?: number): void;
   watermark(): number;
   ownedSections(): Set<number>;
-  snapshotSections(): { sections: Map<number, SectionSnapshot> };
-  restoreSections(snaps: readonly SectionSnapshot[]): void;
+  snapshotSections(seq: number): { sections: Map<number, SectionSnapshot> };
+  restoreSections(snaps: readonly SectionSnapshot[], policy?: RestorePolicy): void;
   dropSections(sections: ReadonlySet<number>): void;
 }
 
@@ -109,8 +109,8 @@ export class PartitionTasks implements Tasks {
     return d;
   }
 
-  endOfInput(): void {
-    for (const t of this.tasks.values()) t.endOfInput();
+  endOfInput(upTo?: number): void {
+    for (const t of this.tasks.values()) t.endOfInput(upTo);
   }
 
   /** The smallest watermark over the tasks (the job's event-time progress). */
@@ -126,19 +126,19 @@ export class PartitionTasks implements Tasks {
     return owned;
   }
 
-  snapshotSections(): { sections: Map<number, SectionSnapshot> } {
+  snapshotSections(seq: number): { sections: Map<number, SectionSnapshot> } {
     const sections = new Map<number, SectionSnapshot>();
     for (const [n, t] of this.tasks) {
       if (t.partitions.size === 0) continue;
-      const snap = t.snapshotSections().sections.get(n);
+      const snap = t.snapshotSections(seq).sections.get(n);
       if (snap) sections.set(n, snap);
     }
     return { sections };
   }
 
   /** Each section becomes a fresh task that starts from the checkpoint's own watermarks. */
-  restoreSections(snaps: readonly SectionSnapshot[]): void {
-    for (const s of snaps) this.task(s.section).restoreSections([s]);
+  restoreSections(snaps: readonly SectionSnapshot[], policy?: RestorePolicy): void {
+    for (const s of snaps) this.task(s.section).restoreSections([s], policy);
   }
 
   dropSections(sections: ReadonlySet<number>): void {

@@ -382,7 +382,7 @@ describe("scale-out: two jobs in one consumer group", () => {
     try {
       const jobA = await run(byPage(output, true), { broker: a, ...options });
       const jobB = await run(byPage(output, true), { broker: b, ...options });
-      const repartition = `${group}-repartition-3`;
+      const repartition = `${group}-repartition-0`;
       const deadline = Date.now() + 60_000;
       // Done when both the input and the repartition topic are read to their ends.
       for (;;) {
