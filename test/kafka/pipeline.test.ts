@@ -413,3 +413,55 @@ describe("scale-out: two jobs in one consumer group", () => {
     }
   });
 });
+
+describe("at-least-once on Kafka", () => {
+  it("outputs carry a rivulet.id; a replay from older offsets writes the same records with the same ids", async () => {
+    const alo = new KafkaBroker({
+      brokers: [bootstrap],
+      clientId: "rivulet-alo",
+      guarantee: "at-least-once",
+    });
+    try {
+      const input = uniq("alo-in");
+      const output = uniq("alo-out");
+      const group = uniq("alo-group");
+      await alo.createTopic(input, { partitions: 2 });
+      await alo.commit({
+        records: Array.from({ length: 30 }, (_, i) => ({ topic: input, key: `k${i % 5}`, value: { i } })),
+      });
+      const p = () =>
+        Pipeline.source<{ i: number }>(input)
+          .flatMap((e) => (e.i % 3 === 0 ? [] : [e.i, -e.i]))
+          .to(output);
+      const first = await run(p(), { broker: alo, group, manual: true });
+      expect(first.metrics()).toMatchObject({ guarantee: "at-least-once", protocol: "offsets" });
+      await first.flush();
+      await first.stop();
+      // As if the process had died after writing its outputs and before its offsets landed.
+      const admin = kafkaAdmin(bootstrap);
+      await admin.connect();
+      await admin.setOffsets({ groupId: group, topic: input, partitions: [{ partition: 0, offset: "0" }] });
+      await admin.disconnect();
+      const second = await run(p(), { broker: alo, group, manual: true });
+      await second.flush();
+      await second.stop();
+      const got = await readTopic(bootstrap, output, { min: 40 });
+      const firstOf = new Map<string, string>();
+      let repeats = 0;
+      for (const r of got) {
+        const id = r.headers["rivulet.id"];
+        expect(id).toMatch(new RegExp(`^${input}/[01]/\\d+\\.[01]$`));
+        const body = JSON.stringify([r.key, r.value, r.timestamp]);
+        if (firstOf.has(id!)) {
+          repeats++;
+          expect(body).toBe(firstOf.get(id!));
+        } else firstOf.set(id!, body);
+      }
+      expect(firstOf.size).toBe(40); // 20 records kept, two outputs each
+      expect(repeats).toBe(got.length - 40);
+      expect(repeats).toBeGreaterThan(0); // partition 0 was read again
+    } finally {
+      await alo.close();
+    }
+  });
+});
