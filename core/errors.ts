@@ -135,8 +135,8 @@ export function deserializeError(s: SerializedError): Error {
 }
 
 /**
- * Comlink's transfer handler for Rivulet errors passed as values; Comlink's `"throw"` handler
- * (for errors a call rejects with) is the browser adapter's, built on the same two functions.
+ * Comlink's transfer handler for Rivulet errors passed as values (errors a call rejects with go
+ * through Comlink's `"throw"` handler: {@link registerErrorTransfer} sets up both).
  *
  * @example
  * import { transferHandlers } from "comlink";
@@ -147,6 +147,44 @@ export const errorTransferHandler = {
   serialize: (value: RivuletError): [SerializedError, never[]] => [serializeError(value), []],
   deserialize: (s: SerializedError): Error => deserializeError(s),
 };
+
+/** The shape of Comlink's transfer handlers (core does not import Comlink). */
+interface TransferHandlerLike {
+  canHandle(value: unknown): boolean;
+  serialize(value: never): [unknown, never[]];
+  deserialize(value: never): unknown;
+}
+
+/**
+ * Makes errors keep their class, `code`, `retriable`, `step` and causes across a Comlink
+ * boundary, both ways: errors passed as values, and errors a remote call rejects with (Comlink's
+ * own `"throw"` handler sends only message, name and stack). Pass Comlink's `transferHandlers`;
+ * call it on both sides of the boundary.
+ *
+ * @example
+ * import { transferHandlers } from "comlink";
+ * registerErrorTransfer(transferHandlers);
+ */
+export function registerErrorTransfer(handlers: Map<string, unknown>): void {
+  handlers.set("rivulet-error", errorTransferHandler);
+  const original = handlers.get("throw") as TransferHandlerLike | undefined;
+  if (!original || (original as { rivulet?: true }).rivulet) return;
+  type Thrown = { value: unknown };
+  type Wire = { rivulet: SerializedError } | unknown;
+  handlers.set("throw", {
+    rivulet: true,
+    canHandle: (value: unknown) => original.canHandle(value),
+    serialize: (thrown: Thrown): [Wire, never[]] =>
+      thrown.value instanceof Error || isRivuletError(thrown.value)
+        ? [{ rivulet: serializeError(thrown.value) }, []]
+        : original.serialize(thrown as never),
+    deserialize: (wire: Wire): never => {
+      if (typeof wire === "object" && wire !== null && "rivulet" in wire)
+        throw deserializeError((wire as { rivulet: SerializedError }).rivulet);
+      return original.deserialize(wire as never) as never;
+    },
+  });
+}
 
 /** A value structured clone can carry: itself if it is data, else its description. */
 function cloneable(v: unknown): unknown {

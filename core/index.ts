@@ -42,6 +42,7 @@ export {
   isRivuletError,
   PipelineError,
   RivuletError,
+  registerErrorTransfer,
   type SerializedError,
   serializeError,
   UserFunctionError,
