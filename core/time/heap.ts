@@ -1,6 +1,14 @@
 import { compareKeys } from "../runtime/context.js";
 import type { Key } from "../types.js";
 
+/**
+ * Stale entries a lazily-deleting timer heap may hold beyond its live timers before it is
+ * rebuilt from them: such a heap stays within `2 * live + STALE_SLACK` entries, and a rebuild
+ * (O(live)) comes only after at least `live + STALE_SLACK` stale entries, so it costs O(1)
+ * amortized per timer set or deleted.
+ */
+export const STALE_SLACK = 16;
+
 /** A binary min-heap ordered by `less`; the timer queues of windows, sessions and process steps. */
 export class Heap<T> {
   private items: T[] = [];
@@ -62,6 +70,39 @@ export class Heap<T> {
 
   toArray(): T[] {
     return this.items.slice();
+  }
+
+  /**
+   * Replaces the contents with `items` (taken, not copied), heapified in O(n): how a queue that
+   * deletes lazily drops its stale entries once they outnumber the live ones.
+   */
+  rebuild(items: T[]): void {
+    const a = items;
+    const less = this.less;
+    const n = a.length;
+    for (let start = (n >> 1) - 1; start >= 0; start--) {
+      const item = a[start]!;
+      let i = start;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const r = l + 1;
+        let c = l;
+        let child = a[l]!;
+        if (r < n) {
+          const right = a[r]!;
+          if (less(right, child)) {
+            c = r;
+            child = right;
+          }
+        }
+        if (!less(child, item)) break;
+        a[i] = child;
+        i = c;
+      }
+      a[i] = item;
+    }
+    this.items = a;
   }
 
   clear(): void {
@@ -142,6 +183,46 @@ export class TimerHeap {
     }
     ts[i] = time;
     ks[i] = key;
+  }
+
+  /**
+   * Replaces the contents with the timers `(times[i], keys[i])` (the arrays are taken, not
+   * copied), heapified in O(n): how a queue that deletes lazily drops its stale entries.
+   */
+  rebuild(times: number[], keys: Key[]): void {
+    const ts = times;
+    const ks = keys;
+    const n = ts.length;
+    for (let start = (n >> 1) - 1; start >= 0; start--) {
+      const time = ts[start]!;
+      const key = ks[start]!;
+      let i = start;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = -1;
+        let mt = time;
+        let mk = key;
+        if (l < n && earlier(ts[l]!, ks[l]!, mt, mk)) {
+          m = l;
+          mt = ts[l]!;
+          mk = ks[l]!;
+        }
+        if (r < n && earlier(ts[r]!, ks[r]!, mt, mk)) {
+          m = r;
+          mt = ts[r]!;
+          mk = ks[r]!;
+        }
+        if (m < 0) break;
+        ts[i] = mt;
+        ks[i] = mk;
+        i = m;
+      }
+      ts[i] = time;
+      ks[i] = key;
+    }
+    this.times = ts;
+    this.keys = ks;
   }
 
   clear(): void {
