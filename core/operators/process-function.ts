@@ -7,7 +7,7 @@ import type {
   ValueState,
   ValueStateDescriptor,
 } from "../state/descriptors.js";
-import { TimerHeap } from "../time/heap.js";
+import { STALE_SLACK, TimerHeap } from "../time/heap.js";
 import type { Key } from "../types.js";
 import { bySection, dropKeys, type SectionOf, type TimedOperator } from "./operator.js";
 import { userFailure } from "./window.js";
@@ -15,11 +15,16 @@ import { userFailure } from "./window.js";
 /**
  * Timers of one domain: a heap plus, per key, the live timestamps (deduplicates, deletes
  * lazily). A key's live timestamps are a number while it has one timer (the common case: no
- * `Set` per key), a `Set` from the second on.
+ * `Set` per key), a `Set` from the second on. A deleted timer stays in the heap and is skipped
+ * when it comes up, until stale entries outnumber live ones: then the heap is rebuilt from
+ * `live`, so "delete the old inactivity timer, set a new one" on every record keeps the heap
+ * proportional to the live timers, not to the records.
  */
 class TimerQueue {
   readonly heap = new TimerHeap();
   readonly live = new Map<Key, number | Set<number>>();
+  /** Live timers: the sum of `live`'s sizes. */
+  count = 0;
   /** The timer `pop` found. */
   time = 0;
   key: Key = "";
@@ -34,14 +39,19 @@ class TimerQueue {
       if (s.has(time)) return false;
       s.add(time);
     }
+    this.count++;
     this.heap.push(time, key);
+    if (this.heap.size > 2 * this.count + STALE_SLACK) this.compact();
     return true;
   }
 
   delete(key: Key, time: number): void {
     const s = this.live.get(key);
     if (s === time) this.live.delete(key);
-    else if (typeof s === "object" && s.delete(time) && s.size === 0) this.live.delete(key);
+    else if (typeof s !== "object" || !s.delete(time)) return;
+    else if (s.size === 0) this.live.delete(key);
+    this.count--;
+    if (this.heap.size > 2 * this.count + STALE_SLACK) this.compact();
   }
 
   /** Finds (in `time`, `key`) and removes the next live timer at or before `upTo`. */
@@ -55,6 +65,7 @@ class TimerQueue {
       if (s === time) this.live.delete(key);
       else if (typeof s !== "object" || !s.delete(time)) continue;
       else if (s.size === 0) this.live.delete(key);
+      this.count--;
       this.time = time;
       this.key = key;
       return true;
@@ -62,8 +73,27 @@ class TimerQueue {
     return false;
   }
 
+  /** Earliest timer (possibly a stale one); rebuilds the heap first when stale entries dominate. */
   next(): number {
+    if (this.heap.size > 2 * this.count + STALE_SLACK) this.compact();
     return this.heap.peekTime();
+  }
+
+  /** Rebuilds the heap from the live timers: stale entries go. */
+  private compact(): void {
+    const times: number[] = [];
+    const keys: Key[] = [];
+    for (const [k, s] of this.live)
+      if (typeof s === "number") {
+        times.push(s);
+        keys.push(k);
+      } else
+        for (const t of s) {
+          times.push(t);
+          keys.push(k);
+        }
+    this.count = times.length;
+    this.heap.rebuild(times, keys);
   }
 
   entries(): [Key, number[]][] {
@@ -74,10 +104,17 @@ class TimerQueue {
     for (const [k, times] of entries) for (const t of times) this.add(k, t);
   }
 
-  /** Heap entries of dropped keys are skipped when they come up. */
+  /** Forgets the timers of keys this process no longer owns. */
   drop(owned: (key: Key) => boolean): void {
     dropKeys(this.live, owned);
+    this.compact();
   }
+}
+
+/** A timer queue's size: its live timers and its heap entries (stale ones included). */
+export interface TimerCounts {
+  live: number;
+  heap: number;
 }
 
 /**
@@ -305,6 +342,16 @@ export class ProcessOperator implements TimedOperator {
     const q = this.processingTimers;
     while (q.pop(now)) this.onTimer(q.time, q.key, "processing");
     this.nextProcessingDue = q.next();
+  }
+
+  /** Keys with state, and live timers against heap entries per domain (stale ones included). */
+  liveState(): { keys: number; eventTimers: TimerCounts; processingTimers: TimerCounts } {
+    const counts = (q: TimerQueue): TimerCounts => ({ live: q.count, heap: q.heap.size });
+    return {
+      keys: this.rows.size,
+      eventTimers: counts(this.eventTimers),
+      processingTimers: counts(this.processingTimers),
+    };
   }
 
   /** The state of one slot: `[key, value]` for every key that has it (`undefined` as set). */
