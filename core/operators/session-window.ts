@@ -7,7 +7,7 @@ import {
   type Push,
   type RuntimeContext,
 } from "../runtime/context.js";
-import { Heap } from "../time/heap.js";
+import { Heap, STALE_SLACK } from "../time/heap.js";
 import type { Key } from "../types.js";
 import { bySection, dropKeys, type SectionOf, type TimedOperator } from "./operator.js";
 import { userFailure } from "./window.js";
@@ -19,6 +19,11 @@ interface Session {
   /** `end` when it last fired (a session that grows fires again at its new end). */
   firedEnd: number;
   live: boolean;
+  /**
+   * The session's timer: in the heap, never later than its due time (see `due`). Other heap
+   * entries that name the session are stale.
+   */
+  timer: Timer | undefined;
 }
 
 interface Timer {
@@ -35,7 +40,14 @@ const before = (a: Timer, b: Timer) =>
 /**
  * Event-time session windows per key: a record opens `[ts, ts + gap)`, intersecting sessions
  * merge (accumulators through the aggregator's `merge`), as Flink's EventTimeSessionWindows.
- * Timers live in a heap and are checked lazily: a stale entry (session merged or grown) is skipped.
+ *
+ * Each live session has one timer in a heap, at or before its due time: `end - 1` until it has
+ * fired at its current end, then `end - 1 + allowedLateness` (cleanup). A session that grows
+ * keeps its timer, which, when it comes up, moves on to the session's due time then (so a
+ * session growing with every record costs no heap operation per record); a new timer is pushed
+ * only when the due time moves earlier (a fired session grown by a late record). Entries of
+ * merged or dropped sessions are skipped when they come up, and the heap is rebuilt from the
+ * live sessions' timers once stale entries outnumber them (STALE_SLACK).
  */
 export class SessionWindowOperator implements TimedOperator {
   wm = Number.NEGATIVE_INFINITY;
@@ -43,6 +55,8 @@ export class SessionWindowOperator implements TimedOperator {
   readonly push: Push;
   private sessions = new Map<Key, Session[]>();
   private timers = new Heap<Timer>(before);
+  /** Sessions in `sessions`: each has one timer in the heap. */
+  private live = 0;
   private readonly gap: number;
 
   constructor(
@@ -77,6 +91,7 @@ export class SessionWindowOperator implements TimedOperator {
             const o = list[m]!;
             s.acc = agg.merge(s.acc, o.acc);
             o.live = false;
+            this.live--;
             if (o.end > s.end) s.end = o.end;
           }
           if (start < s.start) s.start = start;
@@ -91,7 +106,15 @@ export class SessionWindowOperator implements TimedOperator {
           if (node.lateTo !== undefined) rt.write(node.lateTo, keyString(key), value, ts);
           return;
         }
-        s = { start, end, acc: agg.add(agg.init(), value), firedEnd: Number.NaN, live: true };
+        s = {
+          start,
+          end,
+          acc: agg.add(agg.init(), value),
+          firedEnd: Number.NaN,
+          live: true,
+          timer: undefined,
+        };
+        this.live++;
         if (!list) {
           list = [];
           this.sessions.set(key, list);
@@ -104,16 +127,39 @@ export class SessionWindowOperator implements TimedOperator {
       throw userFailure(node.label, e);
     }
     rt.fate |= AGGREGATED;
-    if (s.end - 1 <= this.wm) {
-      // Within the allowed lateness of a session that has already fired: fire again now.
-      this.fire(key, s);
-      this.schedule(s.end - 1 + lateness, key, s, true);
-    } else this.schedule(s.end - 1, key, s, false);
+    // Within the allowed lateness of a session that has already fired: fire again now.
+    if (s.end - 1 <= this.wm) this.fire(key, s);
+    this.due(key, s);
   }
 
-  private schedule(time: number, key: Key, session: Session, cleanup: boolean): void {
-    this.timers.push({ time, key, session, cleanup });
+  /**
+   * Makes sure the session's timer comes no later than its due time: fire at `end - 1` until
+   * it has fired at its current end, then clean up at `end - 1 + allowedLateness`. A timer
+   * that comes earlier stays (it moves on when it comes up), so a growing session costs no
+   * heap operation; one that would come later is replaced (the old entry goes stale).
+   */
+  private due(key: Key, s: Session): void {
+    const cleanup = s.firedEnd === s.end;
+    const time = cleanup ? s.end - 1 + this.node.allowedLateness : s.end - 1;
+    const t = s.timer;
+    if (t !== undefined && (t.time < time || (t.time === time && (!t.cleanup || cleanup)))) return;
+    const timer: Timer = { time, key, session: s, cleanup };
+    s.timer = timer;
+    this.timers.push(timer);
     if (time < this.nextDue) this.nextDue = time;
+    if (this.timers.size > 2 * this.live + STALE_SLACK) this.compact();
+  }
+
+  /** Rebuilds the heap from the live sessions' timers: stale entries go. */
+  private compact(): void {
+    const timers: Timer[] = [];
+    for (const list of this.sessions.values()) for (const s of list) if (s.timer) timers.push(s.timer);
+    this.timers.rebuild(timers);
+  }
+
+  /** Live sessions and heap entries (stale ones included), for tests and memory measurements. */
+  liveState(): { keys: number; sessions: number; timers: number } {
+    return { keys: this.sessions.size, sessions: this.live, timers: this.timers.size };
   }
 
   private fire(key: Key, s: Session): void {
@@ -135,6 +181,7 @@ export class SessionWindowOperator implements TimedOperator {
 
   private remove(key: Key, s: Session): void {
     s.live = false;
+    this.live--;
     const list = this.sessions.get(key);
     if (!list) return;
     const i = list.indexOf(s);
@@ -145,20 +192,34 @@ export class SessionWindowOperator implements TimedOperator {
   advance(wm: number): void {
     this.wm = wm;
     const lateness = this.node.allowedLateness;
-    for (let t = this.timers.peek(); t !== undefined && t.time <= wm; t = this.timers.peek()) {
-      this.timers.pop();
+    const timers = this.timers;
+    for (let t = timers.peek(); t !== undefined && t.time <= wm; t = timers.peek()) {
+      timers.pop();
       const s = t.session;
-      if (!s.live) continue;
-      if (t.cleanup) {
-        if (s.end - 1 + lateness === t.time) this.remove(t.key, s);
+      if (!s.live || s.timer !== t) continue; // stale: the session merged away or has a newer timer
+      const cleanup = s.firedEnd === s.end;
+      const time = cleanup ? s.end - 1 + lateness : s.end - 1;
+      if (time !== t.time || cleanup !== t.cleanup) {
+        // The session grew since this timer was set: it moves on to the due time (later).
+        t.time = time;
+        t.cleanup = cleanup;
+        timers.push(t);
         continue;
       }
-      if (s.end - 1 !== t.time || s.firedEnd === s.end) continue; // stale: the session grew
+      if (cleanup) {
+        this.remove(t.key, s);
+        continue;
+      }
       this.fire(t.key, s);
       if (lateness === 0) this.remove(t.key, s);
-      else this.schedule(s.end - 1 + lateness, t.key, s, true);
+      else {
+        t.time = s.end - 1 + lateness;
+        t.cleanup = true;
+        timers.push(t);
+      }
     }
-    this.nextDue = this.timers.peek()?.time ?? Number.POSITIVE_INFINITY;
+    if (timers.size > 2 * this.live + STALE_SLACK) this.compact();
+    this.nextDue = timers.peek()?.time ?? Number.POSITIVE_INFINITY;
   }
 
   snapshot(sectionOf: SectionOf): Map<number, unknown> {
@@ -172,18 +233,29 @@ export class SessionWindowOperator implements TimedOperator {
   }
 
   restore(snap: unknown): void {
-    const lateness = this.node.allowedLateness;
     for (const [k, list] of snap as [Key, [number, number, unknown, number][]][]) {
-      const restored = list.map(([start, end, acc, firedEnd]) => ({ start, end, acc, firedEnd, live: true }));
+      const restored: Session[] = list.map(([start, end, acc, firedEnd]) => ({
+        start,
+        end,
+        acc,
+        firedEnd,
+        live: true,
+        timer: undefined,
+      }));
       this.sessions.set(k, restored);
-      for (const s of restored)
-        if (s.firedEnd === s.end) this.schedule(s.end - 1 + lateness, k, s, true);
-        else this.schedule(s.end - 1, k, s, false);
+      this.live += restored.length;
+      for (const s of restored) this.due(k, s);
     }
   }
 
   drop(owned: (key: Key) => boolean): void {
-    for (const [k, list] of this.sessions) if (owned(k)) for (const s of list) s.live = false;
+    for (const [k, list] of this.sessions)
+      if (owned(k))
+        for (const s of list) {
+          s.live = false;
+          this.live--;
+        }
     dropKeys(this.sessions, owned);
+    this.compact();
   }
 }
