@@ -12,6 +12,9 @@ interface Bucket {
   right: Map<Key, unknown[]>;
 }
 
+/** What a fired bucket's slot holds until the slots before `head` go. */
+const DROPPED: Bucket = { start: Number.NaN, end: Number.NaN, left: new Map(), right: new Map() };
+
 /**
  * Window join of two keyed streams (Flink's `join().where().equalTo().window()`): when a
  * window fires, every left record of a key pairs with every right record of the same key in
@@ -22,7 +25,9 @@ export class WindowJoinOperator implements TimedOperator {
   nextDue = Number.POSITIVE_INFINITY;
   readonly pushLeft: Push;
   readonly pushRight: Push;
+  /** Live buckets are `buckets[head..]`: firing a prefix moves `head` (no copy per advance). */
   private buckets: Bucket[] = [];
+  private head = 0;
   private byStart = new Map<number, Bucket>();
   private readonly size: number;
   private readonly slide: number;
@@ -74,9 +79,10 @@ export class WindowJoinOperator implements TimedOperator {
   private open(start: number, end: number): Bucket {
     const b: Bucket = { start, end, left: new Map(), right: new Map() };
     this.byStart.set(start, b);
-    let i = this.buckets.length;
-    while (i > 0 && this.buckets[i - 1]!.end > end) i--;
-    this.buckets.splice(i, 0, b);
+    const bs = this.buckets;
+    let i = bs.length;
+    while (i > this.head && bs[i - 1]!.end > end) i--;
+    bs.splice(i, 0, b);
     if (end - 1 < this.nextDue) this.nextDue = end - 1;
     return b;
   }
@@ -84,8 +90,11 @@ export class WindowJoinOperator implements TimedOperator {
   advance(wm: number): void {
     this.wm = wm;
     const { fn, label } = this.node;
+    const bs = this.buckets;
+    const head = this.head;
     let n = 0;
-    for (const b of this.buckets) {
+    for (let i = head; i < bs.length; i++) {
+      const b = bs[i]!;
       if (b.end - 1 > wm) break;
       n++;
       this.byStart.delete(b.start);
@@ -110,16 +119,38 @@ export class WindowJoinOperator implements TimedOperator {
       }
     }
     if (n > 0) {
-      this.buckets = this.buckets.slice(n);
+      for (let i = head; i < head + n; i++) bs[i] = DROPPED; // its records can go now
+      this.head = head + n;
+      // The fired slots go once they are half the array: O(1) amortized per bucket.
+      if (2 * this.head >= bs.length) {
+        bs.splice(0, this.head);
+        this.head = 0;
+      }
       this.first = Number.NaN;
       this.cached.length = 0;
     }
-    this.nextDue = this.buckets.length ? this.buckets[0]!.end - 1 : Number.POSITIVE_INFINITY;
+    this.nextDue = this.head < bs.length ? bs[this.head]!.end - 1 : Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * Live windows and buffered records, for tests and memory measurements; `slots`: the bucket
+   * array's length, fired buckets' slots included (at most twice the live ones).
+   */
+  liveState(): { windows: number; records: number; slots: number } {
+    let records = 0;
+    for (const b of this.live())
+      for (const side of [b.left, b.right]) for (const vs of side.values()) records += vs.length;
+    return { windows: this.buckets.length - this.head, records, slots: this.buckets.length };
+  }
+
+  /** The live buckets, by end. */
+  private live(): Bucket[] {
+    return this.head === 0 ? this.buckets : this.buckets.slice(this.head);
   }
 
   snapshot(sectionOf: SectionOf): Map<number, unknown> {
     const out = new Map<number, [number, number, [Key, unknown[]][], [Key, unknown[]][]][]>();
-    for (const b of this.buckets) {
+    for (const b of this.live()) {
       const left = bySection(b.left, sectionOf);
       const right = bySection(b.right, sectionOf);
       for (const section of new Set([...left.keys(), ...right.keys()])) {
@@ -146,7 +177,7 @@ export class WindowJoinOperator implements TimedOperator {
   }
 
   drop(owned: (key: Key) => boolean): void {
-    for (const b of this.buckets) {
+    for (const b of this.live()) {
       dropKeys(b.left, owned);
       dropKeys(b.right, owned);
     }

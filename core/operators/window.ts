@@ -13,6 +13,9 @@ interface Bucket {
   accs: Map<Key, unknown>;
 }
 
+/** What a dropped bucket's slot holds until the slots before `head` go. */
+const DROPPED: Bucket = { start: Number.NaN, end: Number.NaN, fired: true, accs: new Map() };
+
 /**
  * Tumbling and sliding event-time windows with an aggregator, per key. State is one bucket per
  * live window (sorted by end), each a Map from key to accumulator. Semantics are Flink's
@@ -22,7 +25,9 @@ export class WindowOperator implements TimedOperator {
   wm = Number.NEGATIVE_INFINITY;
   nextDue = Number.POSITIVE_INFINITY;
   readonly push: Push;
+  /** Live buckets are `buckets[head..]`: dropping a prefix moves `head` (no copy per advance). */
   private buckets: Bucket[] = [];
+  private head = 0;
   private byStart = new Map<number, Bucket>();
   private readonly size: number;
   private readonly slide: number;
@@ -99,7 +104,7 @@ export class WindowOperator implements TimedOperator {
     this.byStart.set(start, b);
     const bs = this.buckets;
     let i = bs.length;
-    while (i > 0 && bs[i - 1]!.end > end) i--;
+    while (i > this.head && bs[i - 1]!.end > end) i--;
     bs.splice(i, 0, b);
     const due = b.fired ? end - 1 + this.node.allowedLateness : end - 1;
     if (due < this.nextDue) this.nextDue = due;
@@ -125,8 +130,11 @@ export class WindowOperator implements TimedOperator {
   advance(wm: number): void {
     this.wm = wm;
     const lateness = this.node.allowedLateness;
+    const bs = this.buckets;
+    const head = this.head;
     let drop = 0;
-    for (const b of this.buckets) {
+    for (let i = head; i < bs.length; i++) {
+      const b = bs[i]!;
       if (b.end - 1 > wm) break;
       if (!b.fired) {
         b.fired = true;
@@ -135,9 +143,17 @@ export class WindowOperator implements TimedOperator {
       if (b.end - 1 + lateness <= wm) drop++;
     }
     // Cleanup times grow with `end`, so the buckets to drop are a prefix.
-    for (let i = 0; i < drop; i++) this.byStart.delete(this.buckets[i]!.start);
     if (drop > 0) {
-      this.buckets = this.buckets.slice(drop);
+      for (let i = head; i < head + drop; i++) {
+        this.byStart.delete(bs[i]!.start);
+        bs[i] = DROPPED; // its accumulators can go now
+      }
+      this.head = head + drop;
+      // The dropped slots go once they are half the array: O(1) amortized per bucket.
+      if (2 * this.head >= bs.length) {
+        bs.splice(0, this.head);
+        this.head = 0;
+      }
       this.uncache();
     }
     this.nextDue = this.computeNextDue();
@@ -145,7 +161,9 @@ export class WindowOperator implements TimedOperator {
 
   private computeNextDue(): number {
     let due = Number.POSITIVE_INFINITY;
-    for (const b of this.buckets) {
+    const bs = this.buckets;
+    for (let i = this.head; i < bs.length; i++) {
+      const b = bs[i]!;
       const t = b.fired ? b.end - 1 + this.node.allowedLateness : b.end - 1;
       if (t < due) due = t;
       if (!b.fired) break;
@@ -153,16 +171,24 @@ export class WindowOperator implements TimedOperator {
     return due;
   }
 
-  /** Live windows and keys, for metrics and memory measurements. */
-  liveState(): { windows: number; entries: number } {
+  /**
+   * Live windows and keys, for metrics and memory measurements; `slots`: the bucket array's
+   * length, dropped buckets' slots included (at most twice the live ones).
+   */
+  liveState(): { windows: number; entries: number; slots: number } {
     let entries = 0;
-    for (const b of this.buckets) entries += b.accs.size;
-    return { windows: this.buckets.length, entries };
+    for (const b of this.live()) entries += b.accs.size;
+    return { windows: this.buckets.length - this.head, entries, slots: this.buckets.length };
+  }
+
+  /** The live buckets, by end. */
+  private live(): Bucket[] {
+    return this.head === 0 ? this.buckets : this.buckets.slice(this.head);
   }
 
   snapshot(sectionOf: SectionOf): Map<number, unknown> {
     const out = new Map<number, [number, number, boolean, [Key, unknown][]][]>();
-    for (const b of this.buckets)
+    for (const b of this.live())
       for (const [section, entries] of bySection(b.accs, sectionOf)) {
         const list = out.get(section);
         if (list) list.push([b.start, b.end, b.fired, entries]);
@@ -183,9 +209,11 @@ export class WindowOperator implements TimedOperator {
   }
 
   drop(owned: (key: Key) => boolean): void {
-    for (const b of this.buckets) for (const k of [...b.accs.keys()]) if (owned(k)) b.accs.delete(k);
-    for (const b of this.buckets) if (b.accs.size === 0) this.byStart.delete(b.start);
-    this.buckets = this.buckets.filter((b) => b.accs.size > 0);
+    const live = this.live();
+    for (const b of live) for (const k of [...b.accs.keys()]) if (owned(k)) b.accs.delete(k);
+    for (const b of live) if (b.accs.size === 0) this.byStart.delete(b.start);
+    this.buckets = live.filter((b) => b.accs.size > 0);
+    this.head = 0;
     this.uncache();
     this.nextDue = this.computeNextDue();
   }
