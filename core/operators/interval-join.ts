@@ -20,7 +20,9 @@ interface Cleanup {
 /**
  * Interval join of two keyed streams (Flink's `intervalJoin().between(lower, upper)`): a left
  * record at `t` matches right records in `[t + lower, t + upper]`. Each side is buffered per key
- * until the watermark makes a match impossible. Records with `ts <= watermark` are late.
+ * until the watermark reaches its cleanup time (`ts + max(upper, 0)` on the left,
+ * `ts - min(lower, 0)` on the right), as in Flink's IntervalJoinOperator. Records with
+ * `ts < watermark` are late.
  * Results carry `max(left.ts, right.ts)`.
  */
 export class IntervalJoinOperator implements TimedOperator {
@@ -66,8 +68,9 @@ export class IntervalJoinOperator implements TimedOperator {
     };
   }
 
+  /** Flink's IntervalJoinOperator.isLate: `timestamp < currentWatermark`. */
   private admit(ts: number): boolean {
-    if (ts <= this.wm) {
+    if (ts < this.wm) {
       this.rt.fate |= LATE;
       return false;
     }

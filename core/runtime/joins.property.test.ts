@@ -110,12 +110,15 @@ interface RefJoin {
 interface RefRun extends Result {
   /** Records the join took (not late, not dead-lettered), per side. */
   accepted: Record<Side, Ev[]>;
+  /** The join's watermark when each accepted record arrived. */
+  arrivedAt: Map<Ev, number>;
 }
 
 function reference(left: readonly Ev[], right: readonly Ev[], cfg: Config, op: RefJoin): RefRun {
   const out: Pair[] = [];
   const counts: Counts = { in: 0, emitted: 0, filtered: 0, aggregated: 0, late: 0, deadLettered: 0 };
   const accepted: Record<Side, Ev[]> = { left: [], right: [] };
+  const arrivedAt = new Map<Ev, number>();
   const maxTs: Record<Side, number> = { left: Number.NEGATIVE_INFINITY, right: Number.NEGATIVE_INFINITY };
   const ooo: Record<Side, number> = { left: cfg.oooLeft, right: cfg.oooRight };
   const sourceWm = (s: Side) => maxTs[s] - ooo[s] - 1; // -Infinity before the first record
@@ -128,7 +131,10 @@ function reference(left: readonly Ev[], right: readonly Ev[], cfg: Config, op: R
     }
     const fate = op.add(side, e, wm, out);
     counts[fate]++;
-    if (fate !== "late") accepted[side].push(e);
+    if (fate !== "late") {
+      accepted[side].push(e);
+      arrivedAt.set(e, wm);
+    }
     if (e.ts > maxTs[side]) maxTs[side] = e.ts;
     const next = Math.min(sourceWm("left"), sourceWm("right"));
     if (next > wm) {
@@ -137,10 +143,16 @@ function reference(left: readonly Ev[], right: readonly Ev[], cfg: Config, op: R
     }
   }
   op.advance(wm, Number.POSITIVE_INFINITY, out);
-  return { out, counts, accepted };
+  return { out, counts, accepted, arrivedAt };
 }
 
-/** Interval join: every accepted record pairs with every earlier accepted one of the other side. */
+/**
+ * Interval join, as Flink's IntervalJoinOperator: an accepted record pairs with every buffered
+ * one of the other side; a record is late when `ts < watermark` (isLate), and a buffered record
+ * goes once the watermark reaches its cleanup time (the cleanup timer Flink registers at
+ * `ts + max(upper, 0)` for the left side, `ts - min(lower, 0)` for the right, fires when
+ * `time <= watermark`).
+ */
 class RefIntervalJoin implements RefJoin {
   private readonly seen: Record<Side, Ev[]> = { left: [], right: [] };
 
@@ -153,10 +165,13 @@ class RefIntervalJoin implements RefJoin {
     return l.k === r.k && r.ts >= l.ts + this.lower && r.ts <= l.ts + this.upper;
   }
 
+  cleanupTime(side: Side, e: Ev): number {
+    return side === "left" ? e.ts + Math.max(this.upper, 0) : e.ts - Math.min(this.lower, 0);
+  }
+
   add(side: Side, e: Ev, wm: number, out: Pair[]): Fate {
-    if (e.ts <= wm) return "late";
+    if (e.ts < wm) return "late";
     let emitted = false;
-    // Nothing is ever forgotten here: the engine's buffer cleanup must not lose a possible match.
     for (const o of this.seen[side === "left" ? "right" : "left"]) {
       const [l, r] = side === "left" ? [e, o] : [o, e];
       if (!this.matches(l, r)) continue;
@@ -167,7 +182,10 @@ class RefIntervalJoin implements RefJoin {
     return emitted ? "emitted" : "aggregated";
   }
 
-  advance(): void {}
+  advance(_from: number, to: number): void {
+    for (const side of ["left", "right"] as const)
+      this.seen[side] = this.seen[side].filter((e) => this.cleanupTime(side, e) > to);
+  }
 }
 
 /** Window join: records go into their windows that have not fired; pairs come out at firing. */
@@ -294,15 +312,27 @@ function checkAccounting(c: Counts, n: number): void {
   expect(c.in).toBe(c.emitted + c.filtered + c.aggregated + c.late + c.deadLettered);
 }
 
-/** Every pair of accepted records that matches: the claim "a pair is emitted iff both were accepted". */
-function allPairs(accepted: Record<Side, Ev[]>, cfg: Config): Pair[] {
+/**
+ * Every pair of accepted records that matches: the claim "a pair is emitted iff both were
+ * accepted". With one exception in interval joins, as in Flink: a record accepted at exactly
+ * the watermark (`ts == watermark` is not late) misses a partner whose cleanup time the
+ * watermark had reached since it arrived (`arrivedAt` given: the reference's run).
+ */
+function allPairs(accepted: Record<Side, Ev[]>, cfg: Config, arrivedAt?: Map<Ev, number>): Pair[] {
   const j = cfg.join;
   const pairs: Pair[] = [];
   for (const l of accepted.left)
     for (const r of accepted.right) {
       if (l.k !== r.k) continue;
       if ("between" in j) {
-        if (r.ts >= l.ts + j.between[0] && r.ts <= l.ts + j.between[1])
+        const [lower, upper] = j.between;
+        if (arrivedAt) {
+          const wmL = arrivedAt.get(l)!;
+          const wmR = arrivedAt.get(r)!;
+          if (wmL < wmR && l.ts + Math.max(upper, 0) <= wmR) continue; // left cleaned before right came
+          if (wmR < wmL && r.ts - Math.min(lower, 0) <= wmL) continue; // right cleaned before left came
+        }
+        if (r.ts >= l.ts + lower && r.ts <= l.ts + upper)
           pairs.push({ rk: l.k, l: l.id, r: r.id, ts: Math.max(l.ts, r.ts) });
       } else if (j.window.kind === "tumbling") {
         const size = j.window.size;
@@ -322,7 +352,7 @@ async function checkAgainstReference(left: Ev[], right: Ev[], cfg: Config): Prom
   expect(got.out).toEqual(want.out); // exact sequence, not only the multiset
   const j = cfg.join;
   if ("between" in j || j.window.kind === "tumbling")
-    expect(sortPairs(got.out)).toEqual(sortPairs(allPairs(want.accepted, cfg)));
+    expect(sortPairs(got.out)).toEqual(sortPairs(allPairs(want.accepted, cfg, want.arrivedAt)));
 }
 
 // ---------------------------------------------------------------------------------------------
