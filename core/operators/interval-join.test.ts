@@ -6,6 +6,7 @@ import type { IntervalJoinNode } from "../pipeline/plan.js";
 import { RuntimeContext } from "../runtime/context.js";
 import { run } from "../runtime/job.js";
 import { FakeClock } from "../testing/fake-clock.js";
+import { STALE_SLACK } from "../time/heap.js";
 import { IntervalJoinOperator } from "./interval-join.js";
 import type { TimedOperator } from "./operator.js";
 
@@ -115,6 +116,17 @@ describe("interval join: Flink's boundaries, exactly", () => {
       }
   });
 
+  it("a record set at the watermark whose own cleanup time has come stays until the next advance", () => {
+    // Flink: a timer registered at <= the current watermark fires at the next watermark.
+    const { op, pairs, push } = join(-5, 0); // left cleanup at ts
+    watermark(op, 10);
+    push(ev("L", "k", 10)); // cleanup time 10 == watermark
+    push(ev("R", "k", 10));
+    expect(pairs).toEqual([["L10", "R10", 10]]);
+    watermark(op, 11);
+    expect(op.liveState().records).toBe(1); // R10 stays until 10 - min(-5, 0) = 15
+  });
+
   it("matches come in the other side's arrival order, whatever their timestamps", () => {
     const { pairs, push } = join(-10, 10);
     push(ev("R", "k", 5, "r1"));
@@ -126,7 +138,50 @@ describe("interval join: Flink's boundaries, exactly", () => {
   });
 });
 
-describe("interval join: against a brute-force model", () => {
+describe("interval join: buffers and cleanup heap proportional to keys and the interval", () => {
+  it("a steady stream: buffered records bounded by the interval's worth, cleanup heap O(keys)", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          keys: fc.integer({ min: 1, max: 4 }),
+          lower: fc.integer({ min: -300, max: 100 }),
+          width: fc.integer({ min: 0, max: 300 }),
+          ooo: fc.integer({ min: 0, max: 20 }),
+          jitter: fc.array(fc.nat({ max: 20 }), { minLength: 64, maxLength: 64 }),
+        }),
+        ({ keys, lower, width, ooo, jitter }) => {
+          const upper = lower + width;
+          const { op, push } = join(lower, upper);
+          // Per side, how long a record may stay: until the watermark (max - ooo - 1) passes
+          // its cleanup time, plus the records (one per tick and key) that disorder adds.
+          const stay = Math.max(upper, 0) + Math.max(-lower, 0) + 2 * ooo + 2;
+          let max = 0;
+          let worst = { maxPerKey: 0, keys: 0, staleCleanups: Number.NEGATIVE_INFINITY };
+          for (let t = 0; t < 800; t++)
+            for (let k = 0; k < keys; k++)
+              for (const side of ["L", "R"] as const) {
+                const ts = Math.max(0, t - (jitter[(t * 7 + k) % 64]! % (ooo + 1)));
+                push(ev(side, `k${k}`, ts));
+                if (ts > max) max = ts;
+                watermark(op, max - ooo - 1);
+                const s = op.liveState();
+                worst = {
+                  maxPerKey: Math.max(worst.maxPerKey, s.maxPerKey),
+                  keys: Math.max(worst.keys, s.keys),
+                  staleCleanups: Math.max(worst.staleCleanups, s.cleanups - 2 * s.keys),
+                };
+              }
+          expect(worst.maxPerKey).toBeLessThanOrEqual(stay);
+          expect(worst.keys).toBeLessThanOrEqual(2 * keys);
+          expect(worst.staleCleanups).toBeLessThanOrEqual(STALE_SLACK); // cleanups <= 2 x buffers + STALE_SLACK
+          watermark(op, Number.POSITIVE_INFINITY);
+          expect(op.liveState()).toEqual({ keys: 0, records: 0, maxPerKey: 0, cleanups: 0 });
+        },
+      ),
+      { numRuns: 20 },
+    );
+  });
+
   it("pairs equal a brute-force join of the accepted records (random disorder, bounds, watermarks)", () => {
     fc.assert(
       fc.property(
