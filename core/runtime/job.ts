@@ -230,8 +230,14 @@ export class Job {
       for (const s of fresh) this.loaded.add(s);
       for (const part of this.exec.addPartitions(assigned, this.clock.now())) {
         if (part.offset !== undefined) this.consumer!.seek(part.topic, part.partition, part.offset);
-        // Known from the start, so every held partition's commit names the checkpoint of its section.
-        else part.offset = committed.get(`${part.topic}\u0000${part.partition}`)?.offset ?? 0;
+        else {
+          const known = committed.get(`${part.topic}\u0000${part.partition}`)?.offset;
+          // Known from the start, so every held partition's commit names the checkpoint of its
+          // section. A store that owns the offsets needs no name: a partition not yet read keeps
+          // no offset rather than 0 (a broker that cannot tell its committed offsets must not
+          // have them moved back).
+          if (known !== undefined || this.checkpoints.protocol !== "store-owned") part.offset = known ?? 0;
+        }
       }
     });
     this.statusValue = "running";

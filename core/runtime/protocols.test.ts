@@ -95,6 +95,32 @@ describe("the commit protocol follows what the broker and the store can do", () 
     expect(await state.latest("g/0")).toBe(second.metrics().checkpoints.lastId);
   });
 
+  it("a store that owns the offsets never moves a broker's committed offsets back, even unread ones", async () => {
+    const inner = new MemoryBroker(REST_PROXY_CAPABILITIES);
+    await inner.createTopic("in", { partitions: 2 });
+    await inner.produce("in", [{ value: { id: 0, k: "a", ts: 0 }, partition: 0 }]);
+    await inner.produce(
+      "in",
+      [1, 2, 3].map((id) => ({ value: { id, k: "b", ts: id }, partition: 1 })),
+    );
+    await inner.commit({
+      records: [],
+      offsets: { group: "g", positions: [{ topic: "in", partition: 1, offset: 3 }] },
+    });
+    // A REST proxy cannot tell committed offsets (v2 reads them with a GET that has a body),
+    // while its consumers start from them.
+    const broker = Object.create(inner) as MemoryBroker;
+    broker.committed = async () => [];
+    const job = await run(perKey(), { broker, state: new MemoryStateStore(), manual: true, group: "g" });
+    await job.flush();
+    await job.stop();
+    expect(job.metrics().records.in).toBe(1);
+    expect((await inner.committed("g", "in")).map((c) => [c.partition, c.offset])).toEqual([
+      [1, 3],
+      [0, 1],
+    ]);
+  });
+
   it("a broker without offset metadata needs a store that can find its latest checkpoint", async () => {
     const broker = await loaded(new MemoryBroker(REST_PROXY_CAPABILITIES));
     const state: StateStore = { put: async () => {}, get: async () => undefined };
