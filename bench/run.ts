@@ -13,10 +13,14 @@
  * of each query (engine with generation, hand-written loop, RxJS, engine) runs in a fresh child
  * process, as JMH forks a JVM per benchmark: no call site sees another query's functions and no
  * run pays for the heap another one left (whichever big run came second in a shared process was
- * slower). Memory figures come from fresh child processes, and so does the Kafka part (pinned to
- * the same core; the broker it starts is moved to the other cores). If Java or the broker cannot
- * start, the "kafka" section records null figures and the reason. Writes bench/results/latest.json and chart.svg;
- * bench/README.md says what each number means.
+ * slower). After those, one more child process (pinned, same heap flags) runs every query's engine
+ * path one after another, as a user running several pipelines in one process would: the
+ * `same_process` figures, beside the per-process ones (skipped with --same-process, where every
+ * figure is already measured in one process). Memory figures come from fresh child processes, and
+ * so does the Kafka part (pinned to the same core; the broker it starts is moved to the other
+ * cores). If Java or the broker cannot start, the "kafka" section records null figures and the
+ * reason. Writes bench/results/latest.json and chart.svg; bench/README.md says what each number
+ * means.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -390,6 +394,22 @@ interface QueryResult {
   whole_run: { engine_eps: number; engine_with_generation_eps: number; engine_vs_handwritten: number | null };
   /** The same runs timed by this process's CPU time instead of the wall clock (a shared machine). */
   cpu_time: { engine_eps: number; handwritten_eps: number; engine_vs_handwritten: number | null };
+  /**
+   * The engine path again, in one process that runs every query's engine one after another (null
+   * with --same-process, where `engine_eps` itself is measured that way).
+   */
+  same_process: SameProcessResult | null;
+}
+
+interface SameProcessResult {
+  engine_eps: number;
+  /** same_process.engine_eps / engine_eps (the per-process figure). */
+  ratio_to_per_process: number | null;
+  whole_run_engine_eps: number;
+  /** By this process's CPU time, as `cpu_time` (time lost to other processes left out). */
+  cpu_time_engine_eps: number;
+  cpu_time_ratio_to_per_process: number | null;
+  samples: number[];
 }
 
 function table(results: Partial<Record<QueryName, QueryResult>>): string {
@@ -397,6 +417,8 @@ function table(results: Partial<Record<QueryName, QueryResult>>): string {
     "query",
     "events",
     "engine",
+    "same-proc",
+    "same/per",
     "engine+gen",
     "handwritten",
     "rxjs",
@@ -409,6 +431,8 @@ function table(results: Partial<Record<QueryName, QueryResult>>): string {
     q,
     fmt(r.events),
     fmt(r.engine_eps),
+    fmt(r.same_process?.engine_eps),
+    fmtRatio(r.same_process?.ratio_to_per_process ?? null),
     fmt(r.engine_with_generation_eps),
     fmt(r.handwritten_eps),
     fmt(r.rxjs_eps),
@@ -577,6 +601,7 @@ function queryResult(q: QueryName, samples: Record<Path, Sample[]>): QueryResult
       handwritten_eps: Math.round(Math.max(...hand.map((s) => s.cpuEps))),
       engine_vs_handwritten: null,
     },
+    same_process: null,
   };
   r.engine_vs_handwritten = ratio(r.engine_eps, r.handwritten_eps);
   r.engine_with_generation_vs_flink = ratio(r.engine_with_generation_eps, r.flink_v2_per_core_eps);
@@ -585,11 +610,45 @@ function queryResult(q: QueryName, samples: Record<Path, Sample[]>): QueryResult
   return r;
 }
 
+/** The top-level `same_process` section of latest.json. */
+interface SameProcessSummary {
+  method: string;
+  order: readonly QueryName[];
+  engine_eps: Record<string, number>;
+  ratio_to_per_process: Record<string, number | null>;
+  geomean_ratio_to_per_process: number;
+  cpu_time_geomean_ratio_to_per_process: number;
+  min_ratio_to_per_process: { query: QueryName; ratio: number | null };
+  seconds: number;
+}
+
+const geomean = (xs: readonly number[]): number =>
+  Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
+
+/** `--queries`, or all of them, in the order given. */
+function selectedQueries(): readonly QueryName[] {
+  const queries = (option("queries")?.split(",") as QueryName[] | undefined) ?? QUERY_NAMES;
+  for (const q of queries) if (!(q in QUERIES)) throw new Error(`unknown query ${q}`);
+  return queries;
+}
+
+/**
+ * The same-process pass (a child process of its own): every query's engine path, exactly as in
+ * its own process (a warm-up job on the 200K-event prefix, then best of `runs` over `eventsFor(q)`
+ * events already in a fresh topic, each after `settle`), but one query after another in this one
+ * process, over one array of pre-generated events: call sites shared by the queries see every
+ * earlier query's functions, and each query runs on the heap the earlier ones left.
+ */
+async function sameProcessPass(queries: readonly QueryName[]): Promise<Record<string, Sample[]>> {
+  const events = generateNexmark(CONFIG, Math.max(...queries.map(eventsFor)));
+  const out: Record<string, Sample[]> = {};
+  for (const q of queries) out[q] = await measurePath(q, "engine", () => events, undefined);
+  return out;
+}
+
 async function main(): Promise<void> {
   const quick = flag("quick");
-  const only = option("queries")?.split(",") as QueryName[] | undefined;
-  const queries = only ?? QUERY_NAMES;
-  for (const q of queries) if (!(q in QUERIES)) throw new Error(`unknown query ${q}`);
+  const queries = selectedQueries();
   const full = eventsFor("q0");
   const runs = engineRuns();
   const sameProcess = flag("same-process");
@@ -622,6 +681,60 @@ async function main(): Promise<void> {
     );
   }
 
+  let sameProcessSummary: SameProcessSummary | null = null;
+  if (!sameProcess) {
+    const t = now();
+    console.log(
+      `same process: every query's engine, ${queries.join(", ")}, one after another in one process...`,
+    );
+    const pass = child(["--child=same-process"], true) as Record<string, Sample[]>;
+    const line: string[] = [];
+    for (const q of queries) {
+      const r = results[q]!;
+      const s = pass[q]!;
+      const e = best(s);
+      if (e.outputs !== r.outputs)
+        console.warn(
+          `  ${q}: the engine wrote ${e.outputs} in the same-process pass, ${r.outputs} in its own process`,
+        );
+      r.same_process = {
+        engine_eps: Math.round(e.eps),
+        ratio_to_per_process: ratio(e.eps, r.engine_eps),
+        whole_run_engine_eps: Math.round(Math.max(...s.map((x) => x.whole ?? 0))),
+        cpu_time_engine_eps: Math.round(Math.max(...s.map((x) => x.cpuEps))),
+        cpu_time_ratio_to_per_process: null,
+        samples: s.map((x) => Math.round(x.eps)),
+      };
+      r.same_process.cpu_time_ratio_to_per_process = ratio(
+        r.same_process.cpu_time_engine_eps,
+        r.cpu_time.engine_eps,
+      );
+      line.push(`${q} ${fmt(e.eps)}/s (${fmtRatio(r.same_process.ratio_to_per_process)})`);
+    }
+    const ratios = queries.map((q) => results[q]!.same_process!.ratio_to_per_process!);
+    const min = queries.reduce((a, q) =>
+      results[q]!.same_process!.ratio_to_per_process! < results[a]!.same_process!.ratio_to_per_process!
+        ? q
+        : a,
+    );
+    sameProcessSummary = {
+      method:
+        "one child process (pinned, same heap flags) runs the engine path of every query one after another, in `order`, each exactly as engine_eps (a warm-up job on the 200K-event prefix, then best of `runs`, timed from the job's 200,001st event to the end of drain, each after settle), over one pre-generated array; as a user running several pipelines in one process: call sites shared by the queries see every earlier query's functions (polymorphic), and each query runs on the heap the earlier ones left",
+      order: queries,
+      engine_eps: Object.fromEntries(queries.map((q) => [q, results[q]!.same_process!.engine_eps])),
+      ratio_to_per_process: Object.fromEntries(
+        queries.map((q) => [q, results[q]!.same_process!.ratio_to_per_process]),
+      ),
+      geomean_ratio_to_per_process: geomean(ratios),
+      cpu_time_geomean_ratio_to_per_process: geomean(
+        queries.map((q) => results[q]!.same_process!.cpu_time_ratio_to_per_process!),
+      ),
+      min_ratio_to_per_process: { query: min, ratio: results[min]!.same_process!.ratio_to_per_process },
+      seconds: Math.round((now() - t) / 100) / 10,
+    };
+    console.log(`same process: ${line.join(", ")} (${((now() - t) / 1000).toFixed(1)} s)`);
+  }
+
   console.log("memory (fresh processes)...");
   const keys = quick ? 1_000_000 : 1_000_000;
   const ws = child([`--child=window-state`, `--keys=${keys}`, "--kind=number"]) as Record<string, number>;
@@ -647,6 +760,9 @@ async function main(): Promise<void> {
     runs,
     process_per_path: !sameProcess,
     nexmark: results,
+    same_process: sameProcessSummary ?? {
+      skipped: "--same-process: every figure above is already measured in one process",
+    },
     kafka,
     memory: {
       window_state_bytes_per_key: Math.round(ws.engine!),
@@ -661,6 +777,10 @@ async function main(): Promise<void> {
   };
 
   console.log(`\n${table(results)}\n`);
+  if (sameProcessSummary)
+    console.log(
+      `same-proc: the engine with every query's engine run one after another in one process (same/per: against "engine", each in its own process); geometric mean ${fmtRatio(sameProcessSummary.geomean_ratio_to_per_process)} (by CPU time ${fmtRatio(sameProcessSummary.cpu_time_geomean_ratio_to_per_process)}); ${sameProcessSummary.order[0]} runs first there, as in its own process, so its ratio is this run's noise\n`,
+    );
   console.log(
     `window state: ${json.memory.window_state_bytes_per_key} B/key (string keys ${json.memory.window_state_bytes_per_key_string_keys}, a plain Map ${json.memory.plain_map_bytes_per_key}); ` +
       `peak RSS q5 over ${fmt(rssN)} events ${fmt(rss.peakRss)}B (a pipeline dropping every event: ${fmt(rssInput.peakRss)}B)`,
@@ -702,6 +822,10 @@ async function childMain(kind: string): Promise<void> {
     const rx = path === "rxjs" ? await loadRxQueries() : undefined;
     const samples = await measurePath(q, path, () => generateNexmark(CONFIG, eventsFor(q)), rx);
     console.log(JSON.stringify(samples));
+    return;
+  }
+  if (kind === "same-process") {
+    console.log(JSON.stringify(await sameProcessPass(selectedQueries())));
     return;
   }
   if (kind === "window-state")
