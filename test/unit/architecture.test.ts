@@ -28,6 +28,7 @@ function code(src: string): string {
 }
 
 const coreFiles = files(join(root, "core")).filter((f) => !f.includes(`${join("core", "demo")}`));
+const edgeFiles = files(join(root, "adapters", "edge"));
 
 describe("core is runtime-agnostic", () => {
   it.each(coreFiles.map((f) => [relative(root, f), f]))(
@@ -54,6 +55,38 @@ describe("core is runtime-agnostic", () => {
     const hit = src.split("\n").find((line) => banned.test(line));
     expect(hit, `${relative(root, f)}: ${hit?.trim()}`).toBeUndefined();
   });
+});
+
+describe("the edge adapter runs wherever fetch does", () => {
+  it.each(edgeFiles.map((f) => [relative(root, f), f]))(
+    "%s imports no node:*, Kafka client or other adapter",
+    (_, f) => {
+      const src = stripComments(readFileSync(f, "utf8"));
+      const imports = [
+        ...src.matchAll(/(?:import|export)[^;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g),
+      ].map((m) => m[1] ?? m[2]!);
+      for (const spec of imports)
+        expect(spec, `${relative(root, f)} imports ${spec}`).not.toMatch(
+          /^node:|adapters\/(node|browser)|^(kafkajs|fs|path|os|child_process|net|http|tsx)(\/|$)/,
+        );
+    },
+  );
+
+  it.each(edgeFiles.map((f) => [relative(root, f), f]))("%s uses no Node-only global", (_, f) => {
+    const src = code(readFileSync(f, "utf8"));
+    const banned =
+      /(^|[^.\w$])(Buffer\b|process\.|setImmediate\b|require\(|__dirname\b|__filename\b|global\.)/;
+    const hit = src.split("\n").find((line) => banned.test(line));
+    expect(hit, `${relative(root, f)}: ${hit?.trim()}`).toBeUndefined();
+  });
+
+  it("typechecks with the web platform's types only (ES + WebWorker, no Node types)", () => {
+    execFileSync(
+      join(root, "node_modules", ".bin", "tsc"),
+      ["-p", join(root, "tsconfig.edge.json"), "--noEmit"],
+      { cwd: root, stdio: "pipe" },
+    );
+  }, 120_000);
 });
 
 describe("static checks", () => {

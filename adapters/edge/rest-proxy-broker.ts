@@ -1,0 +1,216 @@
+import {
+  type Broker,
+  type BrokerCapabilities,
+  type CommittedOffset,
+  type Consumer,
+  type ConsumerOptions,
+  type OutgoingRecord,
+  outputOf,
+  RivuletError,
+  type TopicOptions,
+  type Transaction,
+  topicNameProblem,
+} from "../../core/index.js";
+import { errorCodeOf, RestClient, type RestClientOptions } from "./http.js";
+import { RestProxyConsumer } from "./rest-proxy-consumer.js";
+import { toBase64, utf8, valueBytes, type WireRecord, wireHeaders } from "./wire.js";
+
+export interface RestProxyBrokerOptions extends RestClientOptions {
+  /** Bytes of records per produce request, before base64 (default 1 MiB). */
+  produceBytes?: number;
+  /** Longest a fetch of records waits for data at the proxy (ms, default 500). */
+  fetchTimeout?: number;
+  /** Most bytes a fetch asks for (default 4 MiB). */
+  fetchBytes?: number;
+}
+
+const BINARY = "application/vnd.kafka.binary.v2+json";
+
+/**
+ * The {@link Broker} seam over a Kafka REST proxy speaking Confluent's v2 API (Rivulet's own,
+ * `restProxy()` in `rivulet/node`, or another), with `fetch` alone: no `node:*`, no `Buffer`,
+ * so it runs on workerd, Deno, Bun, browsers and Node. A proxy has no transactions and keeps no
+ * offset metadata, so jobs on it run the `store-owned` protocol: outputs at least once, each with
+ * a deterministic `rivulet.id` header (a repeat is the same record); state exactly once, the
+ * state store keeping the offsets with each checkpoint. A consumer reads the partitions it is
+ * given (static assignment: one job per group, or one per partition set).
+ *
+ * Keys, values and headers travel in the binary embedded format, so Kafka holds the same bytes
+ * as `KafkaBroker` writes; headers and record timestamps are Rivulet's extensions of v2 (its own
+ * proxy has them; Confluent's v2 has neither, so give sources a timestamp function there).
+ *
+ * @example
+ * import { RestProxyBroker } from "rivulet/edge";
+ * const broker = new RestProxyBroker({ url: "https://kafka-rest.example.com", token: env.TOKEN });
+ * const job = await run(perMinute, { broker, state, group: "clicks", manual: true });
+ * await job.runFor({ maxMs: 20_000 });
+ */
+export class RestProxyBroker implements Broker {
+  readonly capabilities: BrokerCapabilities = Object.freeze({
+    atomicCommit: false,
+    commitMetadata: false,
+    assignment: "static",
+  });
+  /** @internal */
+  readonly http: RestClient;
+  private readonly consumers = new Map<string, RestProxyConsumer>();
+  private readonly partitionCounts = new Map<string, number>();
+
+  constructor(readonly options: RestProxyBrokerOptions) {
+    this.http = new RestClient(options);
+  }
+
+  /** A REST proxy's v2 API cannot create topics: this succeeds when the topic exists, else says so. */
+  async createTopic(name: string, _options: TopicOptions = {}): Promise<void> {
+    const problem = topicNameProblem(name);
+    if (problem) throw new RivuletError("INVALID_ARGUMENT", problem);
+    if ((await this.partitions(name)) === undefined)
+      throw new RivuletError(
+        "UNKNOWN_TOPIC",
+        `topic "${name}" does not exist, and a REST proxy cannot create topics: create it on the cluster first`,
+      );
+  }
+
+  async partitions(topic: string): Promise<number | undefined> {
+    if (topicNameProblem(topic)) return undefined;
+    try {
+      const parts = await this.http.call<{ partition: number }[]>("GET", `/topics/${enc(topic)}/partitions`, {
+        what: `reading the partitions of topic "${topic}"`,
+      });
+      this.partitionCounts.set(topic, parts.length);
+      return parts.length;
+    } catch (e) {
+      if (errorCodeOf(e) === 40401) return undefined;
+      throw e;
+    }
+  }
+
+  async consumer(options: ConsumerOptions): Promise<Consumer> {
+    const partitions = [...(options.partitions ?? [])];
+    if (options.partitions === undefined)
+      for (const topic of options.topics) {
+        const n = await this.partitions(topic);
+        if (n === undefined) throw new RivuletError("UNKNOWN_TOPIC", `topic "${topic}" does not exist`);
+        for (let p = 0; p < n; p++) partitions.push({ topic, partition: p });
+      }
+    const c = new RestProxyConsumer(this, options.group, partitions, {
+      fetchTimeout: this.options.fetchTimeout ?? 500,
+      fetchBytes: this.options.fetchBytes ?? 4 * 1024 * 1024,
+      onClose: (x) => {
+        if (this.consumers.get(options.group) === x) this.consumers.delete(options.group);
+      },
+    });
+    await c.open();
+    this.consumers.set(options.group, c);
+    return c;
+  }
+
+  /**
+   * Writes the records (per topic, in requests of at most `produceBytes`), then commits the
+   * offsets through the group's consumer instance. Not atomic: a retry after a lost response
+   * writes records again, with the same ids.
+   */
+  async commit(tx: Transaction): Promise<void> {
+    const out = outputOf(tx.records);
+    if (tx.checkpoint)
+      throw new RivuletError("INVALID_ARGUMENT", "a REST proxy cannot write a checkpoint inside a commit");
+    // Every record is encoded before anything is sent: a bad one sends nothing.
+    const byTopic = new Map<string, WireRecord[]>();
+    for (let r = 0; r < out.runs; r++) {
+      const topic = out.runTopic(r);
+      let list = byTopic.get(topic);
+      if (!list) byTopic.set(topic, (list = []));
+      for (let i = out.runStart(r), end = out.runEnd(r); i < end; i++) list.push(this.wire(out.record(i, r)));
+    }
+    for (const [topic, records] of byTopic) await this.produce(topic, records);
+    const offsets = tx.offsets;
+    if (offsets && offsets.positions.length > 0) {
+      const c = this.consumers.get(offsets.group);
+      if (!c)
+        throw new RivuletError(
+          "INVALID_ARGUMENT",
+          `offsets of group "${offsets.group}" are committed through a consumer of that group, and none is open`,
+        );
+      await c.commitOffsets(offsets.positions);
+    }
+  }
+
+  /**
+   * Always empty: v2 reads committed offsets with a GET that has a body, which `fetch` cannot
+   * send. A consumer instance starts from its group's committed offsets by itself, and jobs on
+   * a REST proxy keep their offsets in their state store.
+   */
+  async committed(_group: string, _topic: string): Promise<CommittedOffset[]> {
+    return [];
+  }
+
+  /** End offsets of partitions (`GET /topics/{t}/partitions/{p}/offsets`), for lag and the end of input. */
+  async endOffsets(
+    partitions: readonly { topic: string; partition: number }[],
+  ): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const { topic, partition } of partitions) {
+      const o = await this.http.call<{ end_offset: number }>(
+        "GET",
+        `/topics/${enc(topic)}/partitions/${partition}/offsets`,
+        { what: `reading the end offset of ${topic}[${partition}]` },
+      );
+      out.set(`${topic}\u0000${partition}`, Number(o.end_offset));
+    }
+    return out;
+  }
+
+  /** Closes every consumer instance it opened. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.consumers.values()].map((c) => c.close()));
+  }
+
+  private wire(r: OutgoingRecord): WireRecord {
+    const value = valueBytes(r.topic, r.value);
+    const w: WireRecord & { timestamp?: number } = {
+      key: r.key === null || r.key === undefined ? null : toBase64(utf8(r.key)),
+      value: value === null ? null : toBase64(value),
+    };
+    if (r.partition !== undefined) w.partition = r.partition;
+    const headers = wireHeaders(r.headers);
+    if (headers) w.headers = headers;
+    if (r.timestamp !== undefined) w.timestamp = r.timestamp;
+    return w;
+  }
+
+  private async produce(topic: string, records: WireRecord[]): Promise<void> {
+    const limit = this.options.produceBytes ?? 1024 * 1024;
+    let chunk: WireRecord[] = [];
+    let bytes = 0;
+    const send = async () => {
+      if (chunk.length === 0) return;
+      const body = { records: chunk };
+      const res = await this.http.call<{ offsets: { error_code?: number | null; error?: string | null }[] }>(
+        "POST",
+        `/topics/${enc(topic)}`,
+        { body, contentType: BINARY, what: `writing ${chunk.length} records to topic "${topic}"` },
+      );
+      const failed = res.offsets?.find((o) => o.error_code !== null && o.error_code !== undefined);
+      if (failed)
+        throw new RivuletError(
+          "BROKER",
+          `writing to topic "${topic}": ${failed.error ?? "a record failed"}`,
+          {
+            retriable: failed.error_code === 2,
+          },
+        );
+      chunk = [];
+      bytes = 0;
+    };
+    for (const r of records) {
+      const size = 64 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+      if (bytes > 0 && bytes + size > limit) await send();
+      chunk.push(r);
+      bytes += size;
+    }
+    await send();
+  }
+}
+
+/** A path segment. */
+export const enc = (s: string): string => encodeURIComponent(s);

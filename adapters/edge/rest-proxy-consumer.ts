@@ -1,0 +1,254 @@
+import {
+  type CommittedOffset,
+  type Consumer,
+  columnBatch,
+  type Headers,
+  type PartitionBatch,
+  type RebalanceEvent,
+  RivuletError,
+  type TopicPartition,
+} from "../../core/index.js";
+import { errorCodeOf } from "./http.js";
+import { enc, type RestProxyBroker } from "./rest-proxy-broker.js";
+import { type FetchedRecord, fromBase64, fromUtf8, recordHeaders } from "./wire.js";
+
+const BINARY = "application/vnd.kafka.binary.v2+json";
+const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+interface Buffered {
+  readonly topic: string;
+  readonly partition: number;
+  values: unknown[];
+  timestamps: number[];
+  keys: (string | null)[];
+  headers: (Headers | undefined)[];
+  offsets: number[];
+}
+
+/**
+ * One consumer instance of a REST proxy, reading the partitions it was given. It keeps, per
+ * partition, the next offset the job expects, and seeks the instance back to it after any
+ * failed or lost fetch (the proxy may have moved on with records the job never got), and after
+ * the proxy expired the instance (a new one is made, assigned and sought). Records at offsets it
+ * has handed out already are dropped: none is skipped, none handed out twice.
+ */
+export class RestProxyConsumer implements Consumer {
+  private path = "";
+  private listeners: ((e: RebalanceEvent) => void | Promise<void>)[] = [];
+  private reported = false;
+  /** Next offset the job expects, per partition, once known (a seek, or a record handed out). */
+  private readonly positions = new Map<string, number>();
+  /** Partitions whose position the instance must be told before the next fetch. */
+  private readonly unsought = new Set<string>();
+  private readonly buffered = new Map<string, Buffered>();
+  private readonly ends = new Map<string, number>();
+  /** Empty fetches in a row: two mean the end of what is there. */
+  private empty = 0;
+  private closed = false;
+
+  constructor(
+    private readonly broker: RestProxyBroker,
+    readonly group: string,
+    private readonly partitions: readonly TopicPartition[],
+    private readonly tuning: {
+      fetchTimeout: number;
+      fetchBytes: number;
+      onClose: (c: RestProxyConsumer) => void;
+    },
+  ) {}
+
+  /** @internal Makes the instance and assigns it its partitions. */
+  async open(): Promise<void> {
+    const http = this.broker.http;
+    const created = await http.call<{ instance_id: string }>("POST", `/consumers/${enc(this.group)}`, {
+      body: { format: "binary", "auto.offset.reset": "earliest", "auto.commit.enable": "false" },
+      what: `creating a consumer instance in group "${this.group}"`,
+    });
+    this.path = `/consumers/${enc(this.group)}/instances/${enc(created.instance_id)}`;
+    await http.call("POST", `${this.path}/assignments`, {
+      body: { partitions: this.partitions.map(({ topic, partition }) => ({ topic, partition })) },
+      what: `assigning ${this.partitions.length} partitions`,
+    });
+    for (const k of this.positions.keys()) this.unsought.add(k);
+  }
+
+  assignment(): readonly TopicPartition[] {
+    return this.partitions;
+  }
+
+  onRebalance(listener: (event: RebalanceEvent) => void | Promise<void>): void {
+    this.listeners.push(listener);
+  }
+
+  async poll({ maxRecords }: { maxRecords: number }): Promise<PartitionBatch[]> {
+    this.check();
+    if (!this.reported) {
+      this.reported = true;
+      for (const l of this.listeners) await l({ assigned: this.partitions, revoked: [] });
+    }
+    if (this.buffered.size === 0) await this.fetch();
+    const out: PartitionBatch[] = [];
+    for (const [key, b] of this.buffered) {
+      const n = Math.min(maxRecords, b.offsets.length);
+      const take = (a: unknown[]) => a.splice(0, n);
+      const batch = columnBatch(
+        b,
+        {
+          values: take(b.values),
+          timestamps: take(b.timestamps) as number[],
+          keys: keysOrNone(take(b.keys) as (string | null)[]),
+          headers: headersOrNone(take(b.headers) as (Headers | undefined)[]),
+          offsets: take(b.offsets) as number[],
+        },
+        this.ends.get(key) ?? 0,
+      );
+      this.positions.set(key, batch.offsets[batch.offsets.length - 1]! + 1);
+      if (b.offsets.length === 0) this.buffered.delete(key);
+      out.push(batch);
+    }
+    return out;
+  }
+
+  /** Two fetches in a row came back empty, and no known position is behind its end offset. */
+  atEnd(): boolean {
+    if (this.buffered.size > 0 || this.empty < 2 || this.unsought.size > 0) return false;
+    for (const [key, end] of this.ends) if ((this.positions.get(key) ?? end) < end) return false;
+    return true;
+  }
+
+  seek(topic: string, partition: number, offset: number): void {
+    const key = tpKey(topic, partition);
+    if (!this.partitions.some((tp) => tp.topic === topic && tp.partition === partition))
+      throw new RivuletError(
+        "INVALID_ARGUMENT",
+        `partition ${topic}[${partition}] is not assigned to this consumer`,
+      );
+    this.positions.set(key, offset);
+    this.unsought.add(key);
+    this.buffered.delete(key);
+    this.empty = 0;
+  }
+
+  wait(timeoutMs: number): Promise<void> {
+    // Fetches wait at the proxy; between them, a short pause.
+    return new Promise((r) => setTimeout(r, Math.max(0, Math.min(timeoutMs, 100))));
+  }
+
+  /** @internal Commits offsets of the group through this instance. */
+  async commitOffsets(positions: readonly CommittedOffset[]): Promise<void> {
+    await this.instanceCall("POST", "/offsets", {
+      body: {
+        offsets: positions.map(({ topic, partition, offset, metadata }) =>
+          metadata === undefined ? { topic, partition, offset } : { topic, partition, offset, metadata },
+        ),
+      },
+      what: `committing the offsets of group "${this.group}"`,
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.tuning.onClose(this);
+    await this.broker.http
+      .call("DELETE", this.path, { what: "deleting the consumer instance" })
+      .catch(() => {});
+  }
+
+  /** One fetch into the buffers; after any failure the instance is sought back first. */
+  private async fetch(): Promise<void> {
+    if (this.unsought.size > 0) await this.seekInstance();
+    const { fetchTimeout, fetchBytes } = this.tuning;
+    const records = await this.instanceCall<FetchedRecord[]>(
+      "GET",
+      `/records?timeout=${fetchTimeout}&max_bytes=${fetchBytes}`,
+      {
+        accept: BINARY,
+        what: `fetching records of group "${this.group}"`,
+        // The lost response may have moved the proxy's consumer on: back to what the job has.
+        onRetry: () => this.seekInstance(true),
+      },
+    );
+    let taken = 0;
+    for (const r of records ?? []) {
+      const key = tpKey(r.topic, r.partition);
+      const offset = Number(r.offset);
+      const b = this.buffered.get(key);
+      const next = b?.offsets.length ? b.offsets[b.offsets.length - 1]! + 1 : this.positions.get(key);
+      if (next !== undefined && offset < next) continue; // handed out (or buffered) already
+      let buf = b;
+      if (!buf) {
+        buf = {
+          topic: r.topic,
+          partition: r.partition,
+          values: [],
+          timestamps: [],
+          keys: [],
+          headers: [],
+          offsets: [],
+        };
+        this.buffered.set(key, buf);
+      }
+      buf.values.push(r.value === null ? null : fromBase64(r.value));
+      buf.timestamps.push(typeof r.timestamp === "number" ? r.timestamp : Number.NaN);
+      buf.keys.push(r.key === null ? null : fromUtf8(fromBase64(r.key)));
+      buf.headers.push(recordHeaders(r.headers));
+      buf.offsets.push(offset);
+      taken++;
+    }
+    if (taken > 0) this.empty = 0;
+    else {
+      this.empty++;
+      if (this.empty >= 2) await this.refreshEnds();
+    }
+  }
+
+  private async refreshEnds(): Promise<void> {
+    for (const [k, v] of await this.broker.endOffsets(this.partitions)) this.ends.set(k, v);
+  }
+
+  /** Tells the instance the job's positions (all known ones, or the ones not yet told). */
+  private async seekInstance(all = false): Promise<void> {
+    const keys = all ? [...this.positions.keys()] : [...this.unsought];
+    const offsets = keys.flatMap((k) => {
+      const [topic, p] = k.split("\u0000") as [string, string];
+      const offset = this.positions.get(k);
+      return offset === undefined ? [] : [{ topic, partition: Number(p), offset }];
+    });
+    for (const k of this.buffered.keys()) if (all) this.buffered.delete(k);
+    if (offsets.length > 0)
+      await this.instanceCall("POST", "/positions", {
+        body: { offsets },
+        what: "seeking the consumer instance",
+      });
+    for (const k of keys) this.unsought.delete(k);
+  }
+
+  /** A call on the instance; one the proxy expired is made again (assigned, sought) first. */
+  private async instanceCall<T>(
+    method: "GET" | "POST",
+    sub: string,
+    init: { body?: unknown; accept?: string; what: string; onRetry?: () => Promise<void> },
+  ): Promise<T> {
+    try {
+      return await this.broker.http.call<T>(method, `${this.path}${sub}`, init);
+    } catch (e) {
+      if (errorCodeOf(e) !== 40403 || this.closed) throw e;
+      await this.open();
+      if (this.unsought.size > 0) await this.seekInstance();
+      return await this.broker.http.call<T>(method, `${this.path}${sub}`, init);
+    }
+  }
+
+  private check(): void {
+    if (this.closed) throw new RivuletError("JOB_STOPPED", "consumer is closed");
+  }
+}
+
+function keysOrNone(keys: (string | null)[]): (string | null)[] | undefined {
+  return keys.some((k) => k !== null) ? keys : undefined;
+}
+
+function headersOrNone(h: (Headers | undefined)[]): (Headers | undefined)[] | undefined {
+  return h.some((x) => x !== undefined) ? h : undefined;
+}
