@@ -4,6 +4,7 @@ import { defineConfig } from "vitest/config";
 
 const alias = {
   "rivulet/node": fileURLToPath(new URL("./adapters/node/index.ts", import.meta.url)),
+  "rivulet/edge": fileURLToPath(new URL("./adapters/edge/index.ts", import.meta.url)),
   "rivulet/testing": fileURLToPath(new URL("./core/testing.ts", import.meta.url)),
   rivulet: fileURLToPath(new URL("./core/index.ts", import.meta.url)),
 };
@@ -30,7 +31,12 @@ export default defineConfig({
           name: "node",
           environment: "node",
           // The Node adapter's unit tests need no broker; those that do are *.kafka.test.ts.
-          include: ["core/**/*.test.ts", "test/unit/**/*.test.ts", "adapters/node/**/*.test.ts"],
+          include: [
+            "core/**/*.test.ts",
+            "test/unit/**/*.test.ts",
+            "adapters/node/**/*.test.ts",
+            "adapters/edge/**/*.test.ts",
+          ],
           exclude: ["**/*.kafka.test.ts", "**/node_modules/**"],
         },
       },
