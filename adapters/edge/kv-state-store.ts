@@ -86,8 +86,8 @@ export class KeyValueStateStore implements StateStore {
 
   /** Deletes the section's other checkpoints, in one write. */
   async retain(section: string, id: string): Promise<void> {
-    const base = `${this.prefix}cp/${escape(section)}/`;
-    const keep = `${base}${escape(id)}/`;
+    const base = `${this.prefix}cp/${esc(section)}/`;
+    const keep = `${base}${esc(id)}/`;
     const stale = (await this.io("listing checkpoints", () => this.storage.list(base))).filter(
       (k) => !k.startsWith(keep),
     );
@@ -95,15 +95,15 @@ export class KeyValueStateStore implements StateStore {
   }
 
   private head(section: string, id: string): string {
-    return `${this.prefix}cp/${escape(section)}/${escape(id)}/head`;
+    return `${this.prefix}cp/${esc(section)}/${esc(id)}/head`;
   }
 
   private part(section: string, id: string, i: number): string {
-    return `${this.prefix}cp/${escape(section)}/${escape(id)}/${i}`;
+    return `${this.prefix}cp/${esc(section)}/${esc(id)}/${i}`;
   }
 
   private latestKey(section: string): string {
-    return `${this.prefix}latest/${escape(section)}`;
+    return `${this.prefix}latest/${esc(section)}`;
   }
 
   private async io<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -120,7 +120,7 @@ export class KeyValueStateStore implements StateStore {
 }
 
 /** Keys stay unambiguous whatever a section or id holds ("/" included). */
-const escape = (s: string) => encodeURIComponent(s);
+const esc = (s: string) => encodeURIComponent(s);
 
 /**
  * The part of Durable Objects' storage API the store uses (`ctx.storage` / `state.storage`).

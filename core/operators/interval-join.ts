@@ -17,7 +17,7 @@ interface Entry {
  * live from `head` on. A side's cleanup time is `ts` plus a constant, so the records to drop
  * are always a prefix.
  */
-interface Buffer {
+interface KeyBuffer {
   entries: Entry[];
   head: number;
   /** The time of the buffer's cleanup entry in the heap: its head's cleanup time. */
@@ -47,8 +47,8 @@ export class IntervalJoinOperator implements TimedOperator {
   nextDue = Number.POSITIVE_INFINITY;
   readonly pushLeft: Push;
   readonly pushRight: Push;
-  private left = new Map<Key, Buffer>();
-  private right = new Map<Key, Buffer>();
+  private left = new Map<Key, KeyBuffer>();
+  private right = new Map<Key, KeyBuffer>();
   private cleanups = new Heap<Cleanup>((a, b) => a.time < b.time);
   private seq = 0;
   /** Where `inArrivalOrder` found the matches in the array it returned. */
@@ -150,7 +150,7 @@ export class IntervalJoinOperator implements TimedOperator {
   }
 
   /** Adds a record to its key's buffer, in timestamp order; schedules the buffer's cleanup. */
-  private insert(side: Map<Key, Buffer>, left: boolean, key: Key, e: Entry): void {
+  private insert(side: Map<Key, KeyBuffer>, left: boolean, key: Key, e: Entry): void {
     const buf = side.get(key);
     if (buf === undefined) {
       const due = this.cleanupTime(left, e.ts);
@@ -238,7 +238,7 @@ export class IntervalJoinOperator implements TimedOperator {
   /** Per key `[value, ts, cleanup]` in arrival order (the order matches are emitted in). */
   snapshot(sectionOf: SectionOf): Map<number, unknown> {
     const out = new Map<number, { left: unknown[]; right: unknown[] }>();
-    const add = (side: "left" | "right", m: Map<Key, Buffer>) => {
+    const add = (side: "left" | "right", m: Map<Key, KeyBuffer>) => {
       for (const [section, entries] of bySection(m, sectionOf)) {
         let snap = out.get(section);
         if (!snap) out.set(section, (snap = { left: [], right: [] }));
@@ -256,7 +256,7 @@ export class IntervalJoinOperator implements TimedOperator {
   restore(snap: unknown): void {
     type Side = [Key, [unknown, number, number][]][];
     const s = snap as { left: Side; right: Side };
-    const load = (m: Map<Key, Buffer>, left: boolean, side: Side) => {
+    const load = (m: Map<Key, KeyBuffer>, left: boolean, side: Side) => {
       for (const [k, es] of side)
         for (const [value, ts] of es) this.insert(m, left, k, { value, ts, seq: this.seq++ });
     };
