@@ -7,9 +7,19 @@
  * Runs in Node and in Chromium (no node:* imports).
  */
 import fc from "fast-check";
-import { type JobMetrics, Pipeline, run, sliding, tumbling, type WindowSpec } from "rivulet";
-import { FakeClock, MemoryBroker } from "rivulet/testing";
+import {
+  type Job,
+  type JobMetrics,
+  MemoryStateStore,
+  Pipeline,
+  run,
+  sliding,
+  tumbling,
+  type WindowSpec,
+} from "rivulet";
+import { dropRepeats, FakeClock, MemoryBroker, REST_PROXY_CAPABILITIES } from "rivulet/testing";
 import { describe, expect, it } from "vitest";
+import { type Action, actionsArb, runWithCrashes } from "../../test/fixtures/crashes.js";
 
 interface Ev {
   id: number;
@@ -57,29 +67,60 @@ const sortPairs = (ps: readonly Pair[]) => [...ps].sort(cmpPair);
 // ---------------------------------------------------------------------------------------------
 // The engine
 
-async function runEngine(left: readonly Ev[], right: readonly Ev[], cfg: Config): Promise<Result> {
-  const broker = new MemoryBroker();
+/**
+ * Runs the join over the two sides. With `crashes`, on a broker that behaves like a REST proxy
+ * (at-least-once outputs with ids, the state store owning the offsets), driven through those
+ * actions (crashes and restarts among them), repeats dropped by id; the counts are then the
+ * last job's only.
+ */
+async function runEngine(
+  left: readonly Ev[],
+  right: readonly Ev[],
+  cfg: Config,
+  crashes?: readonly Action[],
+): Promise<Result> {
+  const broker = crashes ? new MemoryBroker(REST_PROXY_CAPABILITIES) : new MemoryBroker();
   broker.createTopicSync("left", { partitions: 1 });
   broker.createTopicSync("right", { partitions: 1 });
   const records = (es: readonly Ev[]) =>
     es.map((e) => ({ key: e.k, value: e, timestamp: Math.max(0, e.ts) }));
   broker.produceSync("left", records(left));
   broker.produceSync("right", records(right));
-  const l = Pipeline.source<Ev>("left", {
-    timestamp: (e) => e.ts,
-    watermark: { maxOutOfOrderness: cfg.oooLeft },
-  }).keyBy((e) => e.k);
-  const r = Pipeline.source<Ev>("right", {
-    timestamp: (e) => e.ts,
-    watermark: { maxOutOfOrderness: cfg.oooRight },
-  }).keyBy((e) => e.k);
-  const p = l.join(r, cfg.join, (a, b) => ({ l: a.id, r: b.id })).to("out");
-  const job = await run(p, { broker, clock: new FakeClock(0), manual: true, maxBatch: cfg.maxBatch });
-  await job.drain();
+  const build = () => {
+    const l = Pipeline.source<Ev>("left", {
+      timestamp: (e) => e.ts,
+      watermark: { maxOutOfOrderness: cfg.oooLeft },
+    }).keyBy((e) => e.k);
+    const r = Pipeline.source<Ev>("right", {
+      timestamp: (e) => e.ts,
+      watermark: { maxOutOfOrderness: cfg.oooRight },
+    }).keyBy((e) => e.k);
+    return l.join(r, cfg.join, (a, b) => ({ l: a.id, r: b.id })).to("out");
+  };
+  const options = { broker, clock: new FakeClock(0), manual: true, maxBatch: cfg.maxBatch };
+  let job: Job;
+  if (crashes) {
+    const state = new MemoryStateStore();
+    // Checkpoints when asked (and at the first commit): the clock never moves.
+    const jobs = await runWithCrashes(
+      build,
+      { ...options, state, group: "g", checkpointInterval: 1 },
+      crashes,
+    );
+    job = jobs.at(-1)!;
+    expect(job.guarantee).toBe("at-least-once");
+  } else {
+    job = await run(build(), options);
+    await job.drain();
+  }
+  const out = broker.recordsSync<{ l: number; r: number }>("out");
   return {
-    out: broker
-      .recordsSync<{ l: number; r: number }>("out")
-      .map((x) => ({ rk: x.key, l: x.value.l, r: x.value.r, ts: x.timestamp })),
+    out: (crashes ? dropRepeats(out) : out).map((x) => ({
+      rk: x.key,
+      l: x.value.l,
+      r: x.value.r,
+      ts: x.timestamp,
+    })),
     counts: { ...job.metrics().records },
   };
 }
@@ -397,6 +438,28 @@ describe("joins match a reference model (random out-of-order input, late records
       await fc.assert(
         fc.asyncProperty(sideArb, sideArb, cfgArb(windowArb), (l, r, cfg) =>
           checkAgainstReference(l, r, cfg),
+        ),
+        { numRuns: NUM_RUNS },
+      );
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "at-least-once (a REST-proxy-like broker, crashes and restarts): without repeats, the reference's pairs",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          sideArb,
+          sideArb,
+          fc.oneof(cfgArb(betweenArb), cfgArb(windowArb)),
+          actionsArb,
+          async (left, right, cfg, actions) => {
+            const got = await runEngine(left, right, cfg, actions);
+            const want = reference(left, right, cfg, refOperator(cfg));
+            checkAccounting(got.counts, got.counts.in);
+            expect(got.out).toEqual(want.out);
+          },
         ),
         { numRuns: NUM_RUNS },
       );
