@@ -236,6 +236,17 @@ export class IntervalJoinOperator implements TimedOperator {
   }
 
   /** Per key `[value, ts, cleanup]` in arrival order (the order matches are emitted in). */
+  /** The key's buffered records of each side, by timestamp. */
+  query(key: Key): unknown {
+    const side = (m: Map<Key, KeyBuffer>) => {
+      const b = m.get(key);
+      return b ? b.entries.slice(b.head).map((e) => ({ value: e.value, timestamp: e.ts })) : [];
+    };
+    const left = side(this.left);
+    const right = side(this.right);
+    return left.length + right.length > 0 ? { left, right } : undefined;
+  }
+
   snapshot(sectionOf: SectionOf): Map<number, unknown> {
     const out = new Map<number, { left: unknown[]; right: unknown[] }>();
     const add = (side: "left" | "right", m: Map<Key, KeyBuffer>) => {

@@ -17,6 +17,11 @@ export interface StatefulOperator {
   restore(snapshot: unknown): void;
   /** Forgets the keys of sections this process no longer owns. */
   drop(owned: (key: Key) => boolean): void;
+  /**
+   * What the operator holds for one key, readably (results, not accumulators), or undefined
+   * when it holds nothing: an interactive query (`Job.query`).
+   */
+  query(key: Key): unknown;
 }
 
 /** Groups `[key, value]` entries by section. */

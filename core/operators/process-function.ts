@@ -364,6 +364,26 @@ export class ProcessOperator implements TimedOperator {
     return out;
   }
 
+  /** The key's state by name (`kind:name`) and its pending timers. */
+  query(key: Key): unknown {
+    const row = this.rows.get(key);
+    const state: Record<string, unknown> = {};
+    if (row)
+      for (const [name, i] of this.slots) {
+        const v = row[i];
+        if (v !== undefined)
+          Object.defineProperty(state, name, { value: v === UNDEFINED ? undefined : v, enumerable: true });
+      }
+    const times = (q: TimerQueue) => {
+      const s = q.live.get(key);
+      return s === undefined ? [] : typeof s === "number" ? [s] : [...s].sort((a, b) => a - b);
+    };
+    const eventTimers = times(this.eventTimers);
+    const processingTimers = times(this.processingTimers);
+    if (!row && eventTimers.length === 0 && processingTimers.length === 0) return undefined;
+    return { state, eventTimers, processingTimers };
+  }
+
   snapshot(sectionOf: SectionOf): Map<number, unknown> {
     type Snap = {
       state: [string, [Key, unknown][]][];

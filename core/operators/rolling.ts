@@ -14,7 +14,7 @@ export class RollingOperator implements StatefulOperator {
 
   constructor(
     readonly id: string,
-    node: RollingNode,
+    private readonly node: RollingNode,
     rt: RuntimeContext,
     next: Push,
   ) {
@@ -34,6 +34,11 @@ export class RollingOperator implements StatefulOperator {
       this.accs.set(key, acc);
       next(keyed ? { key, value: result } : result, ts, key);
     };
+  }
+
+  /** The key's current result. */
+  query(key: Key): unknown {
+    return this.accs.has(key) ? this.node.aggregator.result(this.accs.get(key)) : undefined;
   }
 
   snapshot(sectionOf: SectionOf): Map<number, unknown> {

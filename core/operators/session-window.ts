@@ -222,6 +222,18 @@ export class SessionWindowOperator implements TimedOperator {
     this.nextDue = timers.peek()?.time ?? Number.POSITIVE_INFINITY;
   }
 
+  /** The key's sessions: `{ start, end, fired, value }` (the aggregate's result so far). */
+  query(key: Key): unknown {
+    const list = this.sessions.get(key);
+    if (!list || list.length === 0) return undefined;
+    return list.map((s) => ({
+      start: s.start,
+      end: s.end,
+      fired: s.firedEnd === s.end,
+      value: this.node.aggregator.result(s.acc),
+    }));
+  }
+
   snapshot(sectionOf: SectionOf): Map<number, unknown> {
     const out = new Map<number, unknown>();
     for (const [section, entries] of bySection(this.sessions, sectionOf))

@@ -148,6 +148,17 @@ export class WindowJoinOperator implements TimedOperator {
     return this.head === 0 ? this.buckets : this.buckets.slice(this.head);
   }
 
+  /** The key's windows and the records each side has in them. */
+  query(key: Key): unknown {
+    const out: { start: number; end: number; left: unknown[]; right: unknown[] }[] = [];
+    for (const b of this.live()) {
+      const left = b.left.get(key);
+      const right = b.right.get(key);
+      if (left || right) out.push({ start: b.start, end: b.end, left: left ?? [], right: right ?? [] });
+    }
+    return out.length > 0 ? out : undefined;
+  }
+
   snapshot(sectionOf: SectionOf): Map<number, unknown> {
     const out = new Map<number, [number, number, [Key, unknown[]][], [Key, unknown[]][]][]>();
     for (const b of this.live()) {

@@ -181,6 +181,20 @@ export class WindowOperator implements TimedOperator {
     return { windows: this.buckets.length - this.head, entries, slots: this.buckets.length };
   }
 
+  /** The key's windows, by end: `{ start, end, fired, value }` (the aggregate's result so far). */
+  query(key: Key): unknown {
+    const out: { start: number; end: number; fired: boolean; value: unknown }[] = [];
+    for (const b of this.live())
+      if (b.accs.has(key))
+        out.push({
+          start: b.start,
+          end: b.end,
+          fired: b.fired,
+          value: this.node.aggregator.result(b.accs.get(key)),
+        });
+    return out.length > 0 ? out : undefined;
+  }
+
   /** The live buckets, by end. */
   private live(): Bucket[] {
     return this.head === 0 ? this.buckets : this.buckets.slice(this.head);

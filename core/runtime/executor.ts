@@ -753,6 +753,16 @@ export class Executor {
     }
   }
 
+  /** What every stateful operator holds for `key`, by operator id (those holding nothing left out). */
+  query(key: Key): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const op of this.stateful) {
+      const v = op.query(key);
+      if (v !== undefined) Object.defineProperty(out, op.id, { value: v, enumerable: true });
+    }
+    return out;
+  }
+
   /** Forgets the keyed state of sections no longer owned (after their partitions were revoked). */
   dropSections(sections: ReadonlySet<number>): void {
     if (sections.size === 0) return;

@@ -4,7 +4,7 @@ import { isRivuletError, RivuletError } from "../errors.js";
 import type { Pipeline } from "../pipeline/builder.js";
 import type { StateStore } from "../state/store.js";
 import { type Clock, systemClock } from "../time/clock.js";
-import type { TopicPartition } from "../types.js";
+import type { Key, TopicPartition } from "../types.js";
 import { Checkpointer, type CommitProtocol, type Guarantee } from "./checkpointer.js";
 import { compile } from "./compile.js";
 import { type Counters, type ErrorPolicy, RuntimeContext } from "./context.js";
@@ -390,6 +390,19 @@ export class Job {
       return this.statusValue === "stopped" ? Promise.resolve() : this.manually(() => this.finish());
     this.stopRequested = true;
     return this.command(this.stopWaiters);
+  }
+
+  /**
+   * What the job's stateful steps hold for one key, by operator id (`Plan.id`; steps holding
+   * nothing for it are left out): windows with their results so far, sessions, rolling results,
+   * a process step's state and timers, join buffers. An interactive query, as Kafka Streams'
+   * and Flink's queryable state: what the job holds now, in this process.
+   *
+   * @example
+   * job.query("u1"); // { "window tumbling(60000)@clicks": [{ start: 0, end: 60000, fired: false, value: 3 }] }
+   */
+  query(key: Key): Record<string, unknown> {
+    return this.exec.query(key);
   }
 
   metrics(): JobMetrics {

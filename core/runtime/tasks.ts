@@ -1,7 +1,7 @@
 import type { PartitionBatch } from "../broker/records.js";
 import { PipelineError } from "../errors.js";
 import type { PlanNode } from "../pipeline/plan.js";
-import type { TopicPartition } from "../types.js";
+import type { Key, TopicPartition } from "../types.js";
 import { inputsOf, type Plan } from "./compile.js";
 import type { RuntimeContext } from "./context.js";
 import { Executor, type PartitionState, type RestorePolicy, type SectionSnapshot } from "./executor.js";
@@ -37,6 +37,7 @@ export interface Tasks {
   snapshotSections(seq: number): { sections: Map<number, SectionSnapshot> };
   restoreSections(snaps: readonly SectionSnapshot[], policy?: RestorePolicy): void;
   dropSections(sections: ReadonlySet<number>): void;
+  query(key: Key): Record<string, unknown>;
 }
 
 export function createTasks(mode: TaskMode, plan: Plan, rt: RuntimeContext): Tasks {
@@ -143,6 +144,14 @@ export class PartitionTasks implements Tasks {
 
   dropSections(sections: ReadonlySet<number>): void {
     for (const n of sections) this.tasks.delete(n);
+  }
+
+  query(key: Key): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const t of this.tasks.values())
+      for (const [id, v] of Object.entries(t.query(key)))
+        Object.defineProperty(out, id, { value: v, enumerable: true });
+    return out;
   }
 }
 
