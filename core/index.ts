@@ -90,6 +90,7 @@ export {
   type RunOptions,
   run,
 } from "./runtime/job.js";
+export { checkMetricLabels, type MetricLabels, prometheusText } from "./runtime/prometheus.js";
 export type { RetryOptions } from "./runtime/retry.js";
 export type { TaskMode } from "./runtime/tasks.js";
 export { bytes, json, type Serde, text } from "./serde.js";
