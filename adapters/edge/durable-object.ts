@@ -17,7 +17,8 @@ export interface JobObjectOptions extends Omit<EdgeJobOptions, "state"> {
 }
 
 /**
- * A Durable Object class that runs one job: one object per consumer group (`idFromName(group)`)
+ * A Durable Object class that runs one job (a pipeline, or a function of the bindings that makes
+ * it): one object per consumer group (`idFromName(group)`)
  * is what keeps two invocations off the same partitions at once, on every machine of the
  * platform; within the object, steps run one after another. Its checkpoints, offsets included,
  * go to the object's storage, one storage transaction per checkpoint. It answers `POST /run`
@@ -32,7 +33,10 @@ export interface JobObjectOptions extends Omit<EdgeJobOptions, "state"> {
  *   alarmEveryMs: 10_000,
  * }));
  */
-export function jobObject<Env extends object>(pipeline: Pipeline, options: (env: Env) => JobObjectOptions) {
+export function jobObject<Env extends object>(
+  pipeline: Pipeline | ((env: Env) => Pipeline),
+  options: (env: Env) => JobObjectOptions,
+) {
   return class RivuletJobObject {
     readonly runner: JobRunner;
     private readonly app: ReturnType<typeof edgeApp<Record<string, unknown>>>;
@@ -44,7 +48,7 @@ export function jobObject<Env extends object>(pipeline: Pipeline, options: (env:
     ) {
       const { alarmEveryMs, ...o } = options(env);
       this.every = alarmEveryMs;
-      this.runner = new JobRunner(pipeline, {
+      this.runner = new JobRunner(typeof pipeline === "function" ? pipeline(env) : pipeline, {
         ...o,
         state: new KeyValueStateStore(durableObjectStorage(ctx.storage)),
       });
