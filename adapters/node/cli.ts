@@ -1,6 +1,7 @@
 /**
  * `rivulet run`: runs a pipeline module against Kafka until SIGINT/SIGTERM (or, with `--drain`,
  * until the input in the topics is processed), with a live status line and Prometheus metrics.
+ * `rivulet proxy` serves the Kafka REST proxy (rest-proxy/command.ts).
  * `bin/rivulet.mjs` launches it; `main` is exported so tests can drive it in-process.
  *
  * @example
@@ -36,9 +37,11 @@ const USAGE = `Usage: rivulet <command> [options]
 
 Commands:
   run <pipeline module> [export name]   run a pipeline against Kafka
+  proxy --brokers <list> --port <n>     serve Kafka over HTTP: a REST proxy (Confluent's v2 API)
 
 Options:
-  -h, --help                            show help (rivulet run --help: the run options)
+  -h, --help                            show help (rivulet run --help, rivulet proxy --help:
+                                        the options of each command)
 
 Exit codes: 0 stopped cleanly or drained, 1 the job failed or could not start, 2 bad usage.
 `;
@@ -155,6 +158,11 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   if (command === undefined || command === "-h" || command === "--help" || command === "help") {
     (command === undefined ? io.stderr : io.stdout).write(USAGE);
     return command === undefined ? 2 : 0;
+  }
+  if (command === "proxy") {
+    // Loaded here: `run` and --help need neither the proxy nor hono.
+    const { proxyCommand } = await import("./rest-proxy/command.js");
+    return proxyCommand(rest, io);
   }
   if (command !== "run") return usageError(io, `unknown command "${command}"`, USAGE);
   if (rest.includes("-h") || rest.includes("--help")) {

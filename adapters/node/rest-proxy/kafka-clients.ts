@@ -1,0 +1,170 @@
+/**
+ * The proxy's KafkaJS clients: one `Kafka` (from `brokers` or a whole KafkaJS config), an admin
+ * client and an idempotent producer shared by every request (connected on first use, dropped and
+ * made again after a failure), and a consumer per consumer instance. Nothing here ever creates
+ * a topic: produce and metadata requests for a missing topic are answered 404.
+ *
+ * @example
+ * const clients = new KafkaClients({ brokers: ["127.0.0.1:9092"] });
+ * const admin = await clients.admin();
+ * await clients.close();
+ *
+ * @module
+ */
+import type { Admin, KafkaConfig, logCreator, Producer } from "kafkajs";
+import { RivuletError } from "../../../core/index.js";
+import { withDeadline } from "../kafka-errors.js";
+import { Kafka, logLevel as Levels, Partitioners } from "../kafkajs.js";
+
+export type ProxyLogLevel = "nothing" | "error" | "warn" | "info" | "debug";
+
+export interface KafkaClientOptions {
+  /** Bootstrap servers, `host:port`. */
+  brokers?: readonly string[];
+  /** A whole KafkaJS config instead (SSL, SASL, ...); `brokers` must then be left out. */
+  kafka?: KafkaConfig;
+  /** Client id (default `rivulet-rest-proxy`). */
+  clientId?: string;
+  /** KafkaJS log level (default `warn`); protocol errors answered to clients are not logged. */
+  logLevel?: ProxyLogLevel;
+}
+
+const LEVELS: Record<ProxyLogLevel, number> = {
+  nothing: Levels.NOTHING,
+  error: Levels.ERROR,
+  warn: Levels.WARN,
+  info: Levels.INFO,
+  debug: Levels.DEBUG,
+};
+
+/**
+ * KafkaJS's logs as JSON lines on stderr, except that protocol errors in responses and attempts
+ * KafkaJS retries by itself are debug: a 404 for a missing topic is the client's answer, not a
+ * server log line.
+ */
+const proxyLogs: logCreator = (configured) => {
+  return ({ namespace, label, log }) => {
+    const { message, ...extra } = log;
+    const routine =
+      (namespace === "Connection" && message.startsWith("Response ")) ||
+      "retryCount" in extra ||
+      // Bounded on purpose: a produce request must end, and a failed one drops its producer.
+      message.startsWith("Limiting retries for the idempotent producer");
+    if (routine && configured < Levels.DEBUG) return;
+    process.stderr.write(
+      `${JSON.stringify({ level: routine ? "DEBUG" : label, ...extra, message: `[${namespace}] ${message}` })}\n`,
+    );
+  };
+};
+
+export class KafkaClients {
+  readonly kafka: Kafka;
+  readonly where: string;
+  private adminClient: Promise<Admin> | undefined;
+  private producerClient: Promise<Producer> | undefined;
+  private closed = false;
+
+  constructor(options: KafkaClientOptions) {
+    const { brokers, kafka } = options;
+    if ((brokers === undefined) === (kafka === undefined))
+      throw new RivuletError(
+        "INVALID_ARGUMENT",
+        "restProxy needs either { brokers: ['host:port', ...] } or { kafka: <a KafkaJS config> }",
+      );
+    if (brokers !== undefined && (!Array.isArray(brokers) || brokers.length === 0))
+      throw new RivuletError("INVALID_ARGUMENT", "restProxy: brokers must list at least one host:port");
+    const level = LEVELS[options.logLevel ?? "warn"];
+    if (level === undefined)
+      throw new RivuletError("INVALID_ARGUMENT", `unknown log level "${options.logLevel}"`);
+    const config: KafkaConfig = kafka
+      ? { logLevel: level, logCreator: proxyLogs, ...kafka }
+      : {
+          brokers: [...brokers!],
+          clientId: options.clientId ?? "rivulet-rest-proxy",
+          connectionTimeout: 10_000,
+          requestTimeout: 30_000,
+          retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 5 },
+          logLevel: level,
+          logCreator: proxyLogs,
+        };
+    this.where = Array.isArray(config.brokers) ? config.brokers.join(",") : "the configured brokers";
+    this.kafka = new Kafka(config);
+  }
+
+  admin(): Promise<Admin> {
+    this.open();
+    if (!this.adminClient) {
+      const admin = this.kafka.admin();
+      this.adminClient = this.connect(admin).then(
+        () => admin,
+        (e) => {
+          this.adminClient = undefined;
+          throw e;
+        },
+      );
+    }
+    return this.adminClient;
+  }
+
+  producer(): Promise<Producer> {
+    this.open();
+    if (!this.producerClient) {
+      const producer = this.kafka.producer({
+        // Partitions are chosen before sending (producer.ts), with this same partitioner.
+        createPartitioner: Partitioners.DefaultPartitioner,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        retry: { initialRetryTime: 50, maxRetryTime: 2_000, retries: 8 },
+      });
+      this.producerClient = this.connect(producer).then(
+        () => producer,
+        (e) => {
+          this.producerClient = undefined;
+          throw e;
+        },
+      );
+    }
+    return this.producerClient;
+  }
+
+  /**
+   * Drops the producer after a failed send: its successor gets a new producer id, so sequence
+   * numbers a failure left in doubt cannot fail later requests.
+   */
+  dropProducer(): void {
+    const p = this.producerClient;
+    this.producerClient = undefined;
+    void p?.then((producer) => producer.disconnect()).catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const clients = [this.adminClient, this.producerClient];
+    this.adminClient = this.producerClient = undefined;
+    await Promise.allSettled(
+      clients.map(async (c) => {
+        const client = await c?.catch(() => undefined);
+        await client?.disconnect();
+      }),
+    );
+  }
+
+  private open(): void {
+    if (this.closed) throw new RivuletError("BROKER", "the REST proxy is closed");
+  }
+
+  private async connect(client: { connect(): Promise<void>; disconnect(): Promise<void> }): Promise<void> {
+    try {
+      await withDeadline(
+        client.connect(),
+        10_000,
+        () =>
+          new RivuletError("BROKER", `cannot reach Kafka at ${this.where} within 10 s`, { retriable: true }),
+      );
+    } catch (e) {
+      void client.disconnect().catch(() => {});
+      throw e;
+    }
+  }
+}
