@@ -59,7 +59,11 @@ export default defineConfig({
           // Real Apache Kafka (KRaft, one broker for the whole project, started by the global setup).
           name: "kafka",
           environment: "node",
-          include: ["test/kafka/**/*.test.ts", "adapters/node/**/*.kafka.test.ts"],
+          include: [
+            "test/kafka/**/*.test.ts",
+            "adapters/node/**/*.kafka.test.ts",
+            "test/conformance/kafka.test.ts",
+          ],
           globalSetup: ["test/infra/kafka-global-setup.mjs"],
           testTimeout: 120_000,
           hookTimeout: 180_000,
