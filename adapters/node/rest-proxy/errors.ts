@@ -37,8 +37,8 @@ export const proxyErrors = {
   unauthorized: (message: string) => new ProxyError(401, 401, `Unauthorized: ${message}`),
   notFound: (path: string) => new ProxyError(404, 404, `HTTP 404 Not Found: ${path}`),
   topicNotFound: (topic: string) => new ProxyError(404, 40401, `Topic not found: "${topic}".`),
-  partitionNotFound: (topic: string, partition: number | string) =>
-    new ProxyError(404, 40402, `Partition not found: ${topic}[${partition}].`),
+  partitionNotFound: (topic: string, partition: number | string, where?: string) =>
+    new ProxyError(404, 40402, `Partition not found: ${topic}[${partition}]${where ? ` (${where})` : ""}.`),
   instanceNotFound: (group: string, name: string) =>
     new ProxyError(404, 40403, `Consumer instance not found: "${name}" in group "${group}".`),
   notAcceptable: (accept: string) =>

@@ -45,7 +45,7 @@ export async function produce(
   // Placed and checked before anything is sent.
   const placed = records.map((r, i) => {
     if (r.partition !== undefined && !topic.partitions.some((p) => p.partitionId === r.partition))
-      throw proxyErrors.partitionNotFound(topic.name, r.partition);
+      throw proxyErrors.partitionNotFound(topic.name, r.partition, `records[${i}]`);
     if (r.size > topic.maxMessageBytes)
       throw proxyErrors.payload(
         `records[${i}] takes about ${r.size} bytes, more than the ${topic.maxMessageBytes} bytes of topic "${topic.name}"'s max.message.bytes; nothing was written`,
