@@ -16,7 +16,15 @@ const root = join(import.meta.dirname, "..", "..");
 const NODE_ENTRIES: Record<string, string[]> = {
   rivulet: ["Pipeline", "run", "tumbling", "count", "json", "RivuletError", "isRivuletError"],
   "rivulet/testing": ["MemoryBroker", "FakeClock", "generateNexmark", "nexmarkEvents"],
-  "rivulet/node": ["KafkaBroker", "KafkaChangelogStore", "FileStateStore", "serveMetrics", "cli"],
+  "rivulet/node": [
+    "KafkaBroker",
+    "KafkaChangelogStore",
+    "FileStateStore",
+    "serveMetrics",
+    "cli",
+    "restProxy",
+    "serveRestProxy",
+  ],
 };
 
 /** Entries that must bundle for a browser (and edge runtimes) without node:*, kafkajs or tsx. */
@@ -204,6 +212,29 @@ console.log(JSON.stringify(out));`;
     expect(inputs.filter((i) => /(^|\/)node:|node_modules\/(kafkajs|tsx|esbuild)\//.test(i))).toEqual([]);
     const external = Object.values(result.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
     expect(external).toEqual([]);
+  });
+
+  // Takes hono away: the REST proxy is the only part of rivulet/node that needs it.
+  it("without hono: rivulet/node still imports, and the REST proxy names what to install", async () => {
+    await ok("npm", ["uninstall", ...NPM_FLAGS, "hono", "@hono/node-server"], app);
+    const r = await node(
+      app,
+      `const m = await import("rivulet/node");
+console.log(JSON.stringify({ KafkaBroker: typeof m.KafkaBroker }));
+try { m.restProxy({ brokers: ["127.0.0.1:1"] }); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const [loaded, refused] = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(loaded).toEqual({ KafkaBroker: "function" });
+    const message =
+      'the Kafka REST proxy needs the packages "hono" and "@hono/node-server": npm install hono @hono/node-server';
+    expect(refused).toEqual({ code: "INVALID_ARGUMENT", message });
+    const proxy = await sh("npx", ["rivulet", "proxy", "--brokers", "127.0.0.1:1", "--port", "0"], app);
+    expect(proxy.code, proxy.stderr).toBe(1);
+    expect(proxy.stderr).toContain(message);
   });
 
   // Last: takes the optional peer dependencies away from the app.
