@@ -438,6 +438,26 @@ describe("consumer instances", () => {
     expect((await fetchOnce(a, "timeout=300")).body).toEqual([]);
   });
 
+  it("another instance joining the group (a rebalance) does not move an instance's position", async () => {
+    const topic = await newTopic(2);
+    await produce(topic, 0, ["a", "b", "c", "d"]);
+    await produce(topic, 1, ["x"]);
+    const group = uniq("rp-g");
+    const first = await instance(group);
+    await assign(first, [{ topic, partition: 0 }]);
+    const before = await fetchN(first, 1, "timeout=1000&max_bytes=1");
+    expect(before.map((r) => r.offset)).toEqual([0]);
+    const second = await instance(group);
+    await assign(second, [{ topic, partition: 1 }]);
+    expect((await fetchN(second, 1)).map((r) => [r.partition, r.offset])).toEqual([[1, 0]]);
+    const after = await fetchN(first, 3);
+    expect(after.map((r) => [r.partition, r.offset])).toEqual([
+      [0, 1],
+      [0, 2],
+      [0, 3],
+    ]);
+  });
+
   it("unknown topics, partitions and instances; a deleted instance is gone (40403)", async () => {
     const topic = await newTopic(1);
     const path = await instance(uniq("rp-g"));
