@@ -39,7 +39,12 @@ export default defineConfig({
             "test/conformance/**/*.test.ts",
           ],
           // Conformance rows that need a real runtime run in that runtime's project.
-          exclude: ["**/*.kafka.test.ts", "**/node_modules/**", "test/conformance/kafka.test.ts"],
+          exclude: [
+            "**/*.kafka.test.ts",
+            "**/node_modules/**",
+            "test/conformance/kafka.test.ts",
+            "test/conformance/edge.test.ts",
+          ],
         },
       },
       {
@@ -63,6 +68,7 @@ export default defineConfig({
             "test/kafka/**/*.test.ts",
             "adapters/node/**/*.kafka.test.ts",
             "test/conformance/kafka.test.ts",
+            "test/conformance/edge.test.ts",
           ],
           globalSetup: ["test/infra/kafka-global-setup.mjs"],
           testTimeout: 120_000,

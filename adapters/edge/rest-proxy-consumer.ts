@@ -44,6 +44,14 @@ export class RestProxyConsumer implements Consumer {
   private readonly ends = new Map<string, number>();
   /** Empty fetches in a row: two mean the end of what is there. */
   private empty = 0;
+  /**
+   * Positions short of their end offset after empty fetches: the gap may be only transaction
+   * markers (a proxy never hands those out) or records the instance has not fetched yet. The
+   * instance is then sought to every position and fetched once more: empty again, the gap is
+   * markers (`verified`).
+   */
+  private reseek = false;
+  private verified = false;
   private closed = false;
 
   constructor(
@@ -109,11 +117,18 @@ export class RestProxyConsumer implements Consumer {
     return out;
   }
 
-  /** Two fetches in a row came back empty, and no known position is behind its end offset. */
+  /**
+   * Two fetches in a row came back empty, and no known position is behind its end offset, or
+   * a fetch from exactly the job's positions came back empty too.
+   */
   atEnd(): boolean {
     if (this.buffered.size > 0 || this.empty < 2 || this.unsought.size > 0) return false;
-    for (const [key, end] of this.ends) if ((this.positions.get(key) ?? end) < end) return false;
-    return true;
+    return this.verified || !this.behind();
+  }
+
+  private behind(): boolean {
+    for (const [key, end] of this.ends) if ((this.positions.get(key) ?? end) < end) return true;
+    return false;
   }
 
   seek(topic: string, partition: number, offset: number): void {
@@ -127,6 +142,7 @@ export class RestProxyConsumer implements Consumer {
     this.unsought.add(key);
     this.buffered.delete(key);
     this.empty = 0;
+    this.verified = false;
   }
 
   wait(timeoutMs: number): Promise<void> {
@@ -157,7 +173,11 @@ export class RestProxyConsumer implements Consumer {
 
   /** One fetch into the buffers; after any failure the instance is sought back first. */
   private async fetch(): Promise<void> {
-    if (this.unsought.size > 0) await this.seekInstance();
+    const sought = this.reseek;
+    if (sought) {
+      this.reseek = false;
+      await this.seekInstance(true);
+    } else if (this.unsought.size > 0) await this.seekInstance();
     const { fetchTimeout, fetchBytes } = this.tuning;
     const records = await this.instanceCall<FetchedRecord[]>(
       "GET",
@@ -196,10 +216,16 @@ export class RestProxyConsumer implements Consumer {
       buf.offsets.push(offset);
       taken++;
     }
-    if (taken > 0) this.empty = 0;
-    else {
+    if (taken > 0) {
+      this.empty = 0;
+      this.verified = false;
+    } else {
       this.empty++;
-      if (this.empty >= 2) await this.refreshEnds();
+      if (sought) this.verified = true;
+      if (this.empty >= 2) {
+        await this.refreshEnds();
+        if (!this.verified && this.behind()) this.reseek = true;
+      }
     }
   }
 

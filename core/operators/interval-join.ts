@@ -10,6 +10,8 @@ interface Entry {
   ts: number;
   /** Arrival order: a record's matches are emitted in it. */
   seq: number;
+  /** The record's output id base, when outputs get ids (`RuntimeContext.ids`). */
+  base?: string;
 }
 
 /**
@@ -73,11 +75,16 @@ export class IntervalJoinOperator implements TimedOperator {
       } catch (e) {
         throw userFailure(label, e);
       }
+      // A pair's id is its two records', whichever of them came second (that depends on how
+      // the two sides' polls interleave, which a replay need not repeat).
+      if (rt.ids) rt.pin(`${l.base}+${r.base}`);
       next(out, Math.max(l.ts, r.ts), key);
+      if (rt.ids) rt.pin(undefined);
     };
     this.pushLeft = (value, ts, key) => {
       if (!this.admit(ts)) return;
       const e: Entry = { value, ts, seq: this.seq++ };
+      if (rt.ids) e.base = rt.recordBase();
       this.insert(this.left, true, key, e);
       const others = this.right.get(key);
       if (!others) return;
@@ -100,6 +107,7 @@ export class IntervalJoinOperator implements TimedOperator {
     this.pushRight = (value, ts, key) => {
       if (!this.admit(ts)) return;
       const e: Entry = { value, ts, seq: this.seq++ };
+      if (rt.ids) e.base = rt.recordBase();
       this.insert(this.right, false, key, e);
       const others = this.left.get(key);
       if (!others) return;
@@ -255,7 +263,14 @@ export class IntervalJoinOperator implements TimedOperator {
         if (!snap) out.set(section, (snap = { left: [], right: [] }));
         for (const [k, buf] of entries) {
           const es = buf.entries.slice(buf.head).sort((x, y) => x.seq - y.seq);
-          snap[side].push([k, es.map((e) => [e.value, e.ts, this.cleanupTime(side === "left", e.ts)])]);
+          snap[side].push([
+            k,
+            es.map((e) =>
+              e.base === undefined
+                ? [e.value, e.ts, this.cleanupTime(side === "left", e.ts)]
+                : [e.value, e.ts, this.cleanupTime(side === "left", e.ts), e.base],
+            ),
+          ]);
         }
       }
     };
@@ -265,11 +280,17 @@ export class IntervalJoinOperator implements TimedOperator {
   }
 
   restore(snap: unknown): void {
-    type Side = [Key, [unknown, number, number][]][];
+    type Side = [Key, [unknown, number, number, string?][]][];
     const s = snap as { left: Side; right: Side };
     const load = (m: Map<Key, KeyBuffer>, left: boolean, side: Side) => {
       for (const [k, es] of side)
-        for (const [value, ts] of es) this.insert(m, left, k, { value, ts, seq: this.seq++ });
+        for (const [value, ts, , base] of es)
+          this.insert(
+            m,
+            left,
+            k,
+            base === undefined ? { value, ts, seq: this.seq++ } : { value, ts, seq: this.seq++, base },
+          );
     };
     load(this.left, true, s.left);
     load(this.right, false, s.right);

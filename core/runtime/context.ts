@@ -64,6 +64,9 @@ export class RuntimeContext {
   origin: string | undefined;
   /** Repartition topics: their records carry the id their first write gave them. */
   internal: ReadonlySet<string> = new Set();
+  /** An id base that overrides the others for the outputs made now (an interval join's pair). */
+  private pinned: string | undefined;
+  private pinnedSeq = 0;
   /** Ids handed out in the current firing, per (origin, timestamp, key). */
   private readonly fired = new Map<string, number>();
   private idBatch: PartitionBatch | undefined;
@@ -92,7 +95,8 @@ export class RuntimeContext {
    */
   stamp(key: string | null, timestamp: number): void {
     let id: string;
-    if (this.origin !== undefined) {
+    if (this.pinned !== undefined) id = `${this.pinned}.${this.pinnedSeq++}`;
+    else if (this.origin !== undefined) {
       const base = `${this.origin}:${timestamp}/${key === null ? "" : JSON.stringify(key)}`;
       const n = this.fired.get(base) ?? 0;
       this.fired.set(base, n + 1);
@@ -103,15 +107,28 @@ export class RuntimeContext {
         this.idBatch = b;
         this.idIndex = this.index;
         this.idSeq = 0;
-        this.idBase =
-          b === undefined
-            ? `@${this.clock.now()}`
-            : ((this.internal.has(b.topic) ? b.headers?.[this.index]?.[ID_HEADER] : undefined) ??
-              `${b.topic}/${b.partition}/${offsetAt(b, this.index)}`);
+        this.idBase = this.recordBase();
       }
       id = `${this.idBase}.${this.idSeq++}`;
     }
     this.out.setId(this.out.length - 1, id);
+  }
+
+  /** The id base of the source record being processed (its position), or of the firing. */
+  recordBase(): string {
+    if (this.origin !== undefined) return this.origin;
+    const b = this.batch;
+    if (b === undefined) return `@${this.clock.now()}`;
+    return (
+      (this.internal.has(b.topic) ? b.headers?.[this.index]?.[ID_HEADER] : undefined) ??
+      `${b.topic}/${b.partition}/${offsetAt(b, this.index)}`
+    );
+  }
+
+  /** Outputs made from here on take `base` as their id base (undefined: back to the usual). */
+  pin(base: string | undefined): void {
+    this.pinned = base;
+    this.pinnedSeq = 0;
   }
 
   counter(topic: string): { n: number } {
