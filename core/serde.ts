@@ -28,10 +28,30 @@ export function json<T = unknown>(): Serde<T> {
  * and let already-decoded values (objects other than bytes) through without a call.
  */
 export function jsonDeserialize(raw: unknown): unknown {
-  if (typeof raw === "string") return JSON.parse(raw);
-  if (raw instanceof Uint8Array) return JSON.parse(decoder.decode(raw));
+  if (typeof raw === "string") return parse(raw);
+  if (raw instanceof Uint8Array) {
+    let text: string;
+    try {
+      text = decoder.decode(raw);
+    } catch (e) {
+      throw new TypeError("value is not valid UTF-8", { cause: e });
+    }
+    return parse(text);
+  }
   if (raw === undefined) throw new TypeError("record has no value");
   return raw;
+}
+
+/**
+ * `JSON.parse`, failing with the same words on every runtime (the engine's own, which differ
+ * between V8 versions, are the error's cause: dead letters carry them as a detail).
+ */
+function parse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new SyntaxError("value is not valid JSON", { cause: e });
+  }
 }
 
 const jsonSerialize = (value: unknown) => JSON.stringify(value);

@@ -97,13 +97,9 @@ export function edgeApp<Env extends object = Record<string, unknown>>(
   config: (env: Env) => EdgeConfig,
 ): EdgeApp<Env> {
   const hono = new Hono<{ Bindings: Env; Variables: { config: EdgeConfig } }>();
-  const configs = new WeakMap<object, EdgeConfig>();
-  const configOf = (env: Env | undefined): EdgeConfig => {
-    if (typeof env !== "object" || env === null) return config((env ?? {}) as Env);
-    let c = configs.get(env);
-    if (!c) configs.set(env, (c = config(env)));
-    return c;
-  };
+  // Per request: bindings hold I/O objects (a Durable Object stub) that workerd ties to the
+  // request that made them.
+  const configOf = (env: Env | undefined): EdgeConfig => config((env ?? {}) as Env);
   hono.use("*", secureHeaders());
   hono.use("*", async (c, next) => {
     c.set("config", configOf(c.env));
@@ -119,17 +115,19 @@ export function edgeApp<Env extends object = Record<string, unknown>>(
       onError: (cx) => cx.json(errorBody("BODY_TOO_LARGE", "the request body is larger than the limit"), 413),
     })(c, next),
   );
-  const guards = new WeakMap<EdgeConfig, MiddlewareHandler>();
+  const guards = new Map<string, MiddlewareHandler>();
   hono.use("*", async (c, next) => {
-    const cfg = c.get("config");
-    let guard = guards.get(cfg);
+    const auth = c.get("config").auth;
+    const id = JSON.stringify(auth);
+    let guard = guards.get(id);
     if (!guard) {
       try {
-        guard = authMiddleware(cfg.auth);
+        guard = authMiddleware(auth);
       } catch (e) {
         return c.json(errorBody("MISCONFIGURED", (e as Error).message), 500);
       }
-      guards.set(cfg, guard);
+      if (guards.size > 16) guards.clear();
+      guards.set(id, guard);
     }
     return guard(c, next);
   });
@@ -202,7 +200,7 @@ export function edgeApp<Env extends object = Record<string, unknown>>(
   hono.post("/run", async (c) => {
     const job = c.get("config").job;
     if (!job) return c.json(errorBody("NO_JOB", "this app runs no job"), 404);
-    if ("object" in job) return job.object.fetch(c.req.raw);
+    if ("object" in job) return forward(job.object, c.req.raw);
     const limits = await limitsOf(c.req.raw);
     return c.json(await job.runner.step(limits));
   });
@@ -210,7 +208,7 @@ export function edgeApp<Env extends object = Record<string, unknown>>(
   hono.get("/state/:key", async (c) => {
     const job = c.get("config").job;
     if (!job) return c.json(errorBody("NO_JOB", "this app runs no job"), 404);
-    if ("object" in job) return job.object.fetch(c.req.raw);
+    if ("object" in job) return forward(job.object, c.req.raw);
     const key = c.req.param("key");
     const found = await job.runner.query(key);
     if (Object.keys(found).length === 0)
@@ -221,7 +219,7 @@ export function edgeApp<Env extends object = Record<string, unknown>>(
   hono.get("/metrics", async (c) => {
     const job = c.get("config").job;
     if (!job) return c.json(errorBody("NO_JOB", "this app runs no job"), 404);
-    if ("object" in job) return job.object.fetch(c.req.raw);
+    if ("object" in job) return forward(job.object, c.req.raw);
     const m = job.runner.metrics();
     if (!m) return c.text("# no step has run yet\n", 200, { "content-type": "text/plain; version=0.0.4" });
     return c.text(prometheusText(m), 200, { "content-type": "text/plain; version=0.0.4" });
@@ -238,6 +236,8 @@ export function edgeApp<Env extends object = Record<string, unknown>>(
         : c.json(errorBody("HTTP_ERROR", e.message || r.statusText), r.status as ContentfulStatusCode);
     }
     const { status, code } = statusOf(e);
+    // The client gets a code and a message; the operator's log gets what went wrong.
+    if (status >= 500) console.error(`rivulet edge: ${c.req.method} ${new URL(c.req.url).pathname}:`, e);
     const message = isRivuletError(e) ? e.message : "internal error";
     if (status === 503) c.header("Retry-After", "1");
     return c.json(errorBody(code, message), status);
@@ -257,6 +257,12 @@ export function edgeApp<Env extends object = Record<string, unknown>>(
       await step;
     },
   };
+}
+
+/** A request handed to the job's Durable Object; its answer copied (a stub's headers are immutable). */
+async function forward(object: DurableObjectStubLike, req: Request): Promise<Response> {
+  const res = await object.fetch(req);
+  return new Response(res.body, res);
 }
 
 /** `POST /run`'s optional JSON body `{ maxMs?, maxRecords? }`. */

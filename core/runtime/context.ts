@@ -146,7 +146,7 @@ export class RuntimeContext {
   }
 
   /** Dead-letters a source record with the reason and its position. */
-  deadLetter(record: StoredRecord, stage: string, reason: string, step?: string): void {
+  deadLetter(record: StoredRecord, stage: string, reason: string, step?: string, detail?: string): void {
     this.fate |= DEAD;
     const headers: Headers = {
       ...record.headers,
@@ -157,6 +157,7 @@ export class RuntimeContext {
       "rivulet.source.offset": String(record.offset),
     };
     if (step) headers["rivulet.error.step"] = step;
+    if (detail) headers["rivulet.error.detail"] = detail;
     this.write(this.deadLetterTopic, record.key, record.value, record.timestamp, headers);
   }
 

@@ -512,7 +512,14 @@ export class Executor {
     try {
       return deserialize(b.values[i]);
     } catch (e) {
-      this.rt.deadLetter(recordAt(b, i), "deserialize", describe(e), label);
+      const cause = (e as { cause?: unknown } | null)?.cause;
+      this.rt.deadLetter(
+        recordAt(b, i),
+        "deserialize",
+        describe(e),
+        label,
+        cause === undefined ? undefined : describe(cause),
+      );
       this.rt.counters.deadLettered++;
       return REJECTED;
     }

@@ -35,7 +35,13 @@ const groupOf = (env: Env) => env.GROUP ?? "clicks-per-minute";
 
 export const ClicksJob = jobObject<Env>(
   (env) => perMinute(topicsOf(env)),
-  (env) => ({ proxy: proxyOf(env), group: groupOf(env), step: { maxMs: 20_000 } }),
+  (env) => ({
+    proxy: proxyOf(env),
+    group: groupOf(env),
+    step: { maxMs: 20_000 },
+    // Each partition's output depends on that partition's order alone (Kafka Streams' model).
+    run: { tasks: "per-partition" },
+  }),
 );
 
 const app = edgeApp<Env>((env) => ({
