@@ -33,11 +33,21 @@ export interface JobObjectOptions extends Omit<EdgeJobOptions, "state"> {
  *   alarmEveryMs: 10_000,
  * }));
  */
+/** An instance of a {@link jobObject} class: what workerd calls. */
+export interface JobObject {
+  readonly runner: JobRunner;
+  fetch(request: Request): Promise<Response>;
+  alarm(): Promise<void>;
+}
+
 export function jobObject<Env extends object>(
   pipeline: Pipeline | ((env: Env) => Pipeline),
   options: (env: Env) => JobObjectOptions,
-) {
-  return class RivuletJobObject {
+): new (
+  ctx: DurableObjectStateLike,
+  env: Env,
+) => JobObject {
+  return class RivuletJobObject implements JobObject {
     readonly runner: JobRunner;
     private readonly app: ReturnType<typeof edgeApp<Record<string, unknown>>>;
     private readonly every: number | undefined;

@@ -27,7 +27,12 @@ export {
   type JobTarget,
 } from "./app.js";
 export { type EdgeAuth, signRequest } from "./auth.js";
-export { type DurableObjectStateLike, type JobObjectOptions, jobObject } from "./durable-object.js";
+export {
+  type DurableObjectStateLike,
+  type JobObject,
+  type JobObjectOptions,
+  jobObject,
+} from "./durable-object.js";
 export type { RestClientOptions } from "./http.js";
 export { type EdgeJobOptions, JobRunner, type StepResult } from "./job-runner.js";
 export {

@@ -25,10 +25,11 @@ const NODE_ENTRIES: Record<string, string[]> = {
     "restProxy",
     "serveRestProxy",
   ],
+  "rivulet/edge": ["RestProxyBroker", "edgeApp", "jobObject", "KeyValueStateStore", "durableObjectStorage"],
 };
 
 /** Entries that must bundle for a browser (and edge runtimes) without node:*, kafkajs or tsx. */
-const BROWSER_ENTRIES = ["rivulet", "rivulet/testing"];
+const BROWSER_ENTRIES = ["rivulet", "rivulet/testing", "rivulet/edge"];
 
 const NPM_FLAGS = ["--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"];
 
