@@ -139,7 +139,7 @@ export function deserializeError(s: SerializedError): Error {
  * through Comlink's `"throw"` handler: {@link registerErrorTransfer} sets up both).
  *
  * @example
- * import { transferHandlers } from "comlink";
+ * // with Comlink's `transferHandlers` (import them from the comlink package):
  * transferHandlers.set("rivulet-error", errorTransferHandler);
  */
 export const errorTransferHandler = {
@@ -162,7 +162,7 @@ interface TransferHandlerLike {
  * call it on both sides of the boundary.
  *
  * @example
- * import { transferHandlers } from "comlink";
+ * // with Comlink's `transferHandlers` (import them from the comlink package):
  * registerErrorTransfer(transferHandlers);
  */
 export function registerErrorTransfer(handlers: Map<string, unknown>): void {

@@ -396,7 +396,7 @@ export class Job {
    * What the job's stateful steps hold for one key, by operator id (`Plan.id`; steps holding
    * nothing for it are left out): windows with their results so far, sessions, rolling results,
    * a process step's state and timers, join buffers. An interactive query, as Kafka Streams'
-   * and Flink's queryable state: what the job holds now, in this process.
+   * and Flink's queryable state: what the job holds now, in this process (not a checkpoint).
    *
    * @example
    * job.query("u1"); // { "window tumbling(60000)@clicks": [{ start: 0, end: 60000, fired: false, value: 3 }] }

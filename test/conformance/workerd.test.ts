@@ -5,12 +5,11 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { build, type Plugin } from "esbuild";
 import { Miniflare } from "miniflare";
 import type { JobMetrics } from "rivulet";
 import { KafkaBroker } from "rivulet/node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { bundleWorker } from "../infra/bundle-worker.js";
 import { readTopic, uniq } from "../kafka/kafka-helpers.js";
 import { type ProxyProcess, startProxy } from "../kafka/rest-proxy-helpers.js";
 import { CASES, prefixedEnv } from "./cases.js";
@@ -18,19 +17,7 @@ import { assertConforms } from "./compare.js";
 import { collectRun, decodeJsonText, loadInput } from "./harness.js";
 import { oracle } from "./oracle.js";
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
 const bootstrap = inject("kafkaBootstrap");
-const sources: Plugin = {
-  name: "rivulet-sources",
-  setup(b) {
-    const entries: Record<string, string> = {
-      rivulet: "core/index.ts",
-      "rivulet/edge": "adapters/edge/index.ts",
-      "rivulet/testing": "core/testing.ts",
-    };
-    b.onResolve({ filter: /^rivulet(\/(edge|testing))?$/ }, (a) => ({ path: join(root, entries[a.path]!) }));
-  },
-};
 
 let proxy: ProxyProcess;
 let kafka: KafkaBroker;
@@ -42,18 +29,7 @@ beforeAll(async () => {
   kafka = new KafkaBroker({ brokers: [bootstrap], clientId: "conformance-workerd" });
   dir = await mkdtemp(join(tmpdir(), "rivulet-conf-workerd-"));
   const script = join(dir, "worker.mjs");
-  await build({
-    entryPoints: [join(root, "test/conformance/workerd-worker.ts")],
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    target: "es2022",
-    mainFields: ["module", "main"],
-    conditions: ["workerd", "worker", "browser", "import"],
-    outfile: script,
-    plugins: [sources],
-    logLevel: "silent",
-  });
+  await bundleWorker("test/conformance/workerd-worker.ts", script);
   mf = new Miniflare({
     modules: true,
     scriptPath: script,
