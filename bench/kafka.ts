@@ -130,7 +130,7 @@ interface Input {
   bytes: number;
 }
 
-interface Started {
+export interface Started {
   bootstrap: string;
   /** The broker's JVM, when started here (its CPU time is measured). */
   pid?: number;
@@ -141,7 +141,7 @@ interface Started {
 // The broker, and where the CPU time goes.
 
 /** The broker: $RIVULET_KAFKA, or one started from test/infra/kafka.mjs (its Maven cache). */
-async function startBroker(): Promise<Started & { where: string }> {
+export async function startBroker(): Promise<Started & { where: string }> {
   const external = process.env.RIVULET_KAFKA;
   if (external) return { bootstrap: external, stop: async () => {}, where: `external broker ${external}` };
   // A plain JS module without types: imported by URL so that the type checker does not look for them.
@@ -161,7 +161,7 @@ async function startBroker(): Promise<Started & { where: string }> {
  * When this process is pinned to one CPU, moves the broker (every thread) to the others, so that
  * the client keeps its core. Returns the broker's CPU list, or undefined when nothing was moved.
  */
-function moveOffOurCpu(pid: number): string | undefined {
+export function moveOffOurCpu(pid: number): string | undefined {
   if (process.platform !== "linux" || !existsSync("/usr/bin/taskset")) return undefined;
   const ours = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1];
   if (!ours || !/^\d+$/.test(ours)) return undefined;
@@ -176,7 +176,7 @@ function moveOffOurCpu(pid: number): string | undefined {
 }
 
 /** Busy and total jiffies of all CPUs so far (/proc/stat), else undefined. */
-function systemTicks(): { busy: number; total: number } | undefined {
+export function systemTicks(): { busy: number; total: number } | undefined {
   try {
     const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
     const total = sum(cpu.slice(0, 8));
@@ -187,7 +187,7 @@ function systemTicks(): { busy: number; total: number } | undefined {
 }
 
 /** CPU seconds (user + system, all threads) of a process so far, from /proc (Linux), else undefined. */
-function cpuSeconds(pid: number | undefined): number | undefined {
+export function cpuSeconds(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");

@@ -7,6 +7,7 @@
  *   options: --events=N  --queries=q0,q5  --runs=N (engine runs, best kept, default 2)  --no-pin
  *            --cpu=K  --out=bench/results  --same-process (every query in one process, as before)
  *            --no-kafka (skip the Kafka part)  --kafka-events=N  --kafka-rounds=N (best of, default 2)
+ *            --no-edge (skip the edge part)  --edge-events=N  --edge-rounds=N (best of, default 2)
  *
  * It re-runs itself under `taskset -c K` (one core for everything, V8's GC threads included) with
  * --expose-gc (heap measurements, a clean heap before each timed run) and a large heap. Each path
@@ -19,8 +20,11 @@
  * figure is already measured in one process). Memory figures come from fresh child processes, and
  * so does the Kafka part (pinned to the same core; the broker it starts is moved to the other
  * cores). If Java or the broker cannot start, the "kafka" section records null figures and the
- * reason. Writes bench/results/latest.json and chart.svg; bench/README.md says what each number
- * means.
+ * reason. Then the edge part (bench/edge.ts), in a child process the same way: q1 through Rivulet's
+ * Kafka REST proxy (RestProxyBroker against a raw loop over the same REST calls), the proxy's
+ * produce and fetch against KafkaJS, and the added latency of a push through the example worker in
+ * workerd; its own broker and proxy, null figures and the reason if they cannot start. Writes
+ * bench/results/latest.json and chart.svg; bench/README.md says what each number means.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -29,6 +33,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { count, type Job, Pipeline, run, tumbling } from "../core/index.js";
 import { generateNexmark, MemoryBroker, type NexmarkConfig, type NexmarkEvent } from "../core/testing.js";
+import type { EdgeBenchResult, EdgeRun } from "./edge.js";
 import { type KafkaBenchResult, type KafkaRun, kafkaBench } from "./kafka.js";
 import { NexmarkGeneratorBroker } from "./nexmark/generator-broker.js";
 import { HANDWRITTEN, loadRxQueries, type RxQueries } from "./nexmark/handwritten.js";
@@ -361,6 +366,118 @@ function kafkaTable(k: KafkaSection): string {
     line(widths.map((w) => "-".repeat(w))),
     ...cells.map(line),
     `(${fmt(k.events!)} events, ${k.partitions} partitions, ${fmt(k.expected_outputs!)} outputs checked per run; ${k.broker})`,
+  ].join("\n");
+}
+
+/** Issue 11's edge target: q1 through the REST proxy, engine / raw loop over the same REST calls. */
+const EDGE_TARGETS = { q1_engine_vs_raw: 0.8 };
+
+type EdgeFigures =
+  | "q1_engine_eps"
+  | "q1_raw_rest_eps"
+  | "q1_engine_vs_raw"
+  | "proxy_produce_rps"
+  | "kafkajs_produce_rps"
+  | "proxy_produce_vs_kafkajs"
+  | "proxy_fetch_rps"
+  | "kafkajs_fetch_rps"
+  | "proxy_fetch_vs_kafkajs"
+  | "push_added_p50_ms"
+  | "push_added_p99_ms";
+type EdgeSection = Partial<Omit<EdgeBenchResult, EdgeFigures>> & {
+  [K in EdgeFigures]: number | null;
+} & { targets: typeof EDGE_TARGETS; error?: string };
+
+/**
+ * The edge part (bench/edge.ts) in a child process pinned like the rest (its broker and proxy go
+ * to the other cores). Never throws: a failure is recorded as null figures with the reason.
+ */
+function edgePart(quick: boolean): EdgeSection {
+  const none = (error: string): EdgeSection => ({
+    q1_engine_eps: null,
+    q1_raw_rest_eps: null,
+    q1_engine_vs_raw: null,
+    proxy_produce_rps: null,
+    kafkajs_produce_rps: null,
+    proxy_produce_vs_kafkajs: null,
+    proxy_fetch_rps: null,
+    kafkajs_fetch_rps: null,
+    proxy_fetch_vs_kafkajs: null,
+    push_added_p50_ms: null,
+    push_added_p99_ms: null,
+    targets: EDGE_TARGETS,
+    error,
+  });
+  if (flag("no-edge")) return none("skipped (--no-edge)");
+  const events = Number(option("edge-events") ?? (quick ? 30_000 : 200_000));
+  console.log(
+    `edge: q1 through the Kafka REST proxy over ${fmt(events)} events, the proxy against KafkaJS, push latency in workerd (progress below)...`,
+  );
+  const r = reexec(["--child=edge", `--n=${events}`], !flag("no-pin"), false);
+  const last = String(r.stdout ?? "")
+    .trim()
+    .split("\n")
+    .pop();
+  let out: { ok: EdgeBenchResult } | { error: string } | undefined;
+  try {
+    out = last ? JSON.parse(last) : undefined;
+  } catch {}
+  if (!out || r.status !== 0)
+    return none(`the edge child process failed (${r.error?.message ?? r.signal ?? `exit ${r.status}`})`);
+  if ("error" in out) return none(out.error);
+  return { ...out.ok, targets: EDGE_TARGETS };
+}
+
+function edgeTable(e: EdgeSection): string {
+  if (e.q1_engine_eps === null || !e.q1 || !e.produce || !e.fetch || !e.push)
+    return `edge: no figures: ${e.error}`;
+  const pctOf = (x: number | null) => (x === null ? "?" : `${Math.round(x * 100)}%`);
+  const rows: [string, EdgeRun, number | undefined, string][] = [
+    ["q1: raw loop over the same REST calls", e.q1.raw, undefined, ""],
+    [
+      "q1: engine, RestProxyBroker + KeyValueStateStore",
+      e.q1.engine,
+      e.q1_engine_vs_raw ?? undefined,
+      `>= ${EDGE_TARGETS.q1_engine_vs_raw}`,
+    ],
+    ["produce: KafkaJS producer.send", e.produce.kafkajs, undefined, ""],
+    ["produce: proxy POST /topics/{t}", e.produce.proxy, e.proxy_produce_vs_kafkajs ?? undefined, ""],
+    ["fetch: KafkaJS consumer", e.fetch.kafkajs, undefined, ""],
+    ["fetch: proxy consumer instance", e.fetch.proxy, e.proxy_fetch_vs_kafkajs ?? undefined, ""],
+  ];
+  const head = [
+    "edge: through the REST proxy",
+    "per s",
+    "ratio",
+    "target",
+    "seconds",
+    "client",
+    "proxy",
+    "broker",
+  ];
+  const cells = rows.map(([name, r, vs, target]) => [
+    name,
+    fmt(r.eps),
+    vs === undefined ? "-" : fmtRatio(vs),
+    target,
+    (r.ms / 1000).toFixed(2),
+    pctOf(r.client_cpu),
+    pctOf(r.proxy_cpu),
+    pctOf(r.broker_cpu),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]!.length)));
+  const line = (c: string[]) =>
+    c.map((x, i) => (i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join("  ");
+  const p = e.push;
+  const ms = (l: { p50_ms: number; p99_ms: number }) => `p50 ${l.p50_ms} ms, p99 ${l.p99_ms} ms`;
+  return [
+    line(head),
+    line(widths.map((w) => "-".repeat(w))),
+    ...cells.map(line),
+    `(q1: ${fmt(e.events!)} events, ${e.partitions} partitions, ${fmt(e.expected_outputs!)} outputs checked per run; ratios: engine / raw, proxy / KafkaJS; CPU: share of a core over the run)`,
+    `push of ${p.records_per_request} records, ${p.requests} requests: example worker in workerd ${ms(p.workerd_push)}; ` +
+      `the same POSTed straight to the proxy ${ms(p.direct_proxy_post)}; added p50 ${p.added_p50_ms} ms, p99 ${p.added_p99_ms} ms ` +
+      `(workerd GET /health alone: ${ms(p.workerd_health)})`,
   ].join("\n");
 }
 
@@ -746,6 +863,7 @@ async function main(): Promise<void> {
   const rss = child([`--child=rss`, `--n=${rssN}`, "--q5"]) as Record<string, number>;
   const rssInput = child([`--child=rss`, `--n=${rssN}`]) as Record<string, number>;
   const kafka = kafkaPart(quick);
+  const edge = edgePart(quick);
 
   const json = {
     date: new Date().toISOString(),
@@ -764,6 +882,7 @@ async function main(): Promise<void> {
       skipped: "--same-process: every figure above is already measured in one process",
     },
     kafka,
+    edge,
     memory: {
       window_state_bytes_per_key: Math.round(ws.engine!),
       window_state_bytes_per_key_string_keys: Math.round(wsString.engine!),
@@ -786,6 +905,7 @@ async function main(): Promise<void> {
       `peak RSS q5 over ${fmt(rssN)} events ${fmt(rss.peakRss)}B (a pipeline dropping every event: ${fmt(rssInput.peakRss)}B)`,
   );
   console.log(`\n${kafkaTable(kafka)}`);
+  console.log(`\n${edgeTable(edge)}`);
   const outDir = option("out") ?? join(here, "results");
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, "latest.json"), `${JSON.stringify(json, null, 2)}\n`);
@@ -808,6 +928,23 @@ async function childMain(kind: string): Promise<void> {
       const rounds = Number(option("kafka-rounds") ?? 2);
       line = JSON.stringify({
         ok: await kafkaBench({ events: Number(option("n")), quick: flag("quick"), rounds }),
+      });
+    } catch (e) {
+      console.error(e);
+      line = JSON.stringify({ error: e instanceof Error ? e.message.split("\n")[0] : String(e) });
+    }
+    console.log(line);
+    return;
+  }
+  if (kind === "edge") {
+    // Always a JSON line: the figures, or why there are none. Loaded here only: miniflare and
+    // the proxy's helpers stay out of every other child.
+    let line: string;
+    try {
+      const { edgeBench } = await import("./edge.js");
+      const rounds = Number(option("edge-rounds") ?? 2);
+      line = JSON.stringify({
+        ok: await edgeBench({ events: Number(option("n")), quick: flag("quick"), rounds }),
       });
     } catch (e) {
       console.error(e);
