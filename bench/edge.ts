@@ -59,11 +59,11 @@ export interface EdgeBenchOptions {
   rounds?: number;
   /** Push requests of each kind in part 3 (default 300, quick 200). */
   requests?: number;
-  /** The engine's `maxBatch` (records per partition per poll); default the engine's (1000). */
+  /** The engine's `maxBatch` (records per partition per poll); default JobRunner's (10 000). */
   maxBatch?: number;
-  /** The engine's `checkpointInterval` (ms); default the engine's (0: a checkpoint per poll). */
+  /** The engine's `checkpointInterval` (ms); default JobRunner's (+Infinity: one per runFor step). */
   checkpointInterval?: number;
-  /** RestProxyBroker's `produceBytes` (bytes of records per produce request); default its own (1 MiB). */
+  /** RestProxyBroker's `produceBytes` (bytes of records per produce request); default its own (4 MiB). */
   produceBytes?: number;
   /** CPUs for the proxy (a taskset list); default: off this process's CPU, as the broker. */
   proxyCpus?: string;
@@ -881,9 +881,11 @@ export async function edgeBench(options: EdgeBenchOptions): Promise<EdgeBenchRes
   if (!Number.isInteger(rounds) || rounds < 1)
     throw new Error("edge bench: rounds must be a positive integer");
   const requests = options.requests ?? (options.quick ? 200 : 300);
-  const extra: Partial<RunOptions> = {};
-  if (options.maxBatch) extra.maxBatch = options.maxBatch;
-  if (options.checkpointInterval !== undefined) extra.checkpointInterval = options.checkpointInterval;
+  // As rivulet/edge's JobRunner (what an edge pull runs) sets them.
+  const extra: Partial<RunOptions> = {
+    maxBatch: options.maxBatch ?? 10_000,
+    checkpointInterval: options.checkpointInterval ?? Number.POSITIVE_INFINITY,
+  };
   const log = (s: string) => console.error(`  edge: ${s}`);
   const began = now();
   let t = began;

@@ -104,6 +104,10 @@ export class JobRunner {
     await this.drop();
     this.broker = new RestProxyBroker(this.options.proxy);
     this.job = await run(this.pipeline, {
+      // One checkpoint per step (runFor ends with one), not one per poll; and polls as large as
+      // a proxy's answers (a poll is a produce request): measured in bench/README.md, "Edge".
+      checkpointInterval: Number.POSITIVE_INFINITY,
+      maxBatch: 10_000,
       ...this.options.run,
       broker: this.broker,
       state: this.state,

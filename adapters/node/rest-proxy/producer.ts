@@ -62,13 +62,20 @@ export async function produce(
 
   // Rounds of sends: round k carries the k-th chunk of every partition's records, in order.
   const perPartition = new Map<number, (typeof placed)[]>();
+  /** Bytes of each partition's last chunk (summed as records are placed, not re-added). */
+  const lastBytes = new Map<number, number>();
   for (const p of placed) {
     const chunks = perPartition.get(p.partition) ?? [];
     if (chunks.length === 0) perPartition.set(p.partition, chunks);
     const last = chunks.at(-1);
-    const bytes = last?.reduce((n, x) => n + x.size, 0) ?? 0;
-    if (last && bytes + p.size <= CHUNK_BYTES) last.push(p);
-    else chunks.push([p]);
+    const bytes = lastBytes.get(p.partition) ?? 0;
+    if (last && bytes + p.size <= CHUNK_BYTES) {
+      last.push(p);
+      lastBytes.set(p.partition, bytes + p.size);
+    } else {
+      chunks.push([p]);
+      lastBytes.set(p.partition, p.size);
+    }
   }
   const rounds: (typeof placed)[] = [];
   for (const chunks of perPartition.values())
