@@ -50,7 +50,7 @@ export function fromBase64(text: string): Uint8Array {
 export const utf8 = (s: string): Uint8Array => encoder.encode(s);
 
 /** Only ASCII: then a string's UTF-8 bytes are its characters, and `btoa` takes it as it is. */
-const ASCII = /^[\x00-\x7f]*$/;
+const ASCII = /^[^\u0080-\uffff]*$/;
 
 /** A string's UTF-8 bytes in base64 (without making the bytes, when it is ASCII: most keys, ids, JSON). */
 export function base64Text(s: string): string {
