@@ -117,3 +117,27 @@ describe("MemoryBroker", () => {
     expect(woke).toBe(true);
   });
 });
+
+describe("MemoryBroker retention", () => {
+  it("drops whole chunks below an offset; readers below the log start read from it", async () => {
+    const b = new MemoryBroker();
+    b.createTopicSync("t", { partitions: 1 });
+    b.produceSync("t", Array.from({ length: 1000 }, (_, i) => ({ value: i })));
+    const c = await b.consumer({ group: "g", topics: ["t"] });
+    const first = await c.poll({ maxRecords: 10 });
+    expect(first[0]!.firstOffset).toBe(0);
+    // Chunks hold 256, 512, ... records: dropping below 600 drops the first (0-255) only ...
+    expect(b.dropBefore("t", [600])).toEqual([256]);
+    expect(b.startOffsets("t")).toEqual([256]);
+    expect(b.endOffsets("t")).toEqual([1000]);
+    const all = b.recordsSync<number>("t");
+    expect(all[0]).toMatchObject({ offset: 256, value: 256 });
+    expect(all).toHaveLength(744);
+    // ... and the consumer at offset 10 goes on from 256.
+    const next = await c.poll({ maxRecords: 5 });
+    expect([next[0]!.firstOffset, next[0]!.end - next[0]!.start]).toEqual([256, 5]);
+    const after = await c.poll({ maxRecords: 1 });
+    expect(after[0]!.firstOffset).toBe(261);
+    expect(b.dropBefore("t", [100])).toEqual([256]); // never goes back
+  });
+});

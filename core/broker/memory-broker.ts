@@ -115,9 +115,26 @@ export class MemoryBroker implements Broker {
     const t = this.topic(topic);
     const out: StoredRecord<V>[] = [];
     t.logs.forEach((log, p) => {
-      for (let o = 0; o < log.length; o++) out.push(log.record(t.name, p, o) as StoredRecord<V>);
+      for (let o = log.start; o < log.length; o++) out.push(log.record(t.name, p, o) as StoredRecord<V>);
     });
     return out;
+  }
+
+  /**
+   * Retention: drops records of `topic` below `offsets[p]` in each partition p (a whole chunk of
+   * the log at a time; see `MemoryLog.dropBefore`). Returns each partition's new start offset.
+   */
+  dropBefore(topic: string, offsets: readonly number[]): number[] {
+    return this.topic(topic).logs.map((log, p) => {
+      const o = offsets[p];
+      if (o !== undefined) log.dropBefore(o);
+      return log.start;
+    });
+  }
+
+  /** Start offset (first record still held) of each partition. */
+  startOffsets(topic: string): number[] {
+    return this.topic(topic).logs.map((l) => l.start);
   }
 
   /** End offset (next offset to be written) of each partition. */
@@ -337,7 +354,8 @@ class MemoryConsumer implements Consumer {
     for (let i = 0; i < cursors.length; i++) {
       const c = cursors[i]!;
       const b = c.log.batch(c.topic, c.partition, c.offset, maxRecords);
-      c.offset += b.end - b.start;
+      // From the log start, when retention dropped what was below it.
+      c.offset = b.firstOffset + (b.end - b.start);
       out[i] = b;
     }
     return out;

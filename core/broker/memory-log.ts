@@ -27,6 +27,8 @@ export class MemoryLog {
   private readonly chunks: Chunk[] = [];
   /** The end offset: the next record's offset. */
   length = 0;
+  /** The first offset still held (retention drops whole chunks below it; Kafka's log start). */
+  start = 0;
 
   /** Appends one record. */
   append(key: string | null, value: unknown, timestamp: number, headers: Headers | undefined): void {
@@ -79,8 +81,24 @@ export class MemoryLog {
     }
   }
 
-  /** Up to `max` records from `offset`, as a batch over the columns of the chunk holding it. */
+  /**
+   * Drops the records below `offset`, a whole chunk at a time (the chunk holding `offset` stays):
+   * retention. Readers below the new start read from it, as Kafka's consumers from the log start.
+   */
+  dropBefore(offset: number): void {
+    let drop = 0;
+    while (drop < this.chunks.length - 1 && this.chunks[drop + 1]!.base <= offset) drop++;
+    if (drop === 0) return;
+    this.chunks.splice(0, drop);
+    this.start = this.chunks[0]!.base;
+  }
+
+  /**
+   * Up to `max` records from `offset` (from the log start, when it is below it), as a batch over
+   * the columns of the chunk holding it.
+   */
   batch(topic: string, partition: number, offset: number, max: number): PartitionBatch {
+    if (offset < this.start) offset = this.start;
     const c = offset < this.length ? this.chunks[this.find(offset)]! : undefined;
     if (c === undefined)
       return {
