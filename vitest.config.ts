@@ -5,6 +5,7 @@ import { defineConfig } from "vitest/config";
 const alias = {
   "rivulet/node": fileURLToPath(new URL("./adapters/node/index.ts", import.meta.url)),
   "rivulet/edge": fileURLToPath(new URL("./adapters/edge/index.ts", import.meta.url)),
+  "rivulet/browser": fileURLToPath(new URL("./adapters/browser/index.ts", import.meta.url)),
   "rivulet/testing": fileURLToPath(new URL("./core/testing.ts", import.meta.url)),
   rivulet: fileURLToPath(new URL("./core/index.ts", import.meta.url)),
 };
@@ -82,11 +83,12 @@ export default defineConfig({
       {
         resolve: { alias },
         // Pre-bundled up front: a mid-run optimization would reload the page under the tests.
-        optimizeDeps: { include: ["fast-check"] },
+        optimizeDeps: { include: ["fast-check", "comlink", "idb"] },
         test: {
           name: "browser",
-          // core's own suite, unchanged, in real Chromium: proves the engine needs no Node.
-          include: ["core/**/*.test.ts"],
+          // core's own suite, unchanged, in real Chromium: proves the engine needs no Node; and
+          // rivulet/browser's (Web Workers, IndexedDB).
+          include: ["core/**/*.test.ts", "test/browser/**/*.browser.test.ts"],
           exclude: ["core/**/*.node.test.ts"],
           browser: {
             enabled: true,

@@ -132,6 +132,16 @@ export class MemoryBroker implements Broker {
     });
   }
 
+  /**
+   * Starts an empty partition at `offset` (topics restored from storage after retention cut
+   * them: the next record produced there gets `offset`).
+   */
+  startAt(topic: string, partition: number, offset: number): void {
+    const t = this.topic(topic);
+    this.checkPartition(t, partition);
+    t.logs[partition]!.startAt(offset);
+  }
+
   /** Start offset (first record still held) of each partition. */
   startOffsets(topic: string): number[] {
     return this.topic(topic).logs.map((l) => l.start);

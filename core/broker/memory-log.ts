@@ -81,6 +81,12 @@ export class MemoryLog {
     }
   }
 
+  /** Starts an empty log at `offset` (a log restored from storage that retention had cut). */
+  startAt(offset: number): void {
+    if (this.length !== 0) throw new Error("startAt: the log is not empty");
+    this.length = this.start = offset;
+  }
+
   /**
    * Drops the records below `offset`, a whole chunk at a time (the chunk holding `offset` stays):
    * retention. Readers below the new start read from it, as Kafka's consumers from the log start.

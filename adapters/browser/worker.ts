@@ -1,0 +1,287 @@
+import { expose, transferHandlers } from "comlink";
+import {
+  type Broker,
+  type Consumer,
+  type Job,
+  MemoryStateStore,
+  type Pipeline,
+  type ProduceRecord,
+  RivuletError,
+  registerErrorTransfer,
+  run,
+  type StateStore,
+} from "../../core/index.js";
+import { MemoryBroker } from "../../core/testing.js";
+import { IndexedDbBroker } from "./idb-broker.js";
+import { IndexedDbStateStore } from "./idb-state-store.js";
+import type { RecordColumns, TopicBatch, WorkerJobApi, WorkerJobOptions } from "./protocol.js";
+
+interface Subscription {
+  readonly topic: string;
+  readonly consumer: Consumer;
+  readonly onBatch: (batch: TopicBatch) => void;
+}
+
+/**
+ * The job's side of the worker: runs `pipeline` in manual mode, a slice at a time (each slice
+ * ends with a commit: one IndexedDB transaction of outputs, offsets and state), feeds the
+ * page's subscriptions after each slice, and waits when there is nothing to do.
+ */
+class WorkerJob implements WorkerJobApi {
+  private job: Job | undefined;
+  private broker:
+    | (Broker & { produce(t: string, r: readonly ProduceRecord[]): Promise<unknown> })
+    | undefined;
+  private memory: MemoryBroker | undefined;
+  private options: WorkerJobOptions = {};
+  private paused = false;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private failure: unknown;
+  private readonly subscriptions = new Map<number, Subscription>();
+  private nextId = 1;
+  private lagWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly pipeline: Pipeline | (() => Pipeline),
+    private readonly defaults: WorkerJobOptions,
+  ) {}
+
+  async start(options: WorkerJobOptions): Promise<{ persist: boolean; restored: boolean }> {
+    if (this.job) throw new RivuletError("INVALID_ARGUMENT", "the job has started already");
+    const o = (this.options = { ...this.defaults, ...options });
+    const persist = o.persist ?? true;
+    let state: StateStore;
+    if (persist) {
+      const idb = await IndexedDbBroker.open({
+        ...(o.database ? { name: o.database } : {}),
+        ...(o.retention ? { retention: o.retention } : {}),
+      });
+      this.broker = idb;
+      this.memory = idb.memory;
+      state = new IndexedDbStateStore(idb);
+    } else {
+      const m = new MemoryBroker();
+      this.broker = m;
+      this.memory = m;
+      state = new MemoryStateStore();
+    }
+    for (const [topic, partitions] of Object.entries(o.topics ?? {}))
+      await this.broker.createTopic(topic, { partitions });
+    const pipeline = typeof this.pipeline === "function" ? this.pipeline() : this.pipeline;
+    this.job = await run(pipeline, {
+      ...o.run,
+      broker: this.broker,
+      state,
+      manual: true,
+      ...(o.group ? { group: o.group } : {}),
+    });
+    const restored =
+      (await this.broker.committed(this.job.group, Object.keys(o.topics ?? {})[0] ?? "")).length > 0;
+    this.loop = this.run();
+    return { persist, restored };
+  }
+
+  async produce(topic: string, c: RecordColumns): Promise<number> {
+    const broker = this.started();
+    await this.underLag();
+    const records: ProduceRecord[] = new Array(c.values.length);
+    for (let i = 0; i < c.values.length; i++) {
+      const r: ProduceRecord = { value: c.values[i] };
+      const key = c.keys?.[i];
+      if (key !== undefined && key !== null) r.key = key;
+      const ts = c.timestamps?.[i];
+      if (ts !== undefined) r.timestamp = ts;
+      const h = c.headers?.[i];
+      if (h !== undefined) r.headers = h;
+      const p = c.partitions?.[i];
+      if (p !== undefined) r.partition = p;
+      records[i] = r;
+    }
+    await broker.produce(topic, records);
+    this.wake?.();
+    return records.length;
+  }
+
+  async subscribe(
+    topic: string,
+    from: "beginning" | "end",
+    onBatch: (batch: TopicBatch) => void,
+  ): Promise<number> {
+    const memory = this.memory!;
+    this.started();
+    const id = this.nextId++;
+    const consumer = await memory.consumer({
+      group: `rivulet-subscription-${id}-${Math.random()}`,
+      topics: [topic],
+    });
+    await consumer.poll({ maxRecords: 0 }); // takes its assignment
+    if (from === "end") memory.endOffsets(topic).forEach((o, p) => consumer.seek(topic, p, o));
+    this.subscriptions.set(id, { topic, consumer, onBatch });
+    await this.deliver();
+    return id;
+  }
+
+  async unsubscribe(id: number): Promise<void> {
+    const s = this.subscriptions.get(id);
+    this.subscriptions.delete(id);
+    await s?.consumer.close();
+  }
+
+  async records(topic: string) {
+    return this.memory!.records(topic);
+  }
+
+  async metrics() {
+    return this.started(true).metrics();
+  }
+
+  async checkpoint(): Promise<void> {
+    await this.started(true).checkpoint();
+  }
+
+  async query(key: string | number) {
+    return this.started(true).query(key);
+  }
+
+  async pause(): Promise<void> {
+    this.paused = true;
+  }
+
+  async resume(): Promise<void> {
+    this.paused = false;
+    this.wake?.();
+  }
+
+  async step(): Promise<number> {
+    const { records } = await this.started(true).runFor({ maxRecords: this.options.run?.maxBatch ?? 1000 });
+    await this.deliver();
+    return records;
+  }
+
+  async drain(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+    await this.started(true).drain();
+    await this.deliver();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+    await this.started(true).stop();
+  }
+
+  /** The slice loop: process, commit, hand outputs to the page; wait when idle or paused. */
+  private async run(): Promise<void> {
+    const job = this.job!;
+    const slice = this.options.sliceMs ?? 50;
+    try {
+      while (!this.stopped) {
+        if (this.paused) {
+          await this.idle(60_000);
+          continue;
+        }
+        const { records, caughtUp } = await job.runFor({ maxMs: slice });
+        await this.deliver();
+        this.releaseLag();
+        // Caught up: wait for input (processing-time timers and idle timeouts need a turn now and then).
+        if (caughtUp && records === 0) await this.idle(this.options.run?.pollInterval ?? 200);
+        else await new Promise((r) => setTimeout(r, 0));
+      }
+    } catch (e) {
+      this.failure = e;
+      this.releaseLag();
+    }
+  }
+
+  private idle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = undefined;
+        done();
+      };
+    });
+  }
+
+  /** New records of subscribed topics, a batch per partition, to the page. */
+  private async deliver(): Promise<void> {
+    for (const s of this.subscriptions.values())
+      for (;;) {
+        const batches = await s.consumer.poll({ maxRecords: 10_000 });
+        let n = 0;
+        for (const b of batches) {
+          const len = b.end - b.start;
+          if (len === 0) continue;
+          n += len;
+          const at = <T>(col: ArrayLike<T> | undefined, fill: T): T[] => {
+            const out: T[] = new Array(len);
+            for (let i = 0; i < len; i++) out[i] = col === undefined ? fill : col[b.start + i]!;
+            return out;
+          };
+          s.onBatch({
+            topic: b.topic,
+            partition: b.partition,
+            offsets: Array.from({ length: len }, (_, i) =>
+              b.offsets ? b.offsets[b.start + i]! : b.firstOffset + i,
+            ),
+            values: at(b.values, undefined as unknown),
+            timestamps: at(b.timestamps, 0),
+            keys: at(b.keys, null),
+            headers: at<import("../../core/index.js").Headers | undefined>(b.headers, undefined),
+          });
+        }
+        if (n === 0) break;
+      }
+  }
+
+  /** Back-pressure: waits while the job is more than `maxLag` records behind its input. */
+  private async underLag(): Promise<void> {
+    const max = this.options.maxLag ?? 100_000;
+    while (!this.failure && !this.stopped && this.lag() > max)
+      await new Promise<void>((r) => this.lagWaiters.push(r));
+  }
+
+  private lag(): number {
+    if (!this.job) return 0;
+    return this.job.metrics().partitions.reduce((n, p) => n + p.lag, 0);
+  }
+
+  private releaseLag(): void {
+    const ws = this.lagWaiters;
+    this.lagWaiters = [];
+    for (const w of ws) w();
+  }
+
+  private started(): typeof this.broker & object;
+  private started(job: true): Job;
+  private started(job?: true): unknown {
+    if (this.failure) throw this.failure;
+    if (!this.job || !this.broker)
+      throw new RivuletError("INVALID_ARGUMENT", "the job has not started: call start() first");
+    return job ? this.job : this.broker;
+  }
+}
+
+/**
+ * In a module Web Worker: runs `pipeline` (imported by the worker module itself: functions never
+ * cross threads) and answers the page's handle ({@link startWorker}) through Comlink.
+ *
+ * @example
+ * // job.worker.ts
+ * import { exposeJob } from "rivulet/browser";
+ * import { perMinute } from "./pipeline.js";
+ * exposeJob(perMinute, { topics: { clicks: 1 } });
+ */
+export function exposeJob(pipeline: Pipeline | (() => Pipeline), options: WorkerJobOptions = {}): void {
+  registerErrorTransfer(transferHandlers);
+  expose(new WorkerJob(pipeline, options));
+}
