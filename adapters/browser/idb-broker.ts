@@ -270,9 +270,10 @@ export class IndexedDbBroker implements Broker {
       const starts = this.memory.dropBefore(topic, cut);
       await this.io(`applying the retention of topic "${topic}"`, async () => {
         const t = this.db.transaction("records", "readwrite");
-        starts.forEach(
-          (start, p) => void t.store.delete(IDBKeyRange.bound([topic, p, 0], [topic, p, start], false, true)),
-        );
+        starts.forEach((start, p) => {
+          if (start > 0)
+            void t.store.delete(IDBKeyRange.bound([topic, p, 0], [topic, p, start], false, true));
+        });
         await t.done;
       });
     }

@@ -94,3 +94,73 @@ describe("a job in a Web Worker", () => {
     expect((await b.metrics()).records.in).toBe(80); // only what came after a's last commit
   });
 });
+
+describe("crashes: a terminated worker, a new one on the same IndexedDB", () => {
+  it("terminated at random points, again and again: the final output is the uninterrupted one, exactly", async () => {
+    const database = db();
+    const input = clicks(0, 3_000);
+    const first = await start({ database, sliceMs: 5 });
+    await first.produce("clicks", input);
+    let rnd = 7;
+    const next = () => {
+      rnd = (rnd * 1_103_515_245 + 12_345) % 2 ** 31;
+      return rnd / 2 ** 31;
+    };
+    let job = first;
+    const reads: number[] = [];
+    for (let crash = 0; crash < 6; crash++) {
+      await new Promise((r) => setTimeout(r, 5 + next() * 40));
+      reads.push((await job.metrics()).records.in);
+      job.terminate(); // mid-slice, mid-commit, wherever it is
+      job = await start({ database, sliceMs: 5 });
+    }
+    await job.drain();
+    const got = await job.records(DEFAULT_TOPICS.perMinute);
+    expect(rows(got)).toEqual(await oracle(input)); // no loss, no duplicate
+    expect(new Set(got.map((r) => r.offset)).size).toBe(got.length);
+    // The crashes did land mid-run (some jobs had read part of the input, none all of it before the end).
+    expect(
+      reads.some((n) => n > 0 && n < input.length),
+      String(reads),
+    ).toBe(true);
+  }, 60_000);
+});
+
+describe("bad input and failures reach the page as clear errors; nothing committed is lost", () => {
+  it("a malformed record goes to the dead-letter topic with its reason", async () => {
+    const job = await start({ persist: false });
+    await job.produce("clicks", [
+      { key: "u1", value: "{not json", timestamp: 1 },
+      { key: "u1", value: { userId: "u1", kind: "click", ts: 5 }, timestamp: 5 },
+    ]);
+    await job.drain();
+    const [dead] = await job.records("rivulet-dlq");
+    expect(dead!.headers).toMatchObject({
+      "rivulet.error.stage": "deserialize",
+      "rivulet.error.reason": "SyntaxError: value is not valid JSON",
+    });
+    expect((await job.metrics()).records).toMatchObject({ in: 2, deadLettered: 1, aggregated: 1 });
+  });
+
+  it("a pipeline module that throws at import: startWorker rejects, saying so", async () => {
+    await expect(
+      startWorker(new URL("./fixtures/throws-at-import.worker.ts", import.meta.url)),
+    ).rejects.toMatchObject({
+      _tag: "RivuletError",
+      message: expect.stringMatching(/the job's worker failed: .*this pipeline module is broken/),
+    });
+  });
+
+  it("a user function that throws fails the job; the page gets a UserFunctionError naming the step", async () => {
+    const job = await startWorker(new URL("./fixtures/failing.worker.ts", import.meta.url));
+    handles.push(job);
+    await job.produce("numbers", [{ value: { n: 1 } }, { value: { n: 13 } }]);
+    const e = await job.drain().then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toMatchObject({ name: "UserFunctionError", code: "USER_FUNCTION", step: "step 2 (map)" });
+    expect((e as Error).message).toMatch(/RangeError: unlucky number/);
+    await expect(job.metrics()).rejects.toMatchObject({ code: "USER_FUNCTION" });
+  });
+});

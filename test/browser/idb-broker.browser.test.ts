@@ -1,0 +1,105 @@
+// IndexedDbBroker and IndexedDbStateStore on the page's own IndexedDB.
+import { run } from "rivulet";
+import { IndexedDbBroker, IndexedDbStateStore } from "rivulet/browser";
+import { afterEach, describe, expect, it } from "vitest";
+
+const db = () => `rivulet-idb-${Math.random().toString(36).slice(2)}`;
+const opened: IndexedDbBroker[] = [];
+afterEach(() => {
+  for (const b of opened.splice(0)) b.close();
+});
+const open = async (name: string, retention?: Record<string, { maxRecords?: number }>) => {
+  const b = await IndexedDbBroker.open(retention ? { name, retention } : { name });
+  opened.push(b);
+  return b;
+};
+
+describe("IndexedDbBroker", () => {
+  it("keeps topics, records (keys, headers, timestamps, offsets) and committed offsets across opens", async () => {
+    const name = db();
+    const a = await open(name);
+    await a.createTopic("t", { partitions: 2 });
+    await a.produce("t", [
+      { key: "k1", value: { n: 1 }, timestamp: 10, headers: { h: "x" } },
+      { key: "k2", value: new Map([["m", 1]]), timestamp: 20 },
+      { value: "no key", timestamp: 30, partition: 1 },
+    ]);
+    await a.commit({
+      records: [],
+      offsets: { group: "g", positions: [{ topic: "t", partition: 0, offset: 1, metadata: "g-1" }] },
+    });
+    const before = await a.records("t");
+    a.close();
+    const b = await open(name);
+    expect(await b.records("t")).toEqual(before);
+    expect(await b.committed("g", "t")).toEqual([{ topic: "t", partition: 0, offset: 1, metadata: "g-1" }]);
+    expect((await b.records<Map<string, number>>("t")).find((r) => r.key === "k2")!.value.get("m")).toBe(1);
+  });
+
+  it("retention keeps at most maxRecords per partition (whole chunks), in memory and in the database", async () => {
+    const name = db();
+    const a = await open(name, { t: { maxRecords: 300 } });
+    await a.createTopic("t");
+    for (let i = 0; i < 10; i++)
+      await a.produce(
+        "t",
+        Array.from({ length: 100 }, (_, j) => ({ value: i * 100 + j, timestamp: 1 })),
+      );
+    await new Promise((r) => setTimeout(r, 1_100)); // retention runs at most once a second
+    await a.produce("t", [{ value: 1000, timestamp: 1 }]);
+    const held = await a.records<number>("t");
+    expect(held.length).toBeLessThan(1001);
+    expect(held.at(-1)!.value).toBe(1000);
+    a.close();
+    const b = await open(name, { t: { maxRecords: 300 } });
+    expect(await b.records("t")).toEqual(held);
+    await b.produce("t", [{ value: 1001, timestamp: 1 }]);
+    expect((await b.records<number>("t")).at(-1)).toMatchObject({ value: 1001, offset: 1001 });
+  });
+
+  it("a commit of outputs, offsets and state is one transaction: a failure (quota exceeded) leaves none of it", async () => {
+    const name = db();
+    const broker = await open(name);
+    await broker.createTopic("in");
+    const state = new IndexedDbStateStore(broker);
+    expect(state.commitsWith(broker)).toBe(true);
+    const { Pipeline, count } = await import("rivulet");
+    const p = Pipeline.source<{ k: string }>("in", { timestamp: () => 1 })
+      .keyBy((e) => e.k)
+      .aggregate(count())
+      .to("out");
+    await broker.produce("in", [{ value: { k: "a" } }, { value: { k: "a" } }]);
+    const job = await run(p, { broker, state, group: "g", manual: true });
+    expect(job.metrics().protocol).toBe("in-commit");
+    await job.flush();
+    const committed = await broker.records("out");
+    expect(committed.map((r) => (r.value as { value: number }).value)).toEqual([1, 2]);
+    // The next commit hits a full quota at its first write.
+    await broker.produce("in", [{ value: { k: "a" } }]);
+    const put = IDBObjectStore.prototype.put;
+    IDBObjectStore.prototype.put = function (this: IDBObjectStore) {
+      throw new DOMException("the quota has been exceeded", "QuotaExceededError");
+    } as typeof put;
+    try {
+      await expect(job.flush()).rejects.toMatchObject({
+        code: "STATE",
+        message: expect.stringMatching(/storage quota for this site is exceeded.*retention.*persist: false/),
+      });
+    } finally {
+      IDBObjectStore.prototype.put = put;
+    }
+    broker.close();
+    // Reopened: exactly what was committed before, its checkpoint and offsets with it.
+    const again = await open(name);
+    expect(await again.records("out")).toEqual(committed);
+    expect((await again.committed("g", "in")).map((c) => c.offset)).toEqual([2]);
+    const restarted = await run(p, {
+      broker: again,
+      state: new IndexedDbStateStore(again),
+      group: "g",
+      manual: true,
+    });
+    await restarted.flush();
+    expect((await again.records("out")).map((r) => (r.value as { value: number }).value)).toEqual([1, 2, 3]);
+  });
+});
