@@ -117,7 +117,10 @@ class WorkerJob implements WorkerJobApi {
       topics: [topic],
     });
     await consumer.poll({ maxRecords: 0 }); // takes its assignment
-    if (from === "end") memory.endOffsets(topic).forEach((o, p) => consumer.seek(topic, p, o));
+    if (from === "end")
+      memory.endOffsets(topic).forEach((o, p) => {
+        consumer.seek(topic, p, o);
+      });
     this.subscriptions.set(id, { topic, consumer, onBatch });
     await this.deliver();
     return id;

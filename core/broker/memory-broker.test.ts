@@ -122,7 +122,10 @@ describe("MemoryBroker retention", () => {
   it("drops whole chunks below an offset; readers below the log start read from it", async () => {
     const b = new MemoryBroker();
     b.createTopicSync("t", { partitions: 1 });
-    b.produceSync("t", Array.from({ length: 1000 }, (_, i) => ({ value: i })));
+    b.produceSync(
+      "t",
+      Array.from({ length: 1000 }, (_, i) => ({ value: i })),
+    );
     const c = await b.consumer({ group: "g", topics: ["t"] });
     const first = await c.poll({ maxRecords: 10 });
     expect(first[0]!.firstOffset).toBe(0);

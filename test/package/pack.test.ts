@@ -29,7 +29,7 @@ const NODE_ENTRIES: Record<string, string[]> = {
 };
 
 /** Entries that must bundle for a browser (and edge runtimes) without node:*, kafkajs or tsx. */
-const BROWSER_ENTRIES = ["rivulet", "rivulet/testing", "rivulet/edge"];
+const BROWSER_ENTRIES = ["rivulet", "rivulet/testing", "rivulet/edge", "rivulet/browser"];
 
 const NPM_FLAGS = ["--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"];
 

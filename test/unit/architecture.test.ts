@@ -29,6 +29,7 @@ function code(src: string): string {
 
 const coreFiles = files(join(root, "core")).filter((f) => !f.includes(`${join("core", "demo")}`));
 const edgeFiles = files(join(root, "adapters", "edge"));
+const browserFiles = files(join(root, "adapters", "browser"));
 
 describe("core is runtime-agnostic", () => {
   it.each(coreFiles.map((f) => [relative(root, f), f]))(
@@ -85,6 +86,33 @@ describe("the edge adapter runs wherever fetch does", () => {
       join(root, "node_modules", ".bin", "tsc"),
       ["-p", join(root, "tsconfig.edge.json"), "--noEmit"],
       { cwd: root, stdio: "pipe" },
+    );
+  }, 120_000);
+});
+
+describe("the browser adapter needs nothing of Node", () => {
+  it.each(browserFiles.map((f) => [relative(root, f), f]))(
+    "%s imports no node:*, Kafka client or Node adapter",
+    (_, f) => {
+      const src = stripComments(readFileSync(f, "utf8"));
+      const imports = [
+        ...src.matchAll(/(?:import|export)[^;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g),
+      ].map((m) => m[1] ?? m[2]!);
+      for (const spec of imports)
+        expect(spec, `${relative(root, f)} imports ${spec}`).not.toMatch(
+          /^node:|adapters\/node|^(kafkajs|hono|fs|path|os|child_process|net|http|tsx)(\/|$)/,
+        );
+    },
+  );
+
+  it("typechecks against ES and the DOM's types", () => {
+    execFileSync(
+      join(root, "node_modules", ".bin", "tsc"),
+      ["-p", join(root, "tsconfig.browser.json"), "--noEmit"],
+      {
+        cwd: root,
+        stdio: "pipe",
+      },
     );
   }, 120_000);
 });
