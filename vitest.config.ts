@@ -42,6 +42,7 @@ export default defineConfig({
           // Conformance rows that need a real runtime run in that runtime's project.
           exclude: [
             "**/*.kafka.test.ts",
+            "**/*.browser.test.ts",
             "**/node_modules/**",
             "test/conformance/kafka.test.ts",
             "test/conformance/edge.test.ts",
@@ -88,7 +89,11 @@ export default defineConfig({
           name: "browser",
           // core's own suite, unchanged, in real Chromium: proves the engine needs no Node; and
           // rivulet/browser's (Web Workers, IndexedDB).
-          include: ["core/**/*.test.ts", "test/browser/**/*.browser.test.ts"],
+          include: [
+            "core/**/*.test.ts",
+            "test/browser/**/*.browser.test.ts",
+            "test/conformance/**/*.browser.test.ts",
+          ],
           exclude: ["core/**/*.node.test.ts"],
           browser: {
             enabled: true,
