@@ -44,6 +44,11 @@ export interface WorkerJobOptions {
   maxLag?: number;
   /** Further run options (dead-letter topic, error policy, batch size ...). */
   run?: Omit<RunOptions, "broker" | "state" | "manual" | "group">;
+  /**
+   * Anything structured clone carries, handed to the worker module's pipeline factory
+   * (`exposeJob((params) => ...)`): e.g. which example to run, or a pipeline's source text.
+   */
+  params?: unknown;
 }
 
 /** What the worker answers (through Comlink); the page's handle wraps it. */

@@ -16,6 +16,9 @@ import { IndexedDbBroker } from "./idb-broker.js";
 import { IndexedDbStateStore } from "./idb-state-store.js";
 import type { RecordColumns, TopicBatch, WorkerJobApi, WorkerJobOptions } from "./protocol.js";
 
+/** A pipeline, or what makes it from the page's `params` (at `start`; it may be async). */
+export type PipelineSource = Pipeline | ((params: unknown) => Pipeline | Promise<Pipeline>);
+
 interface Subscription {
   readonly topic: string;
   readonly consumer: Consumer;
@@ -44,7 +47,7 @@ class WorkerJob implements WorkerJobApi {
   private lagWaiters: (() => void)[] = [];
 
   constructor(
-    private readonly pipeline: Pipeline | (() => Pipeline),
+    private readonly pipeline: PipelineSource,
     private readonly defaults: WorkerJobOptions,
   ) {}
 
@@ -69,7 +72,7 @@ class WorkerJob implements WorkerJobApi {
     }
     for (const [topic, partitions] of Object.entries(o.topics ?? {}))
       await this.broker.createTopic(topic, { partitions });
-    const pipeline = typeof this.pipeline === "function" ? this.pipeline() : this.pipeline;
+    const pipeline = typeof this.pipeline === "function" ? await this.pipeline(o.params) : this.pipeline;
     this.job = await run(pipeline, {
       ...o.run,
       broker: this.broker,
@@ -276,7 +279,8 @@ class WorkerJob implements WorkerJobApi {
 
 /**
  * In a module Web Worker: runs `pipeline` (imported by the worker module itself: functions never
- * cross threads) and answers the page's handle ({@link startWorker}) through Comlink.
+ * cross threads), or the pipeline a factory makes from the page's `params`, and answers the
+ * page's handle ({@link startWorker}) through Comlink.
  *
  * @example
  * // job.worker.ts
@@ -284,7 +288,7 @@ class WorkerJob implements WorkerJobApi {
  * import { perMinute } from "./pipeline.js";
  * exposeJob(perMinute, { topics: { clicks: 1 } });
  */
-export function exposeJob(pipeline: Pipeline | (() => Pipeline), options: WorkerJobOptions = {}): void {
+export function exposeJob(pipeline: PipelineSource, options: WorkerJobOptions = {}): void {
   registerErrorTransfer(transferHandlers);
   expose(new WorkerJob(pipeline, options));
 }
