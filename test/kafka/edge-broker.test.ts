@@ -1,0 +1,77 @@
+// RestProxyBroker against Rivulet's REST proxy (a real process, with a token and a short consumer
+// instance timeout) on the real broker: what a long-lived edge job meets besides faults.
+import { run } from "rivulet";
+import { KeyValueStateStore, memoryStorage, RestProxyBroker } from "rivulet/edge";
+import { KafkaBroker } from "rivulet/node";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { readTopic, uniq } from "./kafka-helpers.js";
+import { type ProxyProcess, startProxy } from "./rest-proxy-helpers.js";
+
+const bootstrap = inject("kafkaBootstrap");
+const TOKEN = "edge-broker-test-token-0123";
+let proxy: ProxyProcess;
+let kafka: KafkaBroker;
+
+beforeAll(async () => {
+  proxy = await startProxy(bootstrap, ["--token", TOKEN, "--instance-timeout", "1500", "--rate-limit", "0"]);
+  kafka = new KafkaBroker({ brokers: [bootstrap], clientId: "edge-broker-test" });
+});
+afterAll(async () => {
+  await kafka?.close();
+  await proxy?.stop();
+});
+
+describe("RestProxyBroker on Rivulet's REST proxy", () => {
+  it("a consumer instance the proxy expired while the job was idle is made again: nothing lost, nothing read twice", async () => {
+    const input = uniq("edge-in");
+    const output = uniq("edge-out");
+    for (const t of [input, output, "rivulet-dlq"]) await kafka.createTopic(t, { partitions: 2 });
+    const values = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        topic: input,
+        key: `k${(from + i) % 3}`,
+        value: { n: from + i },
+      }));
+    await kafka.commit({ records: values(0, 40) });
+    const broker = new RestProxyBroker({ url: proxy.url, token: TOKEN, fetchTimeout: 100 });
+    const { Pipeline } = await import("rivulet");
+    const p = Pipeline.source<{ n: number }>(input, { timestamp: () => 1 })
+      .map((v) => ({ doubled: v.n * 2 }))
+      .to(output);
+    const job = await run(p, {
+      broker,
+      state: new KeyValueStateStore(memoryStorage()),
+      group: uniq("g"),
+      manual: true,
+    });
+    expect(await job.runFor({ maxMs: 10_000 })).toMatchObject({ records: 40, caughtUp: true });
+    // Idle past the proxy's instance timeout: its consumer instance is gone.
+    await new Promise((r) => setTimeout(r, 3_000));
+    await kafka.commit({ records: values(40, 20) });
+    expect(await job.runFor({ maxMs: 10_000 })).toMatchObject({ records: 20, caughtUp: true });
+    await job.stop();
+    await broker.close();
+    const out = await readTopic(bootstrap, output, { min: 60 });
+    const doubled = out
+      .map((r) => (JSON.parse(r.value!) as { doubled: number }).doubled)
+      .sort((a, b) => a - b);
+    expect(doubled).toEqual(Array.from({ length: 60 }, (_, i) => i * 2));
+  }, 60_000);
+
+  it("the caller's own mistakes are clear, non-retriable errors at once", async () => {
+    const started = Date.now();
+    const wrong = new RestProxyBroker({ url: proxy.url, token: "not-the-token-at-all-xx" });
+    await expect(wrong.partitions("anything")).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+      retriable: false,
+      message: expect.stringMatching(/answered 401/),
+    });
+    const broker = new RestProxyBroker({ url: proxy.url, token: TOKEN });
+    expect(await broker.partitions(uniq("missing"))).toBeUndefined();
+    await expect(
+      broker.commit({ records: [{ topic: uniq("missing"), key: null, value: 1 }] }),
+    ).rejects.toMatchObject({ code: "UNKNOWN_TOPIC", retriable: false });
+    await expect(broker.createTopic(uniq("new"))).rejects.toThrow(/a REST proxy cannot create topics/);
+    expect(Date.now() - started).toBeLessThan(5_000); // no retries of any of these
+  });
+});
