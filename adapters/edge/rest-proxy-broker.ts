@@ -22,6 +22,13 @@ export interface RestProxyBrokerOptions extends RestClientOptions {
   fetchTimeout?: number;
   /** Most bytes a fetch asks for (default 4 MiB). */
   fetchBytes?: number;
+  /**
+   * How long fetches must stay empty after a consumer is sought back to the job's positions
+   * before a gap up to the end offsets counts as transaction markers, not records still to come
+   * (ms, default 1000): a just-sought or re-made instance may answer empty before its first read
+   * from Kafka returns.
+   */
+  settleMs?: number;
 }
 
 const BINARY = "application/vnd.kafka.binary.v2+json";
@@ -96,6 +103,7 @@ export class RestProxyBroker implements Broker {
     const c = new RestProxyConsumer(this, options.group, partitions, {
       fetchTimeout: this.options.fetchTimeout ?? 500,
       fetchBytes: this.options.fetchBytes ?? 4 * 1024 * 1024,
+      settleMs: this.options.settleMs ?? 1_000,
       onClose: (x) => {
         if (this.consumers.get(options.group) === x) this.consumers.delete(options.group);
       },

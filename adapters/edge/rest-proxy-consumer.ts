@@ -46,11 +46,14 @@ export class RestProxyConsumer implements Consumer {
   private empty = 0;
   /**
    * Positions short of their end offset after empty fetches: the gap may be only transaction
-   * markers (a proxy never hands those out) or records the instance has not fetched yet. The
-   * instance is then sought to every position and fetched once more: empty again, the gap is
-   * markers (`verified`).
+   * markers (a proxy never hands those out) or records the instance has not fetched yet (a new
+   * or just-sought instance may answer empty before its first fetch from Kafka returns). The
+   * instance is then sought to every position (`reseek`), and fetches that stay empty for
+   * `settleMs` after that seek (`verifying`) show the gap is markers (`verified`), until an end
+   * offset moves.
    */
   private reseek = false;
+  private verifying: number | undefined;
   private verified = false;
   private closed = false;
 
@@ -61,6 +64,7 @@ export class RestProxyConsumer implements Consumer {
     private readonly tuning: {
       fetchTimeout: number;
       fetchBytes: number;
+      settleMs: number;
       onClose: (c: RestProxyConsumer) => void;
     },
   ) {}
@@ -143,6 +147,7 @@ export class RestProxyConsumer implements Consumer {
     this.buffered.delete(key);
     this.empty = 0;
     this.verified = false;
+    this.verifying = undefined;
   }
 
   wait(timeoutMs: number): Promise<void> {
@@ -173,10 +178,10 @@ export class RestProxyConsumer implements Consumer {
 
   /** One fetch into the buffers; after any failure the instance is sought back first. */
   private async fetch(): Promise<void> {
-    const sought = this.reseek;
-    if (sought) {
+    if (this.reseek) {
       this.reseek = false;
       await this.seekInstance(true);
+      this.verifying = Date.now();
     } else if (this.unsought.size > 0) await this.seekInstance();
     const { fetchTimeout, fetchBytes } = this.tuning;
     const records = await this.instanceCall<FetchedRecord[]>(
@@ -219,18 +224,26 @@ export class RestProxyConsumer implements Consumer {
     if (taken > 0) {
       this.empty = 0;
       this.verified = false;
+      this.verifying = undefined;
     } else {
       this.empty++;
-      if (sought) this.verified = true;
+      if (this.verifying !== undefined && Date.now() - this.verifying >= this.tuning.settleMs) {
+        this.verifying = undefined;
+        this.verified = true;
+      }
       if (this.empty >= 2) {
         await this.refreshEnds();
-        if (!this.verified && this.behind()) this.reseek = true;
+        if (!this.verified && this.verifying === undefined && this.behind()) this.reseek = true;
       }
     }
   }
 
+  /** End offsets now; one that moved voids what an earlier verification showed. */
   private async refreshEnds(): Promise<void> {
-    for (const [k, v] of await this.broker.endOffsets(this.partitions)) this.ends.set(k, v);
+    for (const [k, v] of await this.broker.endOffsets(this.partitions)) {
+      if (this.ends.get(k) !== v) this.verified = false;
+      this.ends.set(k, v);
+    }
   }
 
   /** Tells the instance the job's positions (all known ones, or the ones not yet told). */

@@ -169,6 +169,15 @@ export class KafkaChangelogStore implements StateStore {
    */
   private async readToEnd(wanted: ReadonlyMap<string, string>): Promise<void> {
     const topic = this.requireTopic();
+    try {
+      await this.readToEndOf(topic, wanted);
+    } catch (e) {
+      // KafkaJS's own errors become Rivulet's, retriable when transient (a leader moving).
+      throw brokerError(`reading changelog "${topic}"`, e);
+    }
+  }
+
+  private async readToEndOf(topic: string, wanted: ReadonlyMap<string, string>): Promise<void> {
     const offsets = await this.admin!.fetchTopicOffsets(topic);
     // Read up to the last stable offset as it is now: a transaction left open by a process that
     // died holds the end back until it times out, and what a restore needs was committed before.
