@@ -81,6 +81,8 @@ export {
 } from "./pipeline/plan.js";
 export type { CheckpointStats, CommitProtocol, Guarantee } from "./runtime/checkpointer.js";
 export type { ErrorPolicy } from "./runtime/context.js";
+export { describePipeline, type PlanDescription, type PlanStep } from "./runtime/describe.js";
+export type { OperatorWatermark } from "./runtime/executor.js";
 export {
   Job,
   type JobMetrics,

@@ -12,6 +12,7 @@ const base: JobMetrics = {
   windowsFired: 3,
   produced: { "clicks-per-minute": 3, 'we"ird\\topic\n': 1 },
   watermark: 1_700_000_000_000,
+  operators: [],
   partitions: [
     {
       topic: "clicks",

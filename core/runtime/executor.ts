@@ -110,6 +110,17 @@ export interface RestorePolicy {
   allowNonRestoredState?: boolean;
 }
 
+/** An event-time operator's watermark, as `JobMetrics.operators` reports it. */
+export interface OperatorWatermark {
+  /** The operator id (`Plan.id`). */
+  id: string;
+  label: string;
+  /** Its input watermark: the minimum over the non-idle partitions upstream of it. */
+  watermark: number;
+  /** The partition number of its task (`per-partition` tasks). */
+  task?: number;
+}
+
 /** What `Executor.deserialize` returns for a record it dead-lettered. */
 const REJECTED = Symbol("rejected");
 
@@ -602,6 +613,15 @@ export class Executor {
     let w = POS;
     for (const v of this.views) if (v.wm < w) w = v.wm;
     return this.views.length ? w : NEG;
+  }
+
+  /** Each timed operator's watermark, upstream first. */
+  operators(): OperatorWatermark[] {
+    return this.timed.map((op) => {
+      const o: OperatorWatermark = { id: op.id, label: this.labels.get(op.id) ?? op.id, watermark: op.wm };
+      if (this.task !== undefined) o.task = this.task;
+      return o;
+    });
   }
 
   private advanced(input: Input, old: number): boolean {

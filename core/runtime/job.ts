@@ -8,6 +8,7 @@ import type { Key, TopicPartition } from "../types.js";
 import { Checkpointer, type CommitProtocol, type Guarantee } from "./checkpointer.js";
 import { compile } from "./compile.js";
 import { type Counters, type ErrorPolicy, RuntimeContext } from "./context.js";
+import type { OperatorWatermark } from "./executor.js";
 import { type RetryOptions, retrying } from "./retry.js";
 import { createTasks, type TaskMode, type Tasks } from "./tasks.js";
 
@@ -94,6 +95,11 @@ export interface JobMetrics {
   produced: Record<string, number>;
   /** The job's event-time progress: the smallest watermark over its operators' inputs. */
   watermark: number;
+  /**
+   * Each event-time operator's (window, process, join) watermark, upstream first; one per task
+   * with `per-partition` tasks.
+   */
+  operators: OperatorWatermark[];
   partitions: PartitionMetrics[];
   checkpoints: {
     count: number;
@@ -417,6 +423,7 @@ export class Job {
       windowsFired,
       produced,
       watermark: this.exec.watermark(),
+      operators: this.exec.operators(),
       partitions: [...this.exec.partitions.values()].map((p) => ({
         topic: p.topic,
         partition: p.partition,

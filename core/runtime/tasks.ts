@@ -4,7 +4,13 @@ import type { PlanNode } from "../pipeline/plan.js";
 import type { Key, TopicPartition } from "../types.js";
 import { inputsOf, type Plan } from "./compile.js";
 import type { RuntimeContext } from "./context.js";
-import { Executor, type PartitionState, type RestorePolicy, type SectionSnapshot } from "./executor.js";
+import {
+  Executor,
+  type OperatorWatermark,
+  type PartitionState,
+  type RestorePolicy,
+  type SectionSnapshot,
+} from "./executor.js";
 
 /**
  * How a job divides its work. `shared` (the default, Flink's model): one set of operators for
@@ -33,6 +39,8 @@ export interface Tasks {
   nextProcessingDeadline(): number;
   endOfInput(upTo?: number): void;
   watermark(): number;
+  /** Each event-time operator's watermark (per task with `per-partition` tasks). */
+  operators(): OperatorWatermark[];
   ownedSections(): Set<number>;
   snapshotSections(seq: number): { sections: Map<number, SectionSnapshot> };
   restoreSections(snaps: readonly SectionSnapshot[], policy?: RestorePolicy): void;
@@ -119,6 +127,10 @@ export class PartitionTasks implements Tasks {
     let w = Number.POSITIVE_INFINITY;
     for (const t of this.tasks.values()) w = Math.min(w, t.watermark());
     return this.tasks.size > 0 ? w : Number.NEGATIVE_INFINITY;
+  }
+
+  operators(): OperatorWatermark[] {
+    return [...this.tasks.values()].flatMap((t) => t.operators());
   }
 
   ownedSections(): Set<number> {
