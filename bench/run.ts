@@ -8,6 +8,7 @@
  *            --cpu=K  --out=bench/results  --same-process (every query in one process, as before)
  *            --no-kafka (skip the Kafka part)  --kafka-events=N  --kafka-rounds=N (best of, default 2)
  *            --no-edge (skip the edge part)  --edge-events=N  --edge-rounds=N (best of, default 2)
+ *            --no-browser (skip the browser part)
  *
  * It re-runs itself under `taskset -c K` (one core for everything, V8's GC threads included) with
  * --expose-gc (heap measurements, a clean heap before each timed run) and a large heap. Each path
@@ -23,7 +24,10 @@
  * reason. Then the edge part (bench/edge.ts), in a child process the same way: q1 through Rivulet's
  * Kafka REST proxy (RestProxyBroker against a raw loop over the same REST calls), the proxy's
  * produce and fetch against KafkaJS, and the added latency of a push through the example worker in
- * workerd; its own broker and proxy, null figures and the reason if they cannot start. Writes
+ * workerd; its own broker and proxy, null figures and the reason if they cannot start. Then the
+ * browser part (bench/browser.ts, in real Chromium, not pinned: the page and its worker are two
+ * threads): clicks-per-minute fed from the page through Comlink against the same pipeline on data
+ * already in the worker, in memory and on IndexedDB, and a checkpoint of 100K keys. Writes
  * bench/results/latest.json and chart.svg; bench/README.md says what each number means.
  */
 import { spawnSync } from "node:child_process";
@@ -33,6 +37,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { count, type Job, Pipeline, run, tumbling } from "../core/index.js";
 import { generateNexmark, MemoryBroker, type NexmarkConfig, type NexmarkEvent } from "../core/testing.js";
+import type { BrowserBenchResult } from "./browser.js";
 import type { EdgeBenchResult, EdgeRun } from "./edge.js";
 import { type KafkaBenchResult, type KafkaRun, kafkaBench } from "./kafka.js";
 import { NexmarkGeneratorBroker } from "./nexmark/generator-broker.js";
@@ -426,6 +431,62 @@ function edgePart(quick: boolean): EdgeSection {
     return none(`the edge child process failed (${r.error?.message ?? r.signal ?? `exit ${r.status}`})`);
   if ("error" in out) return none(out.error);
   return { ...out.ok, targets: EDGE_TARGETS };
+}
+
+/** Issue 12's browser targets: fed through Comlink / on data already in the worker; checkpoint time. */
+const BROWSER_TARGETS = { fed_vs_preloaded: 0.7, checkpoint_100k_ms: 250 };
+
+type BrowserSection =
+  | (BrowserBenchResult & { targets: typeof BROWSER_TARGETS })
+  | { error: string; targets: typeof BROWSER_TARGETS };
+
+/** The browser part (bench/browser.ts) in a child process; a failure is recorded with its reason. */
+function browserPart(): BrowserSection {
+  const none = (error: string): BrowserSection => ({ error, targets: BROWSER_TARGETS });
+  if (flag("no-browser")) return none("skipped (--no-browser)");
+  console.log(
+    "browser: clicks-per-minute in a Web Worker in Chromium, fed from the page and preloaded (progress below)...",
+  );
+  const r = reexec(["--child=browser"], false, false);
+  const last = String(r.stdout ?? "")
+    .trim()
+    .split("\n")
+    .pop();
+  let out: { ok: BrowserBenchResult } | { error: string } | undefined;
+  try {
+    out = last ? JSON.parse(last) : undefined;
+  } catch {}
+  if (!out || r.status !== 0)
+    return none(`the browser child process failed (${r.error?.message ?? r.signal ?? `exit ${r.status}`})`);
+  if ("error" in out) return none(out.error);
+  return { ...out.ok, targets: BROWSER_TARGETS };
+}
+
+function browserTable(b: BrowserSection): string {
+  if ("error" in b) return `browser: no figures: ${b.error}`;
+  const rows: string[][] = [];
+  for (const [name, pair] of [
+    ["memory", b.memory],
+    ["indexeddb", b.indexeddb],
+  ] as const) {
+    if (!pair) continue;
+    rows.push([`${name}: preloaded (data already in the worker)`, fmt(pair.preloaded_eps), "-", ""]);
+    rows.push([
+      `${name}: fed from the page through Comlink`,
+      fmt(pair.fed_eps),
+      fmtRatio(pair.fed_vs_preloaded),
+      `>= ${BROWSER_TARGETS.fed_vs_preloaded}`,
+    ]);
+  }
+  const head = ["browser: clicks-per-minute", "events/s", "ratio", "target"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (c: string[]) =>
+    c.map((x, i) => (i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join("  ");
+  const cp = b.checkpoint;
+  const cpLine = cp
+    ? `checkpoint of ${fmt(cp.indexeddb.keys)} keys: IndexedDB min ${cp.indexeddb.min_ms} ms, median ${cp.indexeddb.median_ms} ms (target <= ${BROWSER_TARGETS.checkpoint_100k_ms}); in memory ${cp.memory.median_ms} ms`
+    : "checkpoint: not measured";
+  return [line(head), ...rows.map(line), cpLine, `Chromium ${b.chromium}`].join("\n");
 }
 
 function edgeTable(e: EdgeSection): string {
@@ -864,6 +925,7 @@ async function main(): Promise<void> {
   const rssInput = child([`--child=rss`, `--n=${rssN}`]) as Record<string, number>;
   const kafka = kafkaPart(quick);
   const edge = edgePart(quick);
+  const browser = browserPart();
 
   const json = {
     date: new Date().toISOString(),
@@ -883,6 +945,7 @@ async function main(): Promise<void> {
     },
     kafka,
     edge,
+    browser,
     memory: {
       window_state_bytes_per_key: Math.round(ws.engine!),
       window_state_bytes_per_key_string_keys: Math.round(wsString.engine!),
@@ -906,6 +969,7 @@ async function main(): Promise<void> {
   );
   console.log(`\n${kafkaTable(kafka)}`);
   console.log(`\n${edgeTable(edge)}`);
+  console.log(`\n${browserTable(browser)}`);
   const outDir = option("out") ?? join(here, "results");
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, "latest.json"), `${JSON.stringify(json, null, 2)}\n`);
@@ -946,6 +1010,19 @@ async function childMain(kind: string): Promise<void> {
       line = JSON.stringify({
         ok: await edgeBench({ events: Number(option("n")), quick: flag("quick"), rounds }),
       });
+    } catch (e) {
+      console.error(e);
+      line = JSON.stringify({ error: e instanceof Error ? e.message.split("\n")[0] : String(e) });
+    }
+    console.log(line);
+    return;
+  }
+  if (kind === "browser") {
+    // Always a JSON line: the figures, or why there are none. playwright-core loads here only.
+    let line: string;
+    try {
+      const { browserBench } = await import("./browser.js");
+      line = JSON.stringify({ ok: await browserBench({ quick: flag("quick") }) });
     } catch (e) {
       console.error(e);
       line = JSON.stringify({ error: e instanceof Error ? e.message.split("\n")[0] : String(e) });
