@@ -23,6 +23,6 @@ export {
 } from "./idb-broker.js";
 export { IndexedDbStateStore } from "./idb-state-store.js";
 export { columns, type StartWorkerOptions, startWorker, type WorkerJobHandle } from "./page.js";
-export type { RecordColumns, TopicBatch, WorkerJobApi, WorkerJobOptions } from "./protocol.js";
+export type { RecordColumns, TopicBatch, TopicInfo, WorkerJobApi, WorkerJobOptions } from "./protocol.js";
 export { type Feed, type FeedOptions, fromEventSource, fromWebSocket } from "./sources.js";
 export { exposeJob, type PipelineSource } from "./worker.js";

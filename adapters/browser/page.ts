@@ -2,12 +2,13 @@ import { proxy, type Remote, transferHandlers, wrap } from "comlink";
 import {
   type Headers,
   type JobMetrics,
+  type PlanDescription,
   type ProduceRecord,
   RivuletError,
   registerErrorTransfer,
   type StoredRecord,
 } from "../../core/index.js";
-import type { RecordColumns, TopicBatch, WorkerJobApi, WorkerJobOptions } from "./protocol.js";
+import type { RecordColumns, TopicBatch, TopicInfo, WorkerJobApi, WorkerJobOptions } from "./protocol.js";
 
 /** The page's handle on a job running in a Web Worker. Plain promises and callbacks: any framework. */
 export interface WorkerJobHandle {
@@ -26,6 +27,12 @@ export interface WorkerJobHandle {
     from?: "beginning" | "end",
   ): Promise<() => Promise<void>>;
   records<V = unknown>(topic: string): Promise<StoredRecord<V>[]>;
+  /** Every topic in the worker: partitions, start and end offsets, the job's committed offsets and lag. */
+  topics(): Promise<TopicInfo[]>;
+  /** Creates a topic in the worker's broker (quietly, when it exists). */
+  createTopic(name: string, partitions?: number): Promise<void>;
+  /** The job's pipeline as plain data: steps, operator ids, sources and outputs. */
+  describe(): Promise<PlanDescription>;
   metrics(): Promise<JobMetrics>;
   checkpoint(): Promise<void>;
   query(key: string | number): Promise<Record<string, unknown>>;
@@ -92,6 +99,9 @@ export async function startWorker(
       return () => call(api.unsubscribe(id));
     },
     records: <V>(topic: string) => call(api.records(topic)) as Promise<StoredRecord<V>[]>,
+    topics: () => call(api.topics()),
+    createTopic: (name, partitions = 1) => call(api.createTopic(name, partitions)),
+    describe: () => call(api.describe()),
     metrics: () => call(api.metrics()),
     checkpoint: () => call(api.checkpoint()),
     query: (key) => call(api.query(key)),

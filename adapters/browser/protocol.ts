@@ -1,4 +1,4 @@
-import type { Headers, JobMetrics, RunOptions, StoredRecord } from "../../core/index.js";
+import type { Headers, JobMetrics, PlanDescription, RunOptions, StoredRecord } from "../../core/index.js";
 import type { Retention } from "./idb-broker.js";
 
 /**
@@ -51,6 +51,18 @@ export interface WorkerJobOptions {
   params?: unknown;
 }
 
+/** A topic of the worker's broker, with where each partition starts and ends and the job's position. */
+export interface TopicInfo {
+  name: string;
+  partitions: number;
+  /** First offset still held, per partition (retention moves it). */
+  startOffsets: number[];
+  /** Next offset to be written, per partition. */
+  endOffsets: number[];
+  /** The job's consumer group: its committed offsets (absent where it has none) and lag, per partition. */
+  group: { name: string; committed: (number | undefined)[]; lag: number[] };
+}
+
 /** What the worker answers (through Comlink); the page's handle wraps it. */
 export interface WorkerJobApi {
   start(options: WorkerJobOptions): Promise<{ persist: boolean; restored: boolean }>;
@@ -58,6 +70,12 @@ export interface WorkerJobApi {
   subscribe(topic: string, from: "beginning" | "end", onBatch: (batch: TopicBatch) => void): Promise<number>;
   unsubscribe(id: number): Promise<void>;
   records(topic: string): Promise<StoredRecord[]>;
+  /** Every topic, sources, outputs and topics created from the page alike. */
+  topics(): Promise<TopicInfo[]>;
+  /** Creates a topic (quietly, when it exists). */
+  createTopic(name: string, partitions: number): Promise<void>;
+  /** The job's pipeline as plain data (`describePipeline`). */
+  describe(): Promise<PlanDescription>;
   metrics(): Promise<JobMetrics>;
   checkpoint(): Promise<void>;
   query(key: string | number): Promise<Record<string, unknown>>;

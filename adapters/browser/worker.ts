@@ -2,9 +2,11 @@ import { expose, transferHandlers } from "comlink";
 import {
   type Broker,
   type Consumer,
+  describePipeline,
   type Job,
   MemoryStateStore,
   type Pipeline,
+  type PlanDescription,
   type ProduceRecord,
   RivuletError,
   registerErrorTransfer,
@@ -14,7 +16,7 @@ import {
 import { MemoryBroker } from "../../core/testing.js";
 import { IndexedDbBroker } from "./idb-broker.js";
 import { IndexedDbStateStore } from "./idb-state-store.js";
-import type { RecordColumns, TopicBatch, WorkerJobApi, WorkerJobOptions } from "./protocol.js";
+import type { RecordColumns, TopicBatch, TopicInfo, WorkerJobApi, WorkerJobOptions } from "./protocol.js";
 
 /** A pipeline, or what makes it from the page's `params` (at `start`; it may be async). */
 export type PipelineSource = Pipeline | ((params: unknown) => Pipeline | Promise<Pipeline>);
@@ -32,6 +34,7 @@ interface Subscription {
  */
 class WorkerJob implements WorkerJobApi {
   private job: Job | undefined;
+  private plan: PlanDescription | undefined;
   private broker:
     | (Broker & { produce(t: string, r: readonly ProduceRecord[]): Promise<unknown> })
     | undefined;
@@ -73,6 +76,7 @@ class WorkerJob implements WorkerJobApi {
     for (const [topic, partitions] of Object.entries(o.topics ?? {}))
       await this.broker.createTopic(topic, { partitions });
     const pipeline = typeof this.pipeline === "function" ? await this.pipeline(o.params) : this.pipeline;
+    this.plan = describePipeline(pipeline, o.group ? { group: o.group } : {});
     this.job = await run(pipeline, {
       ...o.run,
       broker: this.broker,
@@ -137,6 +141,40 @@ class WorkerJob implements WorkerJobApi {
 
   async records(topic: string) {
     return this.memory!.records(topic);
+  }
+
+  async topics(): Promise<TopicInfo[]> {
+    const job = this.started(true);
+    const memory = this.memory!;
+    const out: TopicInfo[] = [];
+    for (const name of memory.listTopics().sort()) {
+      const endOffsets = memory.endOffsets(name);
+      const committed: (number | undefined)[] = endOffsets.map(() => undefined);
+      for (const c of await memory.committed(job.group, name)) committed[c.partition] = c.offset;
+      out.push({
+        name,
+        partitions: endOffsets.length,
+        startOffsets: memory.startOffsets(name),
+        endOffsets,
+        group: {
+          name: job.group,
+          committed,
+          lag: endOffsets.map((end, p) =>
+            committed[p] === undefined ? end : Math.max(0, end - committed[p]!),
+          ),
+        },
+      });
+    }
+    return out;
+  }
+
+  async createTopic(name: string, partitions: number): Promise<void> {
+    await this.started().createTopic(name, { partitions });
+  }
+
+  async describe(): Promise<PlanDescription> {
+    this.started(true);
+    return this.plan!;
   }
 
   async metrics() {

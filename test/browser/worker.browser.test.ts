@@ -95,6 +95,34 @@ describe("a job in a Web Worker", () => {
   });
 });
 
+describe("what a page that manages the worker's topics needs (the playground)", () => {
+  it("topics: every topic with its offsets and the job's lag; createTopic; describe: the plan as data", async () => {
+    const job = await start({ database: db() });
+    const plan = await job.describe();
+    expect(plan.sources).toEqual(["clicks"]);
+    expect(plan.outputs).toContain(DEFAULT_TOPICS.perMinute);
+    expect(plan.steps.find((s) => s.kind === "window")).toMatchObject({ window: "tumbling(60000)" });
+    await job.createTopic("notes", 3);
+    await job.createTopic("notes", 3); // quietly, again
+    await job.produce("notes", [{ key: "k", value: { text: "hi" }, timestamp: 1 }]);
+    await job.pause();
+    await job.produce("clicks", clicks(0, 10));
+    const before = new Map((await job.topics()).map((t) => [t.name, t]));
+    expect(before.get("notes")).toMatchObject({ partitions: 3, startOffsets: [0, 0, 0] });
+    expect(before.get("notes")!.endOffsets.reduce((a, b) => a + b)).toBe(1);
+    const clicksTopic = before.get("clicks")!;
+    expect(clicksTopic.partitions).toBe(2);
+    expect(clicksTopic.group.lag.reduce((a, b) => a + b)).toBe(10); // paused: nothing read yet
+    expect(before.has(DEFAULT_TOPICS.perMinute)).toBe(true); // the job made its outputs
+    await job.resume();
+    await readAll(job, 10);
+    await job.checkpoint();
+    const after = (await job.topics()).find((t) => t.name === "clicks")!;
+    expect(after.group.lag).toEqual([0, 0]);
+    expect(after.group.committed).toEqual(after.endOffsets);
+  });
+});
+
 describe("crashes: a terminated worker, a new one on the same IndexedDB", () => {
   it("terminated at random points, again and again: the final output is the uninterrupted one, exactly", async () => {
     const database = db();
