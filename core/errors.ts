@@ -14,6 +14,8 @@ export type ErrorCode =
   | "STATE"
   /** The group gave this member's partitions to others: its uncommitted work must go. */
   | "PARTITIONS_LOST"
+  /** A bound of `run(..., { limits })` was reached (the record at fault is dead-lettered). */
+  | "LIMIT"
   | "JOB_STOPPED";
 
 export class RivuletError extends Error {

@@ -92,6 +92,8 @@ export {
   type RunOptions,
   run,
 } from "./runtime/job.js";
+export type { Limits } from "./runtime/limits.js";
+export { LimitError } from "./runtime/limits.js";
 export { checkMetricLabels, type MetricLabels, prometheusText } from "./runtime/prometheus.js";
 export type { RetryOptions } from "./runtime/retry.js";
 export type { TaskMode } from "./runtime/tasks.js";

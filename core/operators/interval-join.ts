@@ -1,5 +1,6 @@
 import type { IntervalJoinNode } from "../pipeline/plan.js";
 import { AGGREGATED, LATE, type Push, type RuntimeContext } from "../runtime/context.js";
+import { checkNewKey, checkStateBytes } from "../runtime/limits.js";
 import { Heap, STALE_SLACK } from "../time/heap.js";
 import type { Key } from "../types.js";
 import { bySection, dropKeys, type SectionOf, type TimedOperator } from "./operator.js";
@@ -58,6 +59,7 @@ export class IntervalJoinOperator implements TimedOperator {
   private to = 0;
   private readonly lower: number;
   private readonly upper: number;
+  private readonly label: string;
 
   constructor(
     readonly id: string,
@@ -66,6 +68,7 @@ export class IntervalJoinOperator implements TimedOperator {
     next: Push,
   ) {
     const { lower, upper, fn, label } = node;
+    this.label = label;
     this.lower = lower;
     this.upper = upper;
     const emit = (l: Entry, r: Entry, key: Key) => {
@@ -160,6 +163,13 @@ export class IntervalJoinOperator implements TimedOperator {
   /** Adds a record to its key's buffer, in timestamp order; schedules the buffer's cleanup. */
   private insert(side: Map<Key, KeyBuffer>, left: boolean, key: Key, e: Entry): void {
     const buf = side.get(key);
+    const limits = this.rt.limits;
+    if (buf === undefined && limits.maxKeysPerOperator !== undefined)
+      checkNewKey(limits, `${this.label} (${left ? "left" : "right"} side)`, side.size);
+    if (limits.maxStateBytesPerKey !== undefined) {
+      const held = buf ? buf.entries.slice(buf.head).map((x) => x.value) : [];
+      checkStateBytes(limits, `${this.label} (${left ? "left" : "right"} side)`, [...held, e.value]);
+    }
     if (buf === undefined) {
       const due = this.cleanupTime(left, e.ts);
       side.set(key, { entries: [e], head: 0, due });

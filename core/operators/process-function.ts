@@ -1,5 +1,6 @@
 import type { OutputTag, ProcessContext, ProcessNode, Timers } from "../pipeline/plan.js";
 import { AGGREGATED, type Push, type RuntimeContext } from "../runtime/context.js";
+import { checkNewKey, checkStateBytes } from "../runtime/limits.js";
 import type {
   ListState,
   MapState,
@@ -233,7 +234,11 @@ export class ProcessOperator implements TimedOperator {
       this.row = this.rows.get(this.key);
       this.looked = true;
     }
-    if (this.row === undefined && create) this.rows.set(this.key, (this.row = newRow(this.slots.size)));
+    if (this.row === undefined && create) {
+      const limits = this.rt.limits;
+      if (limits.maxKeysPerOperator !== undefined) checkNewKey(limits, this.node.label, this.rows.size);
+      this.rows.set(this.key, (this.row = newRow(this.slots.size)));
+    }
     return this.row;
   }
 
@@ -269,6 +274,7 @@ export class ProcessOperator implements TimedOperator {
           return v === undefined ? initial : v === UNDEFINED ? undefined : v;
         },
         set: (v: unknown) => {
+          this.checkBytes(i, v);
           this.current(true)![i] = v === undefined ? UNDEFINED : v;
         },
         clear: () => this.clearSlot(i),
@@ -283,7 +289,11 @@ export class ProcessOperator implements TimedOperator {
       };
       return {
         get: (k: unknown) => inner(false)?.get(k),
-        set: (k: unknown, v: unknown) => void inner(true)!.set(k, v),
+        set: (k: unknown, v: unknown) => {
+          if (this.rt.limits.maxStateBytesPerKey !== undefined)
+            this.checkBytes(i, new Map(inner(false)).set(k, v));
+          inner(true)!.set(k, v);
+        },
         has: (k: unknown) => inner(false)?.has(k) ?? false,
         delete: (k: unknown) => {
           const x = inner(false);
@@ -300,17 +310,32 @@ export class ProcessOperator implements TimedOperator {
     return {
       get: () => (this.current(false)?.[i] as unknown[] | undefined) ?? [],
       add: (v: unknown) => {
+        if (this.rt.limits.maxStateBytesPerKey !== undefined)
+          this.checkBytes(i, [...((this.current(false)?.[i] as unknown[] | undefined) ?? []), v]);
         const row = this.current(true)!;
         const l = row[i] as unknown[] | undefined;
         if (l) l.push(v);
         else row[i] = [v];
       },
       update: (vs: readonly unknown[]) => {
+        this.checkBytes(i, vs);
         if (vs.length) this.current(true)![i] = [...vs];
         else this.clearSlot(i);
       },
       clear: () => this.clearSlot(i),
     } satisfies ListState<unknown>;
+  }
+
+  /**
+   * With `limits.maxStateBytesPerKey`: the key's state (every slot of its row) with slot `i` set
+   * to `v` must stay within it, or the write throws (nothing changed).
+   */
+  private checkBytes(i: number, v: unknown): void {
+    const limits = this.rt.limits;
+    if (limits.maxStateBytesPerKey === undefined) return;
+    const row = [...(this.current(false) ?? newRow(this.slots.size))];
+    row[i] = v;
+    checkStateBytes(limits, `${this.node.label} (state of key ${JSON.stringify(this.key)})`, row);
   }
 
   private onTimer(time: number, key: Key, domain: "event" | "processing"): void {

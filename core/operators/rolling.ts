@@ -1,5 +1,6 @@
 import type { RollingNode } from "../pipeline/plan.js";
 import { AGGREGATED, type Push, type RuntimeContext } from "../runtime/context.js";
+import { checkNewKey, checkStateBytes } from "../runtime/limits.js";
 import type { Key } from "../types.js";
 import { bySection, dropKeys, type SectionOf, type StatefulOperator } from "./operator.js";
 import { userFailure } from "./window.js";
@@ -20,17 +21,27 @@ export class RollingOperator implements StatefulOperator {
   ) {
     const agg = node.aggregator;
     const keyed = node.emit === "keyed";
+    const limits = rt.limits;
     this.push = (value, ts, key) => {
       rt.fate |= AGGREGATED;
       let acc = this.accs.get(key);
       let result: unknown;
+      if (acc === undefined && !this.accs.has(key)) {
+        if (limits.maxKeysPerOperator !== undefined) checkNewKey(limits, node.label, this.accs.size);
+        acc = undefined;
+        try {
+          acc = agg.init();
+        } catch (e) {
+          throw userFailure(node.label, e);
+        }
+      }
       try {
-        if (acc === undefined && !this.accs.has(key)) acc = agg.init();
         acc = agg.add(acc, value);
         result = agg.result(acc);
       } catch (e) {
         throw userFailure(node.label, e);
       }
+      if (limits.maxStateBytesPerKey !== undefined) checkStateBytes(limits, node.label, acc);
       this.accs.set(key, acc);
       next(keyed ? { key, value: result } : result, ts, key);
     };

@@ -7,6 +7,7 @@ import {
   type Push,
   type RuntimeContext,
 } from "../runtime/context.js";
+import { checkNewKey, checkStateBytes } from "../runtime/limits.js";
 import { Heap, STALE_SLACK } from "../time/heap.js";
 import type { Key } from "../types.js";
 import { bySection, dropKeys, type SectionOf, type TimedOperator } from "./operator.js";
@@ -77,6 +78,9 @@ export class SessionWindowOperator implements TimedOperator {
     const start = ts;
     const end = ts + this.gap;
     let list = this.sessions.get(key);
+    const limits = rt.limits;
+    if (list === undefined && limits.maxKeysPerOperator !== undefined)
+      checkNewKey(limits, node.label, this.sessions.size);
     let s: Session | undefined;
     try {
       if (list) {
@@ -126,6 +130,7 @@ export class SessionWindowOperator implements TimedOperator {
     } catch (e) {
       throw userFailure(node.label, e);
     }
+    if (limits.maxStateBytesPerKey !== undefined) checkStateBytes(limits, node.label, s.acc);
     rt.fate |= AGGREGATED;
     // Within the allowed lateness of a session that has already fired: fire again now.
     if (s.end - 1 <= this.wm) this.fire(key, s);

@@ -1,5 +1,6 @@
 import type { WindowJoinNode } from "../pipeline/plan.js";
 import { AGGREGATED, LATE, type Push, type RuntimeContext } from "../runtime/context.js";
+import { checkNewKey, checkStateBytes } from "../runtime/limits.js";
 import { windowStart } from "../time/windows.js";
 import type { Key } from "../types.js";
 import { bySection, dropKeys, type SectionOf, sortKeys, type TimedOperator } from "./operator.js";
@@ -69,6 +70,11 @@ export class WindowJoinOperator implements TimedOperator {
       if (b === undefined) cache[k] = b = this.byStart.get(start) ?? this.open(start, end);
       const m = b[side];
       const list = m.get(key);
+      const limits = this.rt.limits;
+      if (list === undefined && limits.maxKeysPerOperator !== undefined)
+        checkNewKey(limits, `${this.node.label} (${side} side)`, m.size);
+      if (limits.maxStateBytesPerKey !== undefined)
+        checkStateBytes(limits, `${this.node.label} (${side} side)`, [...(list ?? []), value]);
       if (list) list.push(value);
       else m.set(key, [value]);
       added = true;

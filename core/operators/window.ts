@@ -1,6 +1,7 @@
-import { UserFunctionError } from "../errors.js";
+import { isRivuletError, type RivuletError, UserFunctionError } from "../errors.js";
 import type { WindowNode } from "../pipeline/plan.js";
 import { AGGREGATED, keyString, LATE, type Push, type RuntimeContext } from "../runtime/context.js";
+import { checkNewKey, checkStateBytes } from "../runtime/limits.js";
 import { windowStart } from "../time/windows.js";
 import type { Key } from "../types.js";
 import { bySection, type SectionOf, sortedKeys, type TimedOperator } from "./operator.js";
@@ -54,6 +55,7 @@ export class WindowOperator implements TimedOperator {
     const { size, slide, node, rt } = this;
     const lateness = node.allowedLateness;
     const agg = node.aggregator;
+    const limits = rt.limits;
     // Records come mostly in order: the latest window start and its buckets (the windows of
     // that slide, newest first) are cached, so the common record needs no `%` and no lookup by
     // start (an epoch-ms double) until event time moves on to the next slide.
@@ -74,13 +76,17 @@ export class WindowOperator implements TimedOperator {
       const accs = b.accs;
       let acc = accs.get(key);
       const known = acc !== undefined || accs.has(key);
-      if (!known) acc = agg.init();
+      if (!known) {
+        if (limits.maxKeysPerOperator !== undefined) checkNewKey(limits, node.label, accs.size);
+        acc = agg.init();
+      }
       let next: unknown;
       try {
         next = agg.add(acc, value);
       } catch (e) {
         throw userFailure(node.label, e);
       }
+      if (limits.maxStateBytesPerKey !== undefined) checkStateBytes(limits, node.label, next);
       // An accumulator mutated in place is already in the map.
       if (!known || next !== acc) accs.set(key, next);
       added = true;
@@ -233,6 +239,8 @@ export class WindowOperator implements TimedOperator {
   }
 }
 
-export function userFailure(step: string, e: unknown): UserFunctionError {
+export function userFailure(step: string, e: unknown): RivuletError {
+  // A limit reached inside a user function (a state write) is the limit's error, not the function's.
+  if (isRivuletError(e) && e.code === "LIMIT") return e;
   return new UserFunctionError(step, e);
 }

@@ -2,6 +2,7 @@ import { ID_HEADER, OutputBuffer, offsetAt, type PartitionBatch, recordAt } from
 import { describe, isRivuletError, UserFunctionError } from "../errors.js";
 import type { Clock } from "../time/clock.js";
 import type { Headers, Key, StoredRecord } from "../types.js";
+import type { Limits } from "./limits.js";
 
 /** Pushes one record (value, event time, key) into an operator. The hot path: no allocation. */
 export type Push = (value: any, timestamp: number, key: any) => void;
@@ -78,6 +79,8 @@ export class RuntimeContext {
     readonly clock: Clock,
     readonly onError: ErrorPolicy,
     readonly deadLetterTopic: string,
+    /** Bounds of `run(..., { limits })`; operators check the ones that apply to them. */
+    readonly limits: Limits = {},
   ) {}
 
   /** The outputs made from here on belong to firing `origin` (undefined: to records again). */
@@ -167,20 +170,27 @@ export class RuntimeContext {
    */
   userError(e: unknown, context?: { key: Key; timestamp: number; what: string }): void {
     const err = isRivuletError(e) ? e : new UserFunctionError("a user function", e);
-    if (this.onError === "fail" || err.code !== "USER_FUNCTION") throw err;
-    const step = (err as UserFunctionError).step;
-    const reason = describe((err as UserFunctionError).cause ?? err);
+    // A limit reached is bad input, whatever the policy: the record goes, with the limit's reason.
+    const limit = err.code === "LIMIT";
+    if (!limit && (this.onError === "fail" || err.code !== "USER_FUNCTION")) throw err;
+    const step = limit ? undefined : (err as UserFunctionError).step;
+    const reason = limit ? err.message : describe((err as UserFunctionError).cause ?? err);
     const current = context ? undefined : this.current();
     if (current) {
-      this.deadLetter(current, "process", reason, step);
+      this.deadLetter(current, limit ? "limit" : "process", reason, step);
       return;
     }
+    const headers: Headers = {
+      "rivulet.error.stage": limit ? "limit" : "fire",
+      "rivulet.error.reason": reason,
+    };
+    if (step) headers["rivulet.error.step"] = step;
     this.write(
       this.deadLetterTopic,
       context ? keyString(context.key) : null,
       context ? { key: context.key, timestamp: context.timestamp, what: context.what } : null,
       context?.timestamp ?? this.clock.now(),
-      { "rivulet.error.stage": "fire", "rivulet.error.reason": reason, "rivulet.error.step": step },
+      headers,
     );
   }
 

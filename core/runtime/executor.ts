@@ -28,6 +28,7 @@ import {
   type Push,
   type RuntimeContext,
 } from "./context.js";
+import { valueBytes } from "./limits.js";
 
 const NEG = Number.NEGATIVE_INFINITY;
 const POS = Number.POSITIVE_INFINITY;
@@ -446,6 +447,7 @@ export class Executor {
     const timestamps = b.timestamps;
     const end = b.end;
     let maxTs = input.maxTs;
+    const maxBytes = rt.limits.maxRecordBytes;
     // The common fates are counted here and added to the job's counters once per batch (or when
     // a record throws out of the chain); the rare ones go straight to them.
     let seen = 0;
@@ -458,6 +460,16 @@ export class Executor {
         rt.fate = 0;
         seen++;
         let value = values[i];
+        if (maxBytes !== undefined && valueBytes(value) > maxBytes) {
+          this.rt.deadLetter(
+            recordAt(b, i),
+            "limit",
+            `a record of ${valueBytes(value)} bytes: limits.maxRecordBytes is ${maxBytes}`,
+            src.label,
+          );
+          this.rt.counters.deadLettered++;
+          continue;
+        }
         if (!json || typeof value !== "object" || value instanceof Uint8Array) {
           value = this.deserialize(deserialize, b, i, src.label);
           if (value === REJECTED) continue;

@@ -9,6 +9,7 @@ import { Checkpointer, type CommitProtocol, type Guarantee } from "./checkpointe
 import { compile } from "./compile.js";
 import { type Counters, type ErrorPolicy, RuntimeContext } from "./context.js";
 import type { OperatorWatermark } from "./executor.js";
+import { checkLimits, type Limits, valueBytes } from "./limits.js";
 import { type RetryOptions, retrying } from "./retry.js";
 import { createTasks, type TaskMode, type Tasks } from "./tasks.js";
 
@@ -54,6 +55,8 @@ export interface RunOptions {
   manual?: boolean;
   /** Retries of broker and state store calls that fail transiently (see {@link RetryOptions}). */
   retry?: RetryOptions;
+  /** Bounds on record size, batch bytes, keys per operator, state per key (see {@link Limits}). */
+  limits?: Limits;
   /**
    * Drop checkpointed state of operators the pipeline no longer has, instead of failing the
    * restore (Flink's `--allowNonRestoredState`). Default false.
@@ -167,6 +170,7 @@ export class Job {
       this.clock,
       options.onError ?? "fail",
       options.deadLetterTopic ?? "rivulet-dlq",
+      checkLimits(options.limits),
     );
     this.tasks = options.tasks ?? options.broker.defaultTasks ?? "shared";
     this.checkpoints = new Checkpointer(options.broker, options.state, this.group, options.retry, {
@@ -511,11 +515,22 @@ export class Job {
     const batches = await retrying("polling", () => consumer.poll({ maxRecords }), this.options.retry);
     const now = this.clock.now();
     let n = 0;
+    const maxBytes = this.rt.limits.maxBatchBytes;
+    let bytes = 0;
     for (const b of batches) {
       const part = this.exec.partitions.get(`${b.topic}\u0000${b.partition}`);
       if (!part) continue;
       part.highWatermark = b.highWatermark;
-      const end = Math.min(b.end, b.start + Math.max(0, limit - n));
+      let end = Math.min(b.end, b.start + Math.max(0, limit - n));
+      if (maxBytes !== undefined)
+        // Within the poll's byte budget (at least one record of the poll): the rest is read again.
+        for (let i = b.start; i < end; i++) {
+          bytes += valueBytes(b.values[i]);
+          if (bytes > maxBytes && (n > 0 || i > b.start)) {
+            end = i;
+            break;
+          }
+        }
       if (end < b.end) consumer.seek(b.topic, b.partition, offsetAt(b, end));
       if (end <= b.start) continue;
       this.exec.process(part, end === b.end ? b : { ...b, end }, now);
