@@ -127,6 +127,36 @@ describe("edgeApp refuses bad requests with a JSON error and writes nothing", ()
     expect(await ok.json()).toEqual({ accepted: 0, deadLettered: 0, written: 0 });
   });
 
+  it("a rate limit per client address: beyond the burst 429 with Retry-After, before auth; others unaffected", async () => {
+    const limited = edgeApp(() => ({
+      auth: { token: TOKEN },
+      proxy,
+      rateLimit: { requestsPerSecond: 0.5, burst: 3 },
+    }));
+    const from = (ip: string, token = TOKEN) =>
+      limited.fetch(
+        new Request("http://edge.test/metrics", {
+          headers: { authorization: `Bearer ${token}`, "cf-connecting-ip": ip },
+        }),
+      );
+    // No job configured: an authenticated /metrics is 404; a wrong token 401; both count.
+    expect((await from("10.0.0.1")).status).toBe(404);
+    expect((await from("10.0.0.1", "guessing-a-token-0000")).status).toBe(401);
+    expect((await from("10.0.0.1")).status).toBe(404);
+    const refused = await from("10.0.0.1");
+    await expectError(refused.clone(), 429, "TOO_MANY_REQUESTS", /try again in 2 s/);
+    expect(refused.headers.get("retry-after")).toBe("2");
+    expect((await from("10.0.0.2")).status).toBe(404);
+    // Health is never limited (load balancers poll it).
+    expect(
+      (
+        await limited.fetch(
+          new Request("http://edge.test/health", { headers: { "cf-connecting-ip": "10.0.0.1" } }),
+        )
+      ).status,
+    ).toBe(200);
+  });
+
   it("a misconfigured app (a short token) answers 500 naming the problem, health still 200", async () => {
     const weak = edgeApp(() => ({ auth: { token: "short" }, proxy }));
     expect((await weak.fetch(new Request("http://x/health"))).status).toBe(200);

@@ -17,6 +17,7 @@ import { MemoryBroker } from "../../core/testing.js";
 import { authMiddleware, type EdgeAuth, errorBody } from "./auth.js";
 import type { EdgeJobOptions, JobRunner } from "./job-runner.js";
 import { deadLetter, type Invalid, outgoing, type PushedRecord, parseBody, recordProblem } from "./push.js";
+import { clientOf, type EdgeRateLimit, TokenBuckets } from "./rate-limit.js";
 import { RestProxyBroker, type RestProxyBrokerOptions } from "./rest-proxy-broker.js";
 
 /** Where an app's pull, state and metrics requests go: a job runner in this isolate, or a Durable Object. */
@@ -39,6 +40,12 @@ export interface EdgeConfig {
   bodyLimit?: number;
   /** CORS for browser clients; off unless given. */
   cors?: { origin: string | readonly string[] };
+  /**
+   * Requests per client (its address as the platform gives it), per isolate: beyond it, 429 with
+   * `Retry-After`; checked before authentication, so guessing tokens is slowed too. Off unless
+   * given (see {@link EdgeRateLimit}).
+   */
+  rateLimit?: EdgeRateLimit;
   push?: {
     /** A malformed record refuses the whole request (`reject`, default) or goes to the dead-letter topic. */
     onInvalid?: "reject" | "dead-letter";
@@ -109,6 +116,28 @@ export function edgeApp<Env extends object = Record<string, unknown>>(
     await next();
   });
   hono.get("/health", (c) => c.json({ status: "ok" }));
+  const limiters = new Map<string, TokenBuckets>();
+  hono.use("*", async (c, next) => {
+    const limit = c.get("config").rateLimit;
+    if (limit === undefined) return next();
+    const id = `${limit.requestsPerSecond}/${limit.burst}`;
+    let buckets = limiters.get(id);
+    if (!buckets) {
+      try {
+        buckets = new TokenBuckets(limit);
+      } catch (e) {
+        return c.json(errorBody("MISCONFIGURED", (e as Error).message), 500);
+      }
+      if (limiters.size > 16) limiters.clear();
+      limiters.set(id, buckets);
+    }
+    const wait = buckets.take(clientOf(c.req.raw.headers));
+    if (wait > 0) {
+      c.header("Retry-After", String(wait));
+      return c.json(errorBody("TOO_MANY_REQUESTS", `too many requests: try again in ${wait} s`), 429);
+    }
+    await next();
+  });
   hono.use("*", async (c, next) =>
     bodyLimit({
       maxSize: c.get("config").bodyLimit ?? 1024 * 1024,

@@ -44,4 +44,5 @@ export {
   memoryStorage,
 } from "./kv-state-store.js";
 export type { PushedRecord } from "./push.js";
+export type { EdgeRateLimit } from "./rate-limit.js";
 export { RestProxyBroker, type RestProxyBrokerOptions } from "./rest-proxy-broker.js";
