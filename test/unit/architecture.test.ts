@@ -142,3 +142,40 @@ describe("static checks", () => {
     }
   }, 120_000);
 });
+
+describe("each entry point imports only the packages SECURITY.md lists for it", () => {
+  /** Bare package names a directory's sources import (statically or dynamically). */
+  const packagesOf = (dir: string) => {
+    const out = new Set<string>();
+    for (const f of files(join(root, dir))) {
+      const src = stripComments(readFileSync(f, "utf8"));
+      for (const m of src.matchAll(
+        /(?:import|export)[^;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g,
+      )) {
+        const spec = m[1] ?? m[2]!;
+        // Relative paths, Node's built-ins, and the package itself (the edge example's imports).
+        if (spec.startsWith(".") || spec.startsWith("node:") || /^rivulet(\/|$)/.test(spec)) continue;
+        const parts = spec.split("/");
+        out.add(spec.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]!);
+      }
+    }
+    return [...out].sort();
+  };
+  const table = readFileSync(join(root, "SECURITY.md"), "utf8")
+    .split("\n")
+    .filter((l) => /^\| `rivulet/.test(l));
+  const listed = (entry: string) =>
+    table
+      .filter((l) => l.split("|")[1]!.includes(`\`${entry}\``))
+      .flatMap((l) => [...l.split("|")[2]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!))
+      .sort();
+
+  it.each([
+    ["rivulet", "core"],
+    ["rivulet/edge", "adapters/edge"],
+    ["rivulet/browser", "adapters/browser"],
+    ["rivulet/node", "adapters/node"],
+  ])("%s (%s)", (entry, dir) => {
+    expect(packagesOf(dir)).toEqual(listed(entry));
+  });
+});
