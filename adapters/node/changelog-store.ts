@@ -32,6 +32,8 @@ export interface ChangelogStoreOptions {
  * const broker = new KafkaBroker({ brokers: ["127.0.0.1:9092"] });
  * const state = new KafkaChangelogStore({ brokers: ["127.0.0.1:9092"] });
  * await run(pipeline, { broker, state, group: "clicks" });
+ * // A secured cluster: the config is KafkaJS's, `sasl` and `ssl` reach every client it makes.
+ * new KafkaChangelogStore({ brokers, sasl: { mechanism: "scram-sha-512", username, password }, ssl: true });
  */
 export class KafkaChangelogStore implements StateStore {
   private readonly kafka: Kafka;

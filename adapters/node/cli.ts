@@ -31,6 +31,13 @@ import {
   topicNameProblem,
 } from "../../core/index.js";
 import { FileStateStore } from "./file-state-store.js";
+import {
+  KAFKA_SECURITY_OPTIONS,
+  type KafkaSecurity,
+  kafkaSecurity,
+  kafkaSecurityUsage,
+  UsageError,
+} from "./kafka-security-flags.js";
 import { type MetricsServer, serveMetrics } from "./metrics.js";
 
 const USAGE = `Usage: rivulet <command> [options]
@@ -98,6 +105,8 @@ Options:
                               rewritten in place, else 5000; 0 turns it off)
   -h, --help                  show this help
 
+Kafka security (every client of the job: consumers, producer, admin, --state kafka):
+${kafkaSecurityUsage(30)}
 Output topics that do not exist are created with the partition count of the first source.
 The status line (stderr) shows records/s in and out, total lag, the watermark and the age of
 the last checkpoint.
@@ -105,6 +114,8 @@ the last checkpoint.
 Example:
   rivulet run pipelines/clicks.ts perMinute --brokers 127.0.0.1:9092 --group clicks \\
     --state-dir .rivulet/clicks --metrics-port 9464
+  RIVULET_SASL_PASSWORD=... rivulet run pipelines/clicks.ts --brokers kafka:9094 --group clicks \\
+    --sasl-mechanism scram-sha-256 --sasl-username clicks --tls-ca ca.pem
 `;
 
 /** Where the CLI writes; tests pass their own. */
@@ -113,6 +124,8 @@ export interface CliIo {
   stderr: { write(text: string): unknown; isTTY?: boolean; columns?: number };
   /** Base for relative paths (default `process.cwd()`). */
   cwd?: string;
+  /** Environment the SASL password is read from (default `process.env`). */
+  env?: NodeJS.ProcessEnv;
   /** Subscribes to the shutdown signals; returns an unsubscribe (default: SIGINT and SIGTERM). */
   onSignal?: (handler: (signal: string) => void) => () => void;
 }
@@ -137,10 +150,8 @@ interface RunCommand {
   metricsHost: string;
   clientId: string;
   statusInterval: number | undefined;
+  security: KafkaSecurity;
 }
-
-/** A usage problem: printed with a pointer to the help, exit code 2. */
-class UsageError extends Error {}
 
 const START_TIMEOUT_MS = 30_000;
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -171,7 +182,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   }
   let cmd: RunCommand;
   try {
-    cmd = parseRun(rest);
+    cmd = parseRun(rest, { env: io.env ?? process.env, cwd: io.cwd ?? process.cwd() });
   } catch (e) {
     if (e instanceof UsageError) return usageError(io, e.message, undefined);
     throw e;
@@ -186,7 +197,7 @@ function usageError(io: CliIo, message: string, usage: string | undefined): numb
 }
 
 /** Parses and validates the arguments of `rivulet run` (throws UsageError). */
-function parseRun(args: readonly string[]): RunCommand {
+function parseRun(args: readonly string[], where: { env: NodeJS.ProcessEnv; cwd: string }): RunCommand {
   let parsed: ReturnType<typeof parseRunArgs>;
   try {
     parsed = parseRunArgs(args);
@@ -226,6 +237,7 @@ function parseRun(args: readonly string[]): RunCommand {
   if (tasks !== undefined && tasks !== "shared" && tasks !== "per-partition")
     throw new UsageError(`--tasks must be shared or per-partition, got "${tasks}"`);
   if (v["client-id"] === "") throw new UsageError("--client-id must not be empty");
+  const security = kafkaSecurity(v, where);
   return {
     module,
     exportName,
@@ -243,6 +255,7 @@ function parseRun(args: readonly string[]): RunCommand {
     metricsHost: v["metrics-host"] ?? "127.0.0.1",
     clientId: v["client-id"] ?? "rivulet",
     statusInterval: integer("--status-interval", v["status-interval"], 0, 2 ** 31),
+    security,
   };
 }
 
@@ -266,6 +279,7 @@ function parseRunArgs(args: readonly string[]) {
       "metrics-host": { type: "string" },
       "client-id": { type: "string" },
       "status-interval": { type: "string" },
+      ...KAFKA_SECURITY_OPTIONS,
     },
   });
 }
@@ -301,6 +315,7 @@ async function runCommand(cmd: RunCommand, io: CliIo): Promise<number> {
       return 1;
     }
 
+    for (const warning of cmd.security.warnings) out.say(`rivulet: warning: ${warning}`);
     const reachable = await firstReachable(cmd.brokers, CONNECT_TIMEOUT_MS);
     if (reachable !== true) {
       out.say(`rivulet: cannot reach Kafka at ${reachable}`);
@@ -312,6 +327,7 @@ async function runCommand(cmd: RunCommand, io: CliIo): Promise<number> {
       brokers: cmd.brokers,
       clientId: cmd.clientId,
       guarantee: cmd.guarantee,
+      ...cmd.security.config,
     });
     let closeState: (() => Promise<void>) | undefined;
     try {
@@ -319,7 +335,11 @@ async function runCommand(cmd: RunCommand, io: CliIo): Promise<number> {
       if (cmd.stateDir !== undefined) options.state = new FileStateStore(resolvePath(cwd, cmd.stateDir));
       if (cmd.kafkaState) {
         const { KafkaChangelogStore } = await import("./changelog-store.js");
-        const store = new KafkaChangelogStore({ brokers: cmd.brokers, clientId: `${cmd.clientId}-state` });
+        const store = new KafkaChangelogStore({
+          brokers: cmd.brokers,
+          clientId: `${cmd.clientId}-state`,
+          ...cmd.security.config,
+        });
         options.state = store;
         closeState = () => store.close();
       }
@@ -348,7 +368,9 @@ async function runCommand(cmd: RunCommand, io: CliIo): Promise<number> {
       }
       const { job } = started;
       out.say(
-        `rivulet: running ${cmd.module} ${chosen.name} as group "${cmd.group}" on ${cmd.brokers.join(",")} (${cmd.guarantee}; state: ${
+        `rivulet: running ${cmd.module} ${chosen.name} as group "${cmd.group}" on ${cmd.brokers.join(",")}${
+          cmd.security.summary === "" ? "" : ` with ${cmd.security.summary}`
+        } (${cmd.guarantee}; state: ${
           cmd.kafkaState
             ? `changelog topic ${cmd.group}-changelog`
             : cmd.stateDir === undefined

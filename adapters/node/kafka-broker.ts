@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type {
   Admin,
+  KafkaConfig,
   logCreator,
   Message,
   PartitionOffset,
@@ -49,6 +50,13 @@ export interface KafkaBrokerOptions {
   sessionTimeout?: number;
   /** Consumer group heartbeat interval (ms, default 3 000). */
   heartbeatInterval?: number;
+  /**
+   * SASL authentication of every client it makes (producers, consumers, admin), as KafkaJS takes
+   * it: `{ mechanism: "scram-sha-256", username, password }` (also `plain`, `scram-sha-512`, ...).
+   */
+  sasl?: KafkaConfig["sasl"];
+  /** TLS for every client it makes: `true` (the system's CAs) or Node's TLS options (`ca`, `cert`, `key`). */
+  ssl?: KafkaConfig["ssl"];
 }
 
 const LEVELS: Record<KafkaLogLevel, KafkaLogLevels> = {
@@ -76,6 +84,8 @@ const CLIENT_RETRY: RetryOptions = { initialRetryTime: 100, maxRetryTime: 2_000,
  * import { KafkaBroker } from "rivulet/node";
  * const broker = new KafkaBroker({ brokers: ["localhost:9092"], clientId: "clicks" });
  * const job = await run(perMinute, { broker, group: "clicks-per-minute" });
+ * // A secured cluster: SASL/SCRAM over TLS.
+ * new KafkaBroker({ brokers: ["kafka:9094"], sasl: { mechanism: "scram-sha-256", username, password }, ssl: { ca } });
  * // ...
  * await job.stop();
  * await broker.close();
@@ -121,6 +131,8 @@ export class KafkaBroker implements Broker {
       retry: CLIENT_RETRY,
       logLevel: LEVELS[options.logLevel ?? "error"],
       logCreator: quietRetries,
+      ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
+      ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
     });
   }
 

@@ -24,6 +24,10 @@ export interface RestProxyOptions {
   brokers?: readonly string[];
   /** A whole KafkaJS config (SSL, SASL, ...) instead of `brokers`. */
   kafka?: KafkaConfig;
+  /** SASL authentication to Kafka, with `brokers` (e.g. `{ mechanism: "scram-sha-256", username, password }`). */
+  sasl?: KafkaConfig["sasl"];
+  /** TLS to Kafka, with `brokers`: `true` (the system's CAs) or Node's TLS options (`ca`, `cert`, `key`). */
+  ssl?: KafkaConfig["ssl"];
   /** The bearer token clients must send; with none (and no `tokens`), no auth (local use). */
   token?: string;
   /** Several accepted bearer tokens (e.g. while rotating one). */
@@ -97,6 +101,8 @@ export function restProxy(options: RestProxyOptions): RestProxy {
   const clientOptions: ConstructorParameters<typeof KafkaClients>[0] = {};
   if (options.brokers !== undefined) clientOptions.brokers = options.brokers;
   if (options.kafka !== undefined) clientOptions.kafka = options.kafka;
+  if (options.sasl !== undefined) clientOptions.sasl = options.sasl;
+  if (options.ssl !== undefined) clientOptions.ssl = options.ssl;
   if (options.clientId !== undefined) clientOptions.clientId = options.clientId;
   if (options.logLevel !== undefined) clientOptions.logLevel = options.logLevel;
   const clients = new KafkaClients(clientOptions);

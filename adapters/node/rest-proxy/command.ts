@@ -11,6 +11,13 @@
 import { parseArgs } from "node:util";
 import { describeError, isRivuletError } from "../../../core/index.js";
 import type { CliIo } from "../cli.js";
+import {
+  KAFKA_SECURITY_OPTIONS,
+  type KafkaSecurity,
+  kafkaSecurity,
+  kafkaSecurityUsage,
+  UsageError,
+} from "../kafka-security-flags.js";
 
 export const PROXY_USAGE = `Usage: rivulet proxy --brokers <host:port,...> --port <n> [options]
 
@@ -34,13 +41,15 @@ Options:
   --log-level <level>       KafkaJS logs: nothing, error, warn (default), info, debug
   -h, --help                show this help
 
+Kafka security (the proxy's clients: producer, admin, every consumer instance):
+${kafkaSecurityUsage(28)}
 Prints the proxy's URL on stdout once it listens.
 
 Example:
   rivulet proxy --brokers 127.0.0.1:9092 --port 8082 --token "$PROXY_TOKEN"
+  RIVULET_SASL_PASSWORD=... rivulet proxy --brokers kafka:9094 --port 8082 --token "$PROXY_TOKEN" \\
+    --sasl-mechanism scram-sha-512 --sasl-username proxy --tls
 `;
-
-class UsageError extends Error {}
 
 interface ProxyCommand {
   brokers: string[];
@@ -54,6 +63,7 @@ interface ProxyCommand {
   baseUrl: string | undefined;
   clientId: string | undefined;
   logLevel: "nothing" | "error" | "warn" | "info" | "debug" | undefined;
+  security: KafkaSecurity;
 }
 
 function integer(flag: string, raw: string | undefined, min: number, max: number): number | undefined {
@@ -64,7 +74,7 @@ function integer(flag: string, raw: string | undefined, min: number, max: number
   return n;
 }
 
-function parse(args: readonly string[], env: NodeJS.ProcessEnv): ProxyCommand {
+function parse(args: readonly string[], env: NodeJS.ProcessEnv, cwd: string): ProxyCommand {
   let parsed: ReturnType<typeof parseProxyArgs>;
   try {
     parsed = parseProxyArgs(args);
@@ -96,6 +106,7 @@ function parse(args: readonly string[], env: NodeJS.ProcessEnv): ProxyCommand {
     throw new UsageError(`--log-level must be nothing, error, warn, info or debug, got "${level}"`);
   if (v["base-url"] !== undefined && !/^https?:\/\/[^/]/.test(v["base-url"]))
     throw new UsageError(`--base-url must be an http(s) URL, got "${v["base-url"]}"`);
+  const security = kafkaSecurity(v, { env, cwd });
   return {
     brokers,
     port,
@@ -108,6 +119,7 @@ function parse(args: readonly string[], env: NodeJS.ProcessEnv): ProxyCommand {
     baseUrl: v["base-url"],
     clientId: v["client-id"],
     logLevel: level as ProxyCommand["logLevel"],
+    security,
   };
 }
 
@@ -123,6 +135,7 @@ const OPTIONS = {
   "base-url": { type: "string" },
   "client-id": { type: "string" },
   "log-level": { type: "string" },
+  ...KAFKA_SECURITY_OPTIONS,
 } as const;
 
 function parseProxyArgs(args: readonly string[]) {
@@ -137,7 +150,7 @@ export async function proxyCommand(args: readonly string[], io: CliIo, env = pro
   }
   let cmd: ProxyCommand;
   try {
-    cmd = parse(args, env);
+    cmd = parse(args, io.env ?? env, io.cwd ?? process.cwd());
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     io.stderr.write(`rivulet: ${e.message}\nRun "rivulet proxy --help" for usage.\n`);
@@ -167,6 +180,10 @@ export async function proxyCommand(args: readonly string[], io: CliIo, env = pro
     if (cmd.baseUrl !== undefined) options.baseUrl = cmd.baseUrl;
     if (cmd.clientId !== undefined) options.clientId = cmd.clientId;
     if (cmd.logLevel !== undefined) options.logLevel = cmd.logLevel;
+    const { sasl, ssl } = cmd.security.config;
+    if (sasl !== undefined) options.sasl = sasl;
+    if (ssl !== undefined) options.ssl = ssl;
+    for (const warning of cmd.security.warnings) io.stderr.write(`rivulet: warning: ${warning}\n`);
     const starting = serveRestProxy(options);
     const first = await Promise.race([starting, signal.then((s) => ({ signal: s }))]);
     if ("signal" in first) {
@@ -176,9 +193,9 @@ export async function proxyCommand(args: readonly string[], io: CliIo, env = pro
     }
     const server = first;
     io.stderr.write(
-      `rivulet: Kafka REST proxy (v2) at ${server.url} for Kafka at ${cmd.brokers.join(",")}; auth: ${
-        cmd.tokens.length > 0 ? `bearer token (${cmd.tokens.length})` : "none"
-      }\n`,
+      `rivulet: Kafka REST proxy (v2) at ${server.url} for Kafka at ${cmd.brokers.join(",")}${
+        cmd.security.summary === "" ? "" : ` (${cmd.security.summary})`
+      }; auth: ${cmd.tokens.length > 0 ? `bearer token (${cmd.tokens.length})` : "none"}\n`,
     );
     io.stdout.write(`${server.url}\n`);
     const s = await signal;

@@ -27,6 +27,10 @@ export interface KafkaClientOptions {
   clientId?: string;
   /** KafkaJS log level (default `warn`); protocol errors answered to clients are not logged. */
   logLevel?: ProxyLogLevel;
+  /** SASL authentication, with `brokers` (a `kafka` config carries its own). */
+  sasl?: KafkaConfig["sasl"];
+  /** TLS, with `brokers`: `true` or Node's TLS options (`ca`, `cert`, `key`). */
+  ssl?: KafkaConfig["ssl"];
 }
 
 const LEVELS: Record<ProxyLogLevel, number> = {
@@ -73,6 +77,11 @@ export class KafkaClients {
       );
     if (brokers !== undefined && (!Array.isArray(brokers) || brokers.length === 0))
       throw new RivuletError("INVALID_ARGUMENT", "restProxy: brokers must list at least one host:port");
+    if (kafka !== undefined && (options.sasl !== undefined || options.ssl !== undefined))
+      throw new RivuletError(
+        "INVALID_ARGUMENT",
+        "restProxy: sasl and ssl go with brokers; a whole KafkaJS config (kafka) carries its own",
+      );
     const level = LEVELS[options.logLevel ?? "warn"];
     if (level === undefined)
       throw new RivuletError("INVALID_ARGUMENT", `unknown log level "${options.logLevel}"`);
@@ -86,6 +95,8 @@ export class KafkaClients {
           retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 5 },
           logLevel: level,
           logCreator: proxyLogs,
+          ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
+          ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
         };
     this.where = Array.isArray(config.brokers) ? config.brokers.join(",") : "the configured brokers";
     this.kafka = new Kafka(config);
