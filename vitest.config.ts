@@ -83,6 +83,18 @@ export default defineConfig({
       },
       {
         resolve: { alias },
+        test: {
+          // The web playground (playground/): built, served from a sub-path by a plain static
+          // server, driven in real Chromium by playwright-core; its gallery compared with Node.
+          name: "playground",
+          environment: "node",
+          include: ["test/playground/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
+        resolve: { alias },
         // Pre-bundled up front: a mid-run optimization would reload the page under the tests.
         optimizeDeps: { include: ["fast-check", "comlink", "idb"] },
         test: {

@@ -29,7 +29,8 @@ if (!chromium.path) console.log(`[test] ${chromium.problem}`);
 const env = { ...process.env };
 const args = ["vitest", "run", "--reporter=default", "--reporter=json"];
 if (chromium.path) env.RIVULET_CHROMIUM = chromium.path;
-else args.push("--project=!browser"); // it would only fail to launch: it counts as failed below
+// Without it the Chromium projects would only fail to launch: they count as failed below.
+else args.push("--project=!browser", "--project=!playground");
 
 // A report left by an earlier run must never be read as this run's.
 const report = join(cache, "vitest-report.json");
@@ -52,7 +53,7 @@ try {
 let code = res.status ?? 1;
 if (code !== 0 && failed === 0) failed = 1; // a crash outside any test still fails the run
 if (!chromium.path && browserWanted()) {
-  console.log(`[test] the browser project did not run: ${chromium.problem}`);
+  console.log(`[test] the browser and playground projects did not run: ${chromium.problem}`);
   failed += 1;
   code ||= 1;
 }
@@ -71,7 +72,10 @@ function browserWanted() {
   const projects = userArgs.flatMap((a, i) =>
     a.startsWith("--project=") ? [a.slice(10)] : a === "--project" ? [userArgs[i + 1] ?? ""] : [],
   );
-  return projects.length === 0 || projects.some((p) => !p.startsWith("!") && p.includes("browser"));
+  return (
+    projects.length === 0 ||
+    projects.some((p) => !p.startsWith("!") && (p.includes("browser") || p.includes("playground")))
+  );
 }
 
 /**
