@@ -6,7 +6,7 @@ import { type CompletionContext, type CompletionResult, completeFromList } from 
 import { javascript, typescriptLanguage } from "@codemirror/lang-javascript";
 import { HighlightStyle, syntaxHighlighting } from "@codemirror/language";
 import { type Diagnostic, forceLinting, linter, lintGutter, setDiagnostics } from "@codemirror/lint";
-import { EditorState, type Extension } from "@codemirror/state";
+import { EditorState, type Extension, Prec } from "@codemirror/state";
 import { EditorView, keymap } from "@codemirror/view";
 import { tags as t } from "@lezer/highlight";
 import { basicSetup } from "codemirror";
@@ -131,15 +131,18 @@ export function createEditor(
     theme,
     lintGutter(),
     syntaxErrors,
-    keymap.of([
-      {
-        key: "Mod-Enter",
-        run: () => {
-          options.onRun();
-          return true;
+    // Above basicSetup's Mod-Enter (insert a blank line).
+    Prec.highest(
+      keymap.of([
+        {
+          key: "Mod-Enter",
+          run: () => {
+            options.onRun();
+            return true;
+          },
         },
-      },
-    ]),
+      ]),
+    ),
     EditorView.contentAttributes.of({ "aria-label": options.label }),
     EditorView.updateListener.of((u) => {
       if (u.docChanged) options.onChange(u.state.doc.toString());

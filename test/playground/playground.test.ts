@@ -51,11 +51,11 @@ afterAll(async () => {
   if (server) await stopServer(server);
 });
 
-async function open(context?: BrowserContext): Promise<{ page: Page; context: BrowserContext }> {
+async function open(context?: BrowserContext, at = url): Promise<{ page: Page; context: BrowserContext }> {
   const ctx = context ?? (await browser!.newContext({ viewport: { width: 1400, height: 1000 } }));
   const page = await ctx.newPage();
   problems.push(watchProblems(page));
-  await page.goto(url);
+  await page.goto(at);
   await page.waitForSelector(".cm-editor");
   return { page, context: ctx };
 }
@@ -166,6 +166,8 @@ async function shot(page: Page, name: string, tab?: string): Promise<void> {
     await page.waitForTimeout(400);
   }
   await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+  // The views' panel alone: small enough to keep in the repository (playground/screenshots/).
+  if (tab) await page.locator(".right").screenshot({ path: join(SHOTS, `${name}-panel.png`) });
 }
 
 describe("the playground, built and served from a sub-path, in Chromium", () => {
@@ -197,6 +199,10 @@ describe("the playground, built and served from a sub-path, in Chromium", () => 
         await shot(page, "windows", "windows");
         await shot(page, "late-and-dead-letters", "late");
         await shot(page, "charts", "charts");
+        // The editor beside the windows, at a size fit for the README.
+        await page.setViewportSize({ width: 1120, height: 660 });
+        await shot(page, "overview", "windows");
+        await page.setViewportSize({ width: 1400, height: 1000 });
         await page.click("#tab-topics");
       }
       await drain(page);
@@ -332,6 +338,73 @@ describe("the playground, built and served from a sub-path, in Chromium", () => 
     const got = await pageRun(page, false); // counts: the second job counts only its part
     const want = await runInNode(e.code, e.topics, settings, e.tasks);
     assertConforms("clicks-per-minute reloaded mid-run", { topics: want.topics }, got);
+    await context.close();
+  });
+
+  it("keyboard and screen readers: labelled controls, tabs with arrow keys, Run from the keyboard; light and dark", async () => {
+    const { page, context } = await open();
+    const unlabelled = await page.evaluate<
+      string[]
+    >(`[...document.querySelectorAll("input, select, textarea, button")]
+      .filter((el) => !el.hidden && !(el.labels && el.labels.length > 0) && !el.getAttribute("aria-label") && !(el.textContent || "").trim())
+      .map((el) => el.outerHTML.slice(0, 80))`);
+    expect(unlabelled).toEqual([]);
+    await page.focus("#tab-topics");
+    await page.keyboard.press("ArrowRight");
+    expect(await page.evaluate("document.activeElement.id")).toBe("tab-timeline");
+    expect(await page.locator("#tab-timeline").getAttribute("aria-selected")).toBe("true");
+    expect(await page.locator("#panel-timeline").isVisible()).toBe(true);
+    // Ctrl+Enter in the editor runs the pipeline.
+    await page.click(".cm-content");
+    await page.keyboard.press("Control+Enter");
+    await until(page, "running", () => api(page, (p) => p.status() === "running"));
+    await page.focus("#pause");
+    await page.keyboard.press("Enter");
+    await until(page, "paused", () => api(page, (p) => p.status() === "paused"));
+    await page.keyboard.press("Enter"); // the same button resumes
+    await until(page, "running again", () => api(page, (p) => p.status() === "running"));
+    const light = await page.evaluate("getComputedStyle(document.body).backgroundColor");
+    await page.emulateMedia({ colorScheme: "dark" });
+    const dark = await page.evaluate("getComputedStyle(document.body).backgroundColor");
+    expect(dark).not.toBe(light);
+    await page.click("#tab-windows");
+    await page.waitForTimeout(1_500);
+    await page.screenshot({ path: join(SHOTS, "dark.png") });
+    await page.emulateMedia({ colorScheme: "light" });
+    await context.close();
+  });
+
+  it("a share link carries the pipeline and the generator settings; pause and step move one batch", async () => {
+    const { page, context } = await open();
+    const e = EXAMPLES.find((x) => x.id === "moving-average")!;
+    await loadExample(page, e, 400, 500);
+    await setField(page, 0, "seed", 7);
+    await page.click("#share");
+    await expect.poll(() => page.locator("#share-link").inputValue()).toMatch(/#w=[A-Za-z0-9_-]+$/);
+    const link = await page.locator("#share-link").inputValue();
+    const other = await open(undefined, link);
+    expect(await other.page.locator(".cm-content").textContent()).toContain("sliding(60_000, 15_000)");
+    expect(await other.page.locator("#gen-0-seed").inputValue()).toBe("7");
+    expect(await other.page.locator("#gen-0-limit").inputValue()).toBe("400");
+    await other.context.close();
+    // Step: while paused, one poll of at most "records per partition per step" (200).
+    await page.click("#run");
+    await until(page, "running", () => api(page, (p) => p.status() === "running"));
+    await page.click("#pause");
+    await until(page, "paused", () => api(page, (p) => p.status() === "paused"));
+    await until(page, "input waiting", () => api(page, (p) => p.generators()[0]?.done ?? false));
+    const before = await api(page, (p) => p.metrics()?.records.in ?? 0);
+    await page.click("#step");
+    await until(
+      page,
+      "a step",
+      () =>
+        page.evaluate(`(globalThis.playground.metrics()?.records.in ?? 0) > ${before}`) as Promise<boolean>,
+    );
+    const after = await api(page, (p) => p.metrics()?.records.in ?? 0);
+    expect(after - before).toBeGreaterThan(0);
+    expect(after - before).toBeLessThanOrEqual(200);
+    expect(await api(page, (p) => p.status())).toBe("paused");
     await context.close();
   });
 

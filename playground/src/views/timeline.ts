@@ -141,7 +141,7 @@ export class TimelineView implements View {
     for (const o of ops) {
       g.fillStyle = c.fg;
       const what = o.label.replace(/^step \d+ \(|\)$/g, "").replace(/ (aggregate|reduce)$/, "");
-      const label = `${what}${o.task !== undefined ? ` · task ${o.task}` : ""}`;
+      const label = `${what}${o.task !== undefined ? ` #${o.task}` : ""}`;
       g.fillText(label.length > 30 ? `${label.slice(0, 29)}…` : label, 6, y + 16);
       if (Number.isFinite(o.watermark)) this.marker(g, x(o.watermark), y, laneH, c.accent, left, width);
       rows.push(
