@@ -321,6 +321,15 @@ async function runCommand(cmd: RunCommand, io: CliIo): Promise<number> {
       out.say(`rivulet: cannot reach Kafka at ${reachable}`);
       return 1;
     }
+    const { ssl } = cmd.security.config;
+    if (ssl !== undefined) {
+      const { tlsProblem } = await import("./tls-preflight.js");
+      const problem = await tlsProblem(cmd.brokers, ssl);
+      if (problem !== undefined) {
+        out.say(`rivulet: ${problem}`);
+        return 1;
+      }
+    }
     // Loaded here, not at start-up: --help and usage errors need no Kafka client.
     const { KafkaBroker } = await import("./kafka-broker.js");
     const broker: KafkaLikeBroker = new KafkaBroker({

@@ -184,6 +184,14 @@ export async function proxyCommand(args: readonly string[], io: CliIo, env = pro
     if (sasl !== undefined) options.sasl = sasl;
     if (ssl !== undefined) options.ssl = ssl;
     for (const warning of cmd.security.warnings) io.stderr.write(`rivulet: warning: ${warning}\n`);
+    if (ssl !== undefined) {
+      const { tlsProblem } = await import("../tls-preflight.js");
+      const problem = await tlsProblem(cmd.brokers, ssl);
+      if (problem !== undefined) {
+        io.stderr.write(`rivulet: ${problem}\n`);
+        return 1;
+      }
+    }
     const starting = serveRestProxy(options);
     const first = await Promise.race([starting, signal.then((s) => ({ signal: s }))]);
     if ("signal" in first) {
