@@ -35,6 +35,11 @@ let record: SessionRecord | undefined = loadSession();
 let dirty = true;
 const session = new Session(store, () => {
   dirty = true;
+  // A job stopped by an error or a timeout is not started again by a reload.
+  if (session.status === "stopped" && record && record.status !== "stopped") {
+    record.status = "stopped";
+    persistRecord();
+  }
 });
 
 const status = $<HTMLParagraphElement>("status");
@@ -59,6 +64,7 @@ const ctx: ViewContext = {
     topicsView.rebuild();
   },
   announce,
+  hasData: () => record !== undefined,
   manualCount: (topic) => record?.manual[topic] ?? 0,
   addManual(topic, n) {
     if (!record) return;
@@ -172,17 +178,9 @@ function fillExamples(): void {
   sel.addEventListener("change", () => {
     const e = exampleById(sel.value);
     if (!e) return;
-    if (session.handle && !confirmSwitch()) {
-      sel.value = workspace.exampleId ?? "";
-      return;
-    }
+    // Another example reads other topics: the job is reset.
     void loadWorkspaceIntoPage(fromExample(e), true);
   });
-}
-
-/** Switching examples resets the job: it runs on other topics. */
-function confirmSwitch(): boolean {
-  return true;
 }
 
 async function loadWorkspaceIntoPage(w: Workspace, reset: boolean): Promise<void> {
@@ -338,7 +336,7 @@ function bindControls(): void {
   });
 }
 
-let lastStatus = "";
+let lastLine = "";
 let lastProblem: unknown;
 
 function renderControls(): void {
@@ -360,11 +358,14 @@ function renderControls(): void {
   set("step", has && s === "paused");
   set("drain", has && (s === "running" || s === "paused"));
   const m = session.metrics;
-  const line = `${s}${m ? ` · ${m.records.in.toLocaleString("en-US")} records in · ${m.windowsFired} windows fired · ${m.checkpoints.count} commits` : ""}`;
-  if (line !== lastStatus) {
-    lastStatus = line;
-    $("run").setAttribute("data-status", s);
-    document.body.dataset.status = s;
+  const wm =
+    m && Number.isFinite(m.watermark)
+      ? ` · watermark ${new Date(m.watermark).toISOString().slice(11, 19)}`
+      : "";
+  const line = `${s}${m ? ` · ${m.records.in.toLocaleString("en-US")} records in${session.restored ? " since it resumed" : ""} · ${m.windowsFired} windows fired · ${m.checkpoints.count} commits${wm}` : ""}`;
+  if (line !== lastLine) {
+    lastLine = line;
+    $("jobline").textContent = line;
   }
   if (session.problem !== lastProblem) {
     lastProblem = session.problem;
@@ -408,9 +409,6 @@ function frame(now: number): void {
     renderControls();
     renderAccounting();
     active.render();
-    const m = session.metrics;
-    if (m && session.status !== "idle" && !session.problem)
-      status.dataset.detail = `${m.records.in} in, watermark ${Number.isFinite(m.watermark) ? new Date(m.watermark).toISOString() : m.watermark}`;
   }
   requestAnimationFrame(frame);
 }
@@ -471,6 +469,7 @@ Object.assign(globalThis, {
       })),
     deadLetterTopic: DEAD_LETTER_TOPIC,
     store,
+    query: (key: string | number) => session.query(key),
   },
 });
 

@@ -240,7 +240,7 @@ export class Session {
     await this.refreshTopics();
   }
 
-  async query(key: string): Promise<Record<string, unknown> | undefined> {
+  async query(key: string | number): Promise<Record<string, unknown> | undefined> {
     return this.command(() => this.handle!.query(key), "querying state");
   }
 

@@ -363,6 +363,21 @@ describe("the playground, built and served from a sub-path, in Chromium", () => 
     await until(page, "paused", () => api(page, (p) => p.status() === "paused"));
     await page.keyboard.press("Enter"); // the same button resumes
     await until(page, "running again", () => api(page, (p) => p.status() === "running"));
+    // Keyed state, searched from the keyboard.
+    await page.click("#tab-state");
+    await until(page, "some input read", () => api(page, (p) => (p.metrics()?.records.in ?? 0) > 100));
+    // Of the users seen last, those whose last record was a click have an open window.
+    const keys = await page.evaluate<string[]>("[...globalThis.playground.store.keys.keys()].slice(-8)");
+    let found = "";
+    for (const key of keys.reverse()) {
+      await page.fill("#state-key", key);
+      await page.press("#state-key", "Enter");
+      await expect.poll(() => page.locator(".state-out").textContent()).toContain(key);
+      found = (await page.locator(".state-out").textContent()) ?? "";
+      if (found.includes("window tumbling(60000)@clicks")) break;
+    }
+    expect(found).toContain("window tumbling(60000)@clicks");
+    expect(found).toContain('"fired": false');
     const light = await page.evaluate("getComputedStyle(document.body).backgroundColor");
     await page.emulateMedia({ colorScheme: "dark" });
     const dark = await page.evaluate("getComputedStyle(document.body).backgroundColor");

@@ -11,6 +11,8 @@ export interface ViewContext {
   update(change: (w: Workspace) => void): void;
   /** Says something to screen readers and in the status line. */
   announce(message: string): void;
+  /** Whether a job has run since the last Reset (its topics hold records in IndexedDB). */
+  hasData(): boolean;
   /** Records produced by hand to a topic in this session. */
   manualCount(topic: string): number;
   addManual(topic: string, n: number): void;

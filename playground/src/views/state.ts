@@ -53,13 +53,17 @@ export class StateView implements View {
       fill(this.out, h("p", {}, "Run the pipeline first: its state lives in its worker."));
       return;
     }
-    const state = await this.ctx.session.query(key);
+    // Keys may be numbers (Nexmark's ids): a number-looking key is looked up as both.
+    let state = await this.ctx.session.query(key);
+    if (state && Object.keys(state).length === 0 && /^-?\d+(\.\d+)?$/.test(key))
+      state = await this.ctx.session.query(Number(key));
     if (!state) return;
     const entries = Object.entries(state);
     fill(
       this.out,
+      h("h3", {}, `State of key "${key}"`),
       entries.length === 0
-        ? h("p", {}, `No step holds state for "${key}" now.`)
+        ? h("p", {}, "No step holds state for it now.")
         : h(
             "dl",
             {},

@@ -276,8 +276,10 @@ export class TopicsView implements View {
   }
 
   private deleteTopic(name: string): void {
-    if (this.ctx.session.handle) {
-      this.ctx.announce("Topics are append-only logs while a job runs: Reset first, then delete.");
+    if (this.ctx.hasData()) {
+      this.ctx.announce(
+        "Topics are append-only logs and the job's records are in them: Reset first, then delete.",
+      );
       return;
     }
     this.ctx.update((w) => {

@@ -208,7 +208,12 @@ export class WindowsView implements View {
   /** The open windows of the keys shown, from the job's state (at most once a second). */
   private async queryOpen(keys: string[]): Promise<void> {
     const s = this.ctx.session;
-    if (this.querying || !s.handle || s.status !== "running" || performance.now() - this.queriedAt < 1_000)
+    if (
+      this.querying ||
+      !s.handle ||
+      (s.status !== "running" && s.status !== "paused") ||
+      performance.now() - this.queriedAt < 1_000
+    )
       return;
     this.querying = true;
     try {
