@@ -304,7 +304,7 @@ function bindControls(): void {
     await session.pause();
     if (record) record.status = "paused";
     persistRecord();
-    announce("Paused: Step runs one poll at a time; generators go on until the job lags 20 000 records.");
+    announce("Paused: Step runs one batch at a time; generators go on until the job lags 20 000 records.");
   });
   $("step").addEventListener("click", async () => {
     const n = await session.step();
