@@ -20,7 +20,7 @@ export interface Problem {
 }
 
 /** How long the worker may take to answer before the page calls it stuck and stops it. */
-export const ANSWER_TIMEOUT_MS = 3_000;
+export const ANSWER_TIMEOUT_MS = 5_000;
 /** Starting may take longer: IndexedDB opens and loads the topics. */
 const START_TIMEOUT_MS = 15_000;
 export const DEAD_LETTER_TOPIC = "dead-letters";
