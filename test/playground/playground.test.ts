@@ -308,7 +308,8 @@ describe("the playground, built and served from a sub-path, in Chromium", () => 
       };
       requestAnimationFrame(f);
     })`);
-    expect(gaps).toBeLessThan(500);
+    // A blocked page would show one gap as long as the whole window; a loaded machine a few hundred ms.
+    expect(gaps).toBeLessThan(1_000);
     await page.click("#tab-charts");
     expect(await page.locator("#tab-charts").getAttribute("aria-selected")).toBe("true");
     await expect
