@@ -274,7 +274,13 @@ async function start(fresh: boolean): Promise<void> {
     persistRecord();
     return;
   }
-  announce(session.restored ? "Running: resumed from the last commit in IndexedDB." : "Running.");
+  announce(
+    session.inMemory
+      ? "Running in memory: this browser offers no IndexedDB here, so a reload starts over."
+      : session.restored
+        ? "Running: resumed from the last commit in IndexedDB."
+        : "Running.",
+  );
   const on = fresh ? workspace.generators.map((g) => g.topic) : record.generatorsOn;
   for (const topic of on) await ctx.setGenerator(topic, true);
   if (record.status === "paused") await session.pause();

@@ -107,6 +107,8 @@ export class Session {
   status: Status = "idle";
   problem: Problem | undefined;
   restored = false;
+  /** The job keeps its topics and state in memory: this browser gave it no IndexedDB. */
+  inMemory = false;
   readonly generators = new Map<string, GeneratorRunner>();
   private poll: ReturnType<typeof setInterval> | undefined;
   private pending: { since: number; what: string } | undefined;
@@ -135,28 +137,40 @@ export class Session {
     this.store.clear();
     this.store.deadLetterTopic = DEAD_LETTER_TOPIC;
     let handle: WorkerJobHandle | undefined;
-    const started = startWorker(workerUrl, {
-      database: o.database,
-      topics: Object.fromEntries(o.topics.map((t) => [t.name, t.partitions])),
-      maxLag: 20_000,
-      params: { js: o.js },
-      run: {
-        deadLetterTopic: DEAD_LETTER_TOPIC,
-        tasks: o.run.tasks,
-        onError: o.run.onError,
-        maxBatch: o.run.maxBatch,
-      },
-    });
-    try {
-      handle = await this.guard(started, START_TIMEOUT_MS, "starting the pipeline");
-    } catch (e) {
-      void started.then(
-        (h) => h.terminate(),
-        () => {},
-      );
-      if (generation === this.generation) this.fail(e, "starting the pipeline");
-      return;
+    const launch = (persist: boolean) =>
+      startWorker(workerUrl, {
+        database: o.database,
+        persist,
+        topics: Object.fromEntries(o.topics.map((t) => [t.name, t.partitions])),
+        maxLag: 20_000,
+        params: { js: o.js },
+        run: {
+          deadLetterTopic: DEAD_LETTER_TOPIC,
+          tasks: o.run.tasks,
+          onError: o.run.onError,
+          maxBatch: o.run.maxBatch,
+        },
+      });
+    for (const persist of [true, false]) {
+      const started = launch(persist);
+      try {
+        handle = await this.guard(started, START_TIMEOUT_MS, "starting the pipeline");
+        this.inMemory = !persist;
+        break;
+      } catch (e) {
+        void started.then(
+          (h) => h.terminate(),
+          () => {},
+        );
+        // No IndexedDB here (some private windows): the job runs in memory, gone with the page.
+        const noStorage =
+          (e as { code?: string }).code === "STATE" && /not available/.test(String((e as Error).message));
+        if (persist && noStorage && generation === this.generation) continue;
+        if (generation === this.generation) this.fail(e, "starting the pipeline");
+        return;
+      }
     }
+    if (!handle) return;
     if (generation !== this.generation) return handle.terminate();
     this.handle = handle;
     this.restored = handle.started.restored;
