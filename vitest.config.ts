@@ -91,6 +91,9 @@ export default defineConfig({
           include: ["test/playground/**/*.test.ts"],
           testTimeout: 120_000,
           hookTimeout: 180_000,
+          // After the other projects, not beside them: its Chromium would take CPU from the
+          // browser project's frame-timing tests on a 2-core machine.
+          sequence: { groupOrder: 1 },
         },
       },
       {
