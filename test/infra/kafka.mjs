@@ -506,6 +506,7 @@ async function warmCoordinators(bootstrap) {
  *   version?: string,                          // kafka_2.13 version (default $RIVULET_KAFKA_VERSION or DEFAULT_KAFKA_VERSION)
  *   keep?: boolean,                            // keep the temp dir after stop() (default $RIVULET_KAFKA_KEEP)
  *   warmup?: boolean,                          // create the group/transaction coordinators' topics before returning (default true)
+ *   parentDir?: string,                        // where its fresh directory is made (default the OS temp dir)
  * }} [opts]
  * @returns {Promise<{ bootstrap: string, port: number, controllerPort: number, pid: number,
  *   logDir: string, logFile: string, version: string, stop(): Promise<void> }>}
@@ -535,7 +536,9 @@ async function startKafkaOnce(opts) {
   const cache = await ensureKafkaLibs({ version });
   const cp = `${path.join(cache, "libs")}${path.sep}*`;
 
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "rivulet-kafka-"));
+  const parent = opts.parentDir ?? os.tmpdir();
+  await fsp.mkdir(parent, { recursive: true });
+  const dir = await fsp.mkdtemp(path.join(parent, "rivulet-kafka-"));
   const logFile = path.join(dir, "kafka.log");
   const propsFile = path.join(dir, "server.properties");
   const log4jFile = path.join(dir, "log4j2.properties");
