@@ -1,4 +1,11 @@
-import type { Batch, EachBatchPayload, IHeaders, Consumer as KafkaJSConsumer, KafkaMessage } from "kafkajs";
+import type {
+  Batch,
+  ConsumerRunConfig,
+  EachBatchPayload,
+  IHeaders,
+  Consumer as KafkaJSConsumer,
+  KafkaMessage,
+} from "kafkajs";
 import type {
   CommittedOffset,
   Consumer,
@@ -8,7 +15,7 @@ import type {
   TopicPartition,
 } from "../../core/index.js";
 import { batchOf, columnBatch, RivuletError } from "../../core/index.js";
-import { brokerError, protocolType } from "./kafka-errors.js";
+import { brokerError, isRetriable, protocolType } from "./kafka-errors.js";
 
 /** How a held `eachBatch` call ends: offsets resolved, left alone (seek, close), or failed (rejoin). */
 type Outcome = { kind: "resolve" } | { kind: "skip" } | { kind: "fail"; error: unknown };
@@ -81,6 +88,10 @@ export class KafkaConsumer implements Consumer {
   private crashed: unknown;
   private closed = false;
   private joined = false;
+  /** KafkaJS's loop options, to start it again after a crash it did not restart from (once joined). */
+  private runConfig: ConsumerRunConfig | undefined;
+  /** Backoff before the next such restart (ms). */
+  private restartDelay = 0;
   /** This member's id in the group, from its last join. */
   memberId: string | undefined;
   /**
@@ -109,6 +120,7 @@ export class KafkaConsumer implements Consumer {
       this.memberId = payload.memberId;
       this.pending = payload.memberAssignment;
       this.joined = true;
+      this.restartDelay = 0;
       this.rejoining = false;
       this.expectData = true;
       this.notify();
@@ -128,23 +140,46 @@ export class KafkaConsumer implements Consumer {
       this.positions.set(key, Math.max(pos, Number(payload.lastOffset) + 1));
     });
     kc.on(kc.events.CRASH, ({ payload }) => {
-      if (!payload.restart) this.crashed = payload.error;
+      if (!payload.restart) {
+        if (this.runConfig && !this.closed && isRetriable(payload.error)) this.restartLater();
+        else this.crashed = payload.error;
+      }
       this.notify();
     });
   }
 
+  /**
+   * KafkaJS gives up on a consumer that cannot find its group coordinator because no broker
+   * accepts a connection (a single broker restarting: KafkaJSGroupCoordinatorNotFound is
+   * non-retriable), though it restarts after other transient failures. Its loop is started
+   * again here, as KafkaJS itself would: the member rejoins under a new id, so the next poll
+   * reports its partitions lost, and the job restores what it is given then.
+   */
+  private restartLater(): void {
+    this.restartDelay = Math.min(10_000, Math.max(500, this.restartDelay * 2));
+    setTimeout(() => {
+      if (this.closed || !this.runConfig) return;
+      this.kc.run(this.runConfig).catch((e) => {
+        this.crashed = e;
+        this.notify();
+      });
+    }, this.restartDelay);
+  }
+
   /** @internal Starts KafkaJS's loop and resolves once the member has joined the group. */
   async start(concurrency: number): Promise<void> {
-    await this.kc.run({
+    const config: ConsumerRunConfig = {
       autoCommit: false,
       eachBatchAutoResolve: false,
       // One worker per partition: a held batch must not keep another partition's batch waiting.
       partitionsConsumedConcurrently: Math.max(1, concurrency),
       eachBatch: (payload) => this.eachBatch(payload),
-    });
+    };
+    await this.kc.run(config);
     // run() resolves after the first join, or after a failed one was handled as a crash.
     if (!this.joined)
       throw brokerError(`consumer of group "${this.group}" could not join`, this.crashed ?? "no assignment");
+    this.runConfig = config;
   }
 
   assignment(): readonly TopicPartition[] {

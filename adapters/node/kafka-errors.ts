@@ -23,8 +23,12 @@ const PERMANENT = new Set([
   "INVALID_CONFIG",
 ]);
 
-/** Failures of the connection itself: the broker may be back later. */
+/**
+ * Failures of the connection itself: the broker may be back later. KafkaJS reports a group
+ * coordinator it could not find (no broker accepted a connection) as non-retriable.
+ */
 const TRANSIENT_NAMES = new Set([
+  "KafkaJSGroupCoordinatorNotFound",
   "KafkaJSConnectionError",
   "KafkaJSConnectionClosedError",
   "KafkaJSRequestTimeoutError",
