@@ -25,14 +25,24 @@ export interface Retention {
   maxAgeMs?: number;
 }
 
-/** The database: topics and their records, committed offsets, checkpoints. Version 1. */
+/**
+ * A run of consecutive records of one partition, as columns: what one commit wrote there (as
+ * Kafka stores a producer's batch). One IndexedDB value per segment, not per record.
+ */
+export interface Segment {
+  /** Offset of its first record; the segment's key holds the offset after its last. */
+  base: number;
+  keys: (string | null)[];
+  values: unknown[];
+  timestamps: number[];
+  headers?: (Headers | undefined)[];
+}
+
+/** The database: topics and their records, committed offsets, checkpoints. Version 2. */
 export interface RivuletDB extends DBSchema {
   topics: { key: string; value: { name: string; partitions: number; retention?: Retention } };
-  /** Key [topic, partition, offset]. */
-  records: {
-    key: [string, number, number];
-    value: { key: string | null; value: unknown; timestamp: number; headers?: Headers };
-  };
+  /** Key [topic, partition, end offset (exclusive)]. */
+  segments: { key: [string, number, number]; value: Segment };
   /** Key [group, topic, partition]. */
   offsets: { key: [string, string, number]; value: { offset: number; metadata?: string } };
   /** Key [section, checkpoint id]: the section's snapshot, as structured clone keeps it. */
@@ -43,7 +53,7 @@ export interface RivuletDB extends DBSchema {
 
 export type RivuletTransaction = IDBPTransaction<
   RivuletDB,
-  ("records" | "offsets" | "state" | "latest" | "topics")[],
+  ("segments" | "offsets" | "state" | "latest" | "topics")[],
   "readwrite"
 >;
 
@@ -61,8 +71,10 @@ export interface CheckpointWriter {
   writeIn(tx: RivuletTransaction, checkpoint: NonNullable<Transaction["checkpoint"]>["checkpoint"]): void;
 }
 
-const VERSION = 1;
-const STORES = ["topics", "records", "offsets", "state", "latest"] as const;
+const VERSION = 2;
+const STORES = ["topics", "segments", "offsets", "state", "latest"] as const;
+/** Records a version 1 database's records are regrouped into, at most, per segment. */
+const MIGRATED_SEGMENT = 10_000;
 
 /**
  * Topics that behave like Kafka's (the in-memory broker's: partitions, offsets, groups, murmur2),
@@ -101,14 +113,18 @@ export class IndexedDbBroker implements Broker {
     const name = options.name ?? "rivulet";
     let blocked: string | undefined;
     const opened = openDB<RivuletDB>(name, VERSION, {
-      upgrade(db, oldVersion) {
-        // Version 1: every store. Later versions add their migrations here, by oldVersion.
+      async upgrade(db, oldVersion, _newVersion, tx) {
         if (oldVersion < 1) {
           db.createObjectStore("topics", { keyPath: "name" });
-          db.createObjectStore("records");
           db.createObjectStore("offsets");
           db.createObjectStore("state");
           db.createObjectStore("latest");
+        }
+        if (oldVersion < 2) {
+          db.createObjectStore("segments");
+          // Version 1 kept a value per record ("records", key [topic, partition, offset]).
+          if (oldVersion === 1)
+            await migrateRecords(db as unknown as IDBDatabaseLike, tx as unknown as IDBTxLike);
         }
       },
       blocked(current) {
@@ -201,16 +217,8 @@ export class IndexedDbBroker implements Broker {
     const t = this.db.transaction([...STORES], "readwrite") as RivuletTransaction;
     const done = t.done;
     try {
-      const records = t.objectStore("records");
-      for (const p of placed) {
-        const value: RivuletDB["records"]["value"] = {
-          key: p.key ?? null,
-          value: p.value,
-          timestamp: p.timestamp,
-        };
-        if (p.headers) value.headers = p.headers;
-        void records.put(value, [p.topic, p.partition, p.offset]);
-      }
+      const segments = t.objectStore("segments");
+      for (const [key, seg] of segmentsOf(placed)) void segments.put(seg, key);
       const offsets = t.objectStore("offsets");
       for (const o of tx.offsets?.positions ?? []) {
         const v: RivuletDB["offsets"]["value"] = { offset: o.offset };
@@ -269,11 +277,17 @@ export class IndexedDbBroker implements Broker {
       }
       const starts = this.memory.dropBefore(topic, cut);
       await this.io(`applying the retention of topic "${topic}"`, async () => {
-        const t = this.db.transaction("records", "readwrite");
-        starts.forEach((start, p) => {
-          if (start > 0)
-            void t.store.delete(IDBKeyRange.bound([topic, p, 0], [topic, p, start], false, true));
-        });
+        const t = this.db.transaction("segments", "readwrite");
+        for (const [p, start] of starts.entries()) {
+          if (start === 0) continue;
+          // Segments that end at or before the new start go; the one holding it is trimmed.
+          void t.store.delete(IDBKeyRange.bound([topic, p, 0], [topic, p, start]));
+          const cursor = await t.store.openCursor(
+            IDBKeyRange.bound([topic, p, start], [topic, p, Infinity], true),
+          );
+          const seg = cursor?.value;
+          if (cursor && seg && seg.base < start) await cursor.update(trim(seg, start - seg.base));
+        }
         await t.done;
       });
     }
@@ -285,19 +299,24 @@ export class IndexedDbBroker implements Broker {
     for (const t of topics) this.memory.createTopicSync(t.name, { partitions: t.partitions });
     for (const t of topics)
       for (let p = 0; p < t.partitions; p++) {
-        const range = IDBKeyRange.bound([t.name, p, 0], [t.name, p, Number.MAX_SAFE_INTEGER]);
-        const keys = await this.io("reading records", () => this.db.getAllKeys("records", range));
-        const values = await this.io("reading records", () => this.db.getAll("records", range));
-        if (keys.length === 0) continue;
-        if (keys[0]![2] > 0) this.memory.startAt(t.name, p, keys[0]![2]);
-        this.memory.produceSync(
-          t.name,
-          values.map((v) => {
-            const r: ProduceRecord = { key: v.key, value: v.value, timestamp: v.timestamp, partition: p };
-            if (v.headers) r.headers = v.headers;
-            return r;
-          }),
-        );
+        const range = IDBKeyRange.bound([t.name, p, 0], [t.name, p, Infinity]);
+        const segments = await this.io("reading records", () => this.db.getAll("segments", range));
+        if (segments.length === 0) continue;
+        if (segments[0]!.base > 0) this.memory.startAt(t.name, p, segments[0]!.base);
+        const records: ProduceRecord[] = [];
+        for (const seg of segments)
+          for (let i = 0; i < seg.values.length; i++) {
+            const r: ProduceRecord = {
+              key: seg.keys[i] ?? null,
+              value: seg.values[i],
+              timestamp: seg.timestamps[i]!,
+              partition: p,
+            };
+            const h = seg.headers?.[i];
+            if (h) r.headers = h;
+            records.push(r);
+          }
+        this.memory.produceSync(t.name, records);
       }
     const offsets = new Map<string, CommittedOffset[]>();
     let cursor = await this.db.transaction("offsets").store.openCursor();
@@ -345,4 +364,94 @@ function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Pro
       timer = setTimeout(() => reject(onTimeout()), ms);
     }),
   ]).finally(() => clearTimeout(timer));
+}
+
+/** The placed records of a commit as one segment per partition, keyed as the store keys them. */
+function segmentsOf(
+  placed: readonly (OutgoingRecord & { partition: number; timestamp: number; offset: number })[],
+): Map<[string, number, number], Segment> {
+  const byPartition = new Map<string, { key: [string, number, number]; seg: Segment }>();
+  for (const r of placed) {
+    const id = `${r.topic}\u0000${r.partition}`;
+    let e = byPartition.get(id);
+    if (!e) {
+      e = {
+        key: [r.topic, r.partition, r.offset],
+        seg: { base: r.offset, keys: [], values: [], timestamps: [] },
+      };
+      byPartition.set(id, e);
+    }
+    const { seg } = e;
+    if (r.headers) (seg.headers ??= new Array(seg.values.length).fill(undefined)).push(r.headers);
+    else seg.headers?.push(undefined);
+    seg.keys.push(r.key ?? null);
+    seg.values.push(r.value);
+    seg.timestamps.push(r.timestamp);
+    e.key[2] = r.offset + 1;
+  }
+  return new Map([...byPartition.values()].map((e) => [e.key, e.seg]));
+}
+
+/** A segment without its first `n` records. */
+function trim(seg: Segment, n: number): Segment {
+  const out: Segment = {
+    base: seg.base + n,
+    keys: seg.keys.slice(n),
+    values: seg.values.slice(n),
+    timestamps: seg.timestamps.slice(n),
+  };
+  if (seg.headers) out.headers = seg.headers.slice(n);
+  return out;
+}
+
+/** The parts of idb's upgrade database and transaction the migration uses (untyped stores). */
+interface IDBDatabaseLike {
+  deleteObjectStore(name: string): void;
+}
+interface IDBTxLike {
+  objectStore(name: string): {
+    openCursor(): Promise<IDBCursorLike | null>;
+    put(value: unknown, key: unknown): Promise<unknown>;
+  };
+}
+interface IDBCursorLike {
+  key: [string, number, number];
+  value: { key: string | null; value: unknown; timestamp: number; headers?: Headers };
+  continue(): Promise<IDBCursorLike | null>;
+}
+
+/** Version 1 to 2: a value per record regrouped into segments of consecutive offsets. */
+async function migrateRecords(db: IDBDatabaseLike, tx: IDBTxLike): Promise<void> {
+  const segments = tx.objectStore("segments");
+  let open: { topic: string; partition: number; seg: Segment } | undefined;
+  const flush = () => {
+    if (!open) return;
+    const { topic, partition, seg } = open;
+    void segments.put(seg, [topic, partition, seg.base + seg.values.length]);
+    open = undefined;
+  };
+  let cursor = await tx.objectStore("records").openCursor();
+  while (cursor) {
+    const [topic, partition, offset] = cursor.key;
+    const v = cursor.value;
+    if (
+      !open ||
+      open.topic !== topic ||
+      open.partition !== partition ||
+      open.seg.base + open.seg.values.length !== offset ||
+      open.seg.values.length >= MIGRATED_SEGMENT
+    ) {
+      flush();
+      open = { topic, partition, seg: { base: offset, keys: [], values: [], timestamps: [] } };
+    }
+    const seg = open.seg;
+    if (v.headers) (seg.headers ??= new Array(seg.values.length).fill(undefined)).push(v.headers);
+    else seg.headers?.push(undefined);
+    seg.keys.push(v.key);
+    seg.values.push(v.value);
+    seg.timestamps.push(v.timestamp);
+    cursor = await cursor.continue();
+  }
+  flush();
+  db.deleteObjectStore("records");
 }

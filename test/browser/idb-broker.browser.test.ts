@@ -36,6 +36,72 @@ describe("IndexedDbBroker", () => {
     expect((await b.records<Map<string, number>>("t")).find((r) => r.key === "k2")!.value.get("m")).toBe(1);
   });
 
+  it("a commit's records of a partition are one IndexedDB value (a segment), not one per record", async () => {
+    const name = db();
+    const a = await open(name);
+    await a.createTopic("t", { partitions: 2 });
+    await a.produce(
+      "t",
+      Array.from({ length: 1_000 }, (_, i) => ({ value: i, partition: i % 2, timestamp: i })),
+    );
+    a.close();
+    const raw = await new Promise<IDBDatabase>((resolve, reject) => {
+      const r = indexedDB.open(name);
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    const count = await new Promise<number>((resolve) => {
+      const r = raw.transaction("segments").objectStore("segments").count();
+      r.onsuccess = () => resolve(r.result);
+    });
+    raw.close();
+    expect(count).toBe(2);
+  });
+
+  it("opens a version 1 database (a value per record) and regroups its records into segments", async () => {
+    const name = db();
+    // Version 1's layout, written by hand: topics, records keyed [topic, partition, offset], offsets.
+    await new Promise<void>((resolve, reject) => {
+      const r = indexedDB.open(name, 1);
+      r.onupgradeneeded = () => {
+        const d = r.result;
+        d.createObjectStore("topics", { keyPath: "name" }).put({ name: "t", partitions: 2 });
+        const records = d.createObjectStore("records");
+        records.put({ key: "a", value: { n: 0 }, timestamp: 10, headers: { h: "x" } }, ["t", 0, 5]);
+        records.put({ key: "b", value: { n: 1 }, timestamp: 11 }, ["t", 0, 6]);
+        records.put({ key: null, value: "p1", timestamp: 12 }, ["t", 1, 0]);
+        d.createObjectStore("offsets").put({ offset: 6, metadata: "g-1" }, ["g", "t", 0]);
+        d.createObjectStore("state");
+        d.createObjectStore("latest");
+      };
+      r.onsuccess = () => {
+        r.result.close();
+        resolve();
+      };
+      r.onerror = () => reject(r.error);
+    });
+    const b = await open(name);
+    expect(
+      (await b.records("t")).map(({ key, value, partition, offset, timestamp, headers }) => ({
+        key,
+        value,
+        partition,
+        offset,
+        timestamp,
+        headers,
+      })),
+    ).toEqual([
+      { key: "a", value: { n: 0 }, partition: 0, offset: 5, timestamp: 10, headers: { h: "x" } },
+      { key: "b", value: { n: 1 }, partition: 0, offset: 6, timestamp: 11, headers: {} },
+      { key: null, value: "p1", partition: 1, offset: 0, timestamp: 12, headers: {} },
+    ]);
+    expect(await b.committed("g", "t")).toEqual([{ topic: "t", partition: 0, offset: 6, metadata: "g-1" }]);
+    await b.produce("t", [{ value: "next", partition: 0, timestamp: 13 }]);
+    b.close();
+    const c = await open(name);
+    expect((await c.records("t")).filter((r) => r.partition === 0).map((r) => r.offset)).toEqual([5, 6, 7]);
+  });
+
   it("retention keeps at most maxRecords per partition (whole chunks), in memory and in the database", async () => {
     const name = db();
     const a = await open(name, { t: { maxRecords: 300 } });
