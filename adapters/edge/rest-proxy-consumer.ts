@@ -14,6 +14,8 @@ import { type FetchedRecord, fromBase64, fromUtf8, recordHeaders } from "./wire.
 
 const BINARY = "application/vnd.kafka.binary.v2+json";
 const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+/** Instances made again in a row for one call before its "instance not found" stands. */
+const INSTANCE_ATTEMPTS = 5;
 
 interface Buffered {
   readonly topic: string;
@@ -69,18 +71,28 @@ export class RestProxyConsumer implements Consumer {
     },
   ) {}
 
-  /** @internal Makes the instance and assigns it its partitions. */
+  /**
+   * @internal Makes the instance and assigns it its partitions. An instance gone before it was
+   * assigned (the proxy restarted in between, or expired it) is made again.
+   */
   async open(): Promise<void> {
     const http = this.broker.http;
-    const created = await http.call<{ instance_id: string }>("POST", `/consumers/${enc(this.group)}`, {
-      body: { format: "binary", "auto.offset.reset": "earliest", "auto.commit.enable": "false" },
-      what: `creating a consumer instance in group "${this.group}"`,
-    });
-    this.path = `/consumers/${enc(this.group)}/instances/${enc(created.instance_id)}`;
-    await http.call("POST", `${this.path}/assignments`, {
-      body: { partitions: this.partitions.map(({ topic, partition }) => ({ topic, partition })) },
-      what: `assigning ${this.partitions.length} partitions`,
-    });
+    for (let attempt = 0; ; attempt++) {
+      const created = await http.call<{ instance_id: string }>("POST", `/consumers/${enc(this.group)}`, {
+        body: { format: "binary", "auto.offset.reset": "earliest", "auto.commit.enable": "false" },
+        what: `creating a consumer instance in group "${this.group}"`,
+      });
+      this.path = `/consumers/${enc(this.group)}/instances/${enc(created.instance_id)}`;
+      try {
+        await http.call("POST", `${this.path}/assignments`, {
+          body: { partitions: this.partitions.map(({ topic, partition }) => ({ topic, partition })) },
+          what: `assigning ${this.partitions.length} partitions`,
+        });
+        break;
+      } catch (e) {
+        if (errorCodeOf(e) !== 40403 || attempt >= INSTANCE_ATTEMPTS) throw e;
+      }
+    }
     for (const k of this.positions.keys()) this.unsought.add(k);
   }
 
@@ -263,19 +275,23 @@ export class RestProxyConsumer implements Consumer {
     for (const k of keys) this.unsought.delete(k);
   }
 
-  /** A call on the instance; one the proxy expired is made again (assigned, sought) first. */
+  /**
+   * A call on the instance; one the proxy expired (or lost, restarting) is made again (assigned,
+   * sought) first.
+   */
   private async instanceCall<T>(
     method: "GET" | "POST",
     sub: string,
     init: { body?: unknown; accept?: string; what: string; onRetry?: () => Promise<void> },
   ): Promise<T> {
-    try {
-      return await this.broker.http.call<T>(method, `${this.path}${sub}`, init);
-    } catch (e) {
-      if (errorCodeOf(e) !== 40403 || this.closed) throw e;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.broker.http.call<T>(method, `${this.path}${sub}`, init);
+      } catch (e) {
+        if (errorCodeOf(e) !== 40403 || this.closed || attempt >= INSTANCE_ATTEMPTS) throw e;
+      }
       await this.open();
       if (this.unsought.size > 0) await this.seekInstance();
-      return await this.broker.http.call<T>(method, `${this.path}${sub}`, init);
     }
   }
 

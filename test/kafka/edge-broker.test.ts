@@ -58,6 +58,46 @@ describe("RestProxyBroker on Rivulet's REST proxy", () => {
     expect(doubled).toEqual(Array.from({ length: 60 }, (_, i) => i * 2));
   }, 60_000);
 
+  it("an instance gone between its creation and its assignment (the proxy restarted in between) is made again", async () => {
+    // Found by the chaos suite (test/chaos, edge-proxy): a proxy stopping answered the creation,
+    // the one started after it did not know the instance, and the job failed with 40403.
+    const input = uniq("edge-gone-in");
+    const output = uniq("edge-gone-out");
+    for (const t of [input, output, "rivulet-dlq"]) await kafka.createTopic(t, { partitions: 2 });
+    await kafka.commit({
+      records: Array.from({ length: 30 }, (_, i) => ({ topic: input, key: `k${i % 3}`, value: { n: i } })),
+    });
+    // The first two assignments find their instance deleted just before (as a restart does).
+    let gone = 0;
+    const fetchGone = async (request: Request): Promise<Response> => {
+      if (request.method === "POST" && request.url.endsWith("/assignments") && gone < 2) {
+        gone++;
+        const instance = request.url.slice(0, -"/assignments".length);
+        await fetch(instance, { method: "DELETE", headers: { authorization: `Bearer ${TOKEN}` } });
+      }
+      return fetch(request);
+    };
+    const broker = new RestProxyBroker({ url: proxy.url, token: TOKEN, fetchTimeout: 100, fetch: fetchGone });
+    const { Pipeline } = await import("rivulet");
+    const p = Pipeline.source<{ n: number }>(input, { timestamp: () => 1 })
+      .map((v) => ({ n: v.n }))
+      .to(output);
+    const job = await run(p, {
+      broker,
+      state: new KeyValueStateStore(memoryStorage()),
+      group: uniq("g"),
+      manual: true,
+    });
+    expect(await job.runFor({ maxMs: 10_000 })).toMatchObject({ records: 30, caughtUp: true });
+    expect(gone).toBe(2);
+    await job.stop();
+    await broker.close();
+    const out = await readTopic(bootstrap, output, { min: 30 });
+    expect(out.map((r) => (JSON.parse(r.value!) as { n: number }).n).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 30 }, (_, i) => i),
+    );
+  }, 60_000);
+
   it("the caller's own mistakes are clear, non-retriable errors at once", async () => {
     const started = Date.now();
     const wrong = new RestProxyBroker({ url: proxy.url, token: "not-the-token-at-all-xx" });
