@@ -13,6 +13,7 @@
  */
 import { existsSync } from "node:fs";
 import { connect } from "node:net";
+import { availableParallelism } from "node:os";
 import { resolve as resolvePath } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -22,7 +23,6 @@ import {
   type ErrorPolicy,
   isRivuletError,
   type Job,
-  type JobMetrics,
   Pipeline,
   RivuletError,
   type RunOptions,
@@ -30,6 +30,8 @@ import {
   type TaskMode,
   topicNameProblem,
 } from "../../core/index.js";
+import { accounting, StatusLine, StatusWriter } from "./cli-status.js";
+import { runWorkers, type WorkerChannel, workerChannel } from "./cli-workers.js";
 import { FileStateStore } from "./file-state-store.js";
 import {
   KAFKA_SECURITY_OPTIONS,
@@ -96,7 +98,13 @@ Options:
                               stops, exit 1) or dead-letter (the record goes to the
                               dead-letter topic with the reason, the job goes on)
   --drain                     process what is in the topics now, fire every open window,
-                              commit and exit 0 (a bounded, batch-style run)
+                              commit and exit 0 (a bounded, batch-style run); one process only
+  --workers <n|auto>          run <n> processes (auto: one per core) in the group, with
+                              per-partition tasks (--tasks shared is refused), under this one:
+                              one status line, one --metrics-port (counters summed, partition
+                              gauges labelled worker="i"); signals go to every worker. A worker
+                              that fails stops the others (exit 1); none is restarted.
+                              Not with --drain (default 1: this process runs the job)
   --metrics-port <n>          serve Prometheus metrics at http://<host>:<n>/metrics (0: any
                               free port, printed at start)
   --metrics-host <addr>       interface for the metrics server (default 127.0.0.1)
@@ -151,6 +159,9 @@ interface RunCommand {
   clientId: string;
   statusInterval: number | undefined;
   security: KafkaSecurity;
+  workers: number;
+  /** With workers > 1: the arguments of each worker (no --workers, no metrics server). */
+  workerArgs: string[];
 }
 
 const START_TIMEOUT_MS = 30_000;
@@ -187,7 +198,32 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     if (e instanceof UsageError) return usageError(io, e.message, undefined);
     throw e;
   }
-  return runCommand(cmd, io);
+  if (cmd.workers > 1) {
+    const signals = signalLatch(io);
+    try {
+      return await runWorkers(
+        {
+          count: cmd.workers,
+          // The launcher (bin/rivulet.mjs): workers are forked from it, so main() called in
+          // another program cannot run --workers.
+          entry: process.argv[1] ?? "",
+          args: cmd.workerArgs,
+          group: cmd.group,
+          ...(cmd.metricsPort === undefined
+            ? {}
+            : { metrics: { port: cmd.metricsPort, host: cmd.metricsHost } }),
+          ...(cmd.statusInterval === undefined ? {} : { statusInterval: cmd.statusInterval }),
+          checkpoints: cmd.stateDir !== undefined || cmd.kafkaState,
+          ...(io.env === undefined ? {} : { env: io.env }),
+        },
+        io,
+        signals,
+      );
+    } finally {
+      signals.dispose();
+    }
+  }
+  return runCommand(cmd, io, workerChannel(io.env ?? process.env));
 }
 
 function usageError(io: CliIo, message: string, usage: string | undefined): number {
@@ -205,7 +241,7 @@ function parseRun(args: readonly string[], where: { env: NodeJS.ProcessEnv; cwd:
     // node:util's messages are good ("Unknown option '--x'"), minus its advice about "--".
     throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ""));
   }
-  const { values: v, positionals } = parsed;
+  const { values: v, positionals, tokens } = parsed;
   const [module, exportName, ...extra] = positionals;
   if (module === undefined)
     throw new UsageError("missing the pipeline module: rivulet run <module> [export]");
@@ -238,6 +274,26 @@ function parseRun(args: readonly string[], where: { env: NodeJS.ProcessEnv; cwd:
     throw new UsageError(`--tasks must be shared or per-partition, got "${tasks}"`);
   if (v["client-id"] === "") throw new UsageError("--client-id must not be empty");
   const security = kafkaSecurity(v, where);
+  const workers =
+    v.workers === "auto" ? availableParallelism() : (integer("--workers", v.workers, 1, 1_024) ?? 1);
+  if (workers > 1 && tasks === "shared")
+    throw new UsageError(
+      "--workers needs per-partition tasks: the workers' outputs must not depend on how they split the partitions",
+    );
+  if (workers > 1 && v.drain)
+    throw new UsageError(
+      "--drain runs in one process: each worker would drain only its share of the partitions",
+    );
+  // A worker gets the same arguments minus those the parent handles.
+  const parentOnly = new Set(["workers", "metrics-port", "metrics-host", "status-interval"]);
+  const skip = new Set<number>();
+  for (const t of tokens)
+    if (t.kind === "option" && parentOnly.has(t.name)) {
+      skip.add(t.index);
+      if (t.value !== undefined && !t.inlineValue) skip.add(t.index + 1);
+    }
+  const workerArgs = args.filter((_, i) => !skip.has(i));
+  if (tasks === undefined) workerArgs.push("--tasks", "per-partition");
   return {
     module,
     exportName,
@@ -256,6 +312,8 @@ function parseRun(args: readonly string[], where: { env: NodeJS.ProcessEnv; cwd:
     clientId: v["client-id"] ?? "rivulet",
     statusInterval: integer("--status-interval", v["status-interval"], 0, 2 ** 31),
     security,
+    workers,
+    workerArgs,
   };
 }
 
@@ -264,6 +322,7 @@ function parseRunArgs(args: readonly string[]) {
     args: [...args],
     allowPositionals: true,
     strict: true,
+    tokens: true,
     options: {
       brokers: { type: "string" },
       group: { type: "string" },
@@ -279,6 +338,7 @@ function parseRunArgs(args: readonly string[]) {
       "metrics-host": { type: "string" },
       "client-id": { type: "string" },
       "status-interval": { type: "string" },
+      workers: { type: "string" },
       ...KAFKA_SECURITY_OPTIONS,
     },
   });
@@ -300,11 +360,12 @@ function hostPort(address: string): { host: string; port: number } {
   return { host: m[1]!.replace(/^\[|\]$/g, ""), port };
 }
 
-async function runCommand(cmd: RunCommand, io: CliIo): Promise<number> {
+async function runCommand(cmd: RunCommand, io: CliIo, worker: WorkerChannel | undefined): Promise<number> {
   const cwd = io.cwd ?? process.cwd();
   const out = new StatusWriter(io);
-  // Signals are caught from here on, so one during start-up also ends cleanly.
-  const signals = signalLatch(io);
+  // Signals are caught from here on, so one during start-up also ends cleanly. A worker of
+  // --workers takes them from its parent.
+  const signals = signalLatch(worker === undefined ? io : { ...io, onSignal: (h) => worker.onSignal(h) });
   try {
     let chosen: { pipeline: Pipeline; name: string };
     try {
@@ -397,7 +458,7 @@ async function runCommand(cmd: RunCommand, io: CliIo): Promise<number> {
           });
           out.say(`rivulet: metrics at ${metrics.url}`);
         }
-        return await supervise(job, cmd, out, signals);
+        return await supervise(job, cmd, out, signals, worker);
       } finally {
         // Stopped, drained or failed already, this is a no-op; after a second signal, no waiting.
         await Promise.race([job.stop().catch(() => {}), signals.second]);
@@ -430,10 +491,18 @@ async function supervise(
   cmd: RunCommand,
   out: StatusWriter,
   signals: SignalLatch,
+  worker: WorkerChannel | undefined,
 ): Promise<number> {
-  const status = new StatusLine(job, Date.now(), cmd.stateDir !== undefined || cmd.kafkaState);
-  const period = cmd.statusInterval ?? (out.tty ? 1_000 : 5_000);
-  const timer = period > 0 ? setInterval(() => out.status(status.line()), period) : undefined;
+  const status = new StatusLine(
+    () => job.metrics(),
+    Date.now(),
+    cmd.stateDir !== undefined || cmd.kafkaState,
+  );
+  // A worker reports its metrics to the parent, which shows the one status line.
+  const period = worker?.reportEveryMs ?? cmd.statusInterval ?? (out.tty ? 1_000 : 5_000);
+  const tick =
+    worker === undefined ? () => out.status(status.line()) : () => void worker.report(job.metrics());
+  const timer = period > 0 ? setInterval(tick, period) : undefined;
   timer?.unref();
   try {
     if (cmd.drain) void job.drain().catch(() => {}); // the outcome arrives through job.done
@@ -466,20 +535,13 @@ async function supervise(
         return 1;
       }
     }
-    out.status(status.line(), true);
+    if (worker === undefined) out.status(status.line(), true);
     out.say(`rivulet: ${outcome.kind === "signal" ? "stopped" : "drained"}. ${accounting(job.metrics())}`);
     return 0;
   } finally {
     if (timer) clearInterval(timer);
+    await worker?.report(job.metrics()); // the parent's final accounting
   }
-}
-
-function accounting(m: JobMetrics): string {
-  const r = m.records;
-  const produced = Object.entries(m.produced)
-    .map(([t, n]) => `${t} ${n}`)
-    .join(", ");
-  return `${r.in} in = ${r.emitted} emitted + ${r.filtered} filtered + ${r.aggregated} aggregated + ${r.late} late + ${r.deadLettered} dead-lettered; written: ${produced || "nothing"}; ${m.checkpoints.count} checkpoints`;
 }
 
 /** Loads the module and picks the pipeline (UsageError when the choice is wrong, exit 2). */
@@ -651,87 +713,6 @@ const sleep = (ms: number) =>
     const t = setTimeout(r, ms);
     t.unref();
   });
-
-/** Writes messages and the status line to stderr: rewritten in place on a terminal, else lines. */
-class StatusWriter {
-  readonly tty: boolean;
-  private shown = false;
-
-  constructor(private readonly io: CliIo) {
-    this.tty = io.stderr.isTTY === true;
-  }
-
-  say(text: string): void {
-    this.clear();
-    this.io.stderr.write(`${text}\n`);
-  }
-
-  /** Shows the status line; `keep` leaves it on screen (a terminal rewrites it otherwise). */
-  status(text: string, keep = false): void {
-    if (!this.tty) {
-      this.io.stderr.write(`${text}\n`);
-      return;
-    }
-    const width = this.io.stderr.columns ?? 120;
-    this.io.stderr.write(`\r\x1b[2K${text.length >= width ? `${text.slice(0, width - 2)}…` : text}`);
-    this.shown = !keep;
-    if (keep) this.io.stderr.write("\n");
-  }
-
-  end(): void {
-    this.clear();
-  }
-
-  private clear(): void {
-    if (this.shown) this.io.stderr.write("\r\x1b[2K");
-    this.shown = false;
-  }
-}
-
-/** Rates since the previous line, and the job's progress. */
-class StatusLine {
-  private last: { at: number; in: number; out: number };
-
-  constructor(
-    private readonly job: Job,
-    now: number,
-    private readonly checkpoints: boolean,
-  ) {
-    this.last = { at: now, in: 0, out: 0 };
-  }
-
-  line(now = Date.now()): string {
-    const m = this.job.metrics();
-    const written = Object.values(m.produced).reduce((a, b) => a + b, 0);
-    const secs = Math.max(0.001, (now - this.last.at) / 1000);
-    const rateIn = (m.records.in - this.last.in) / secs;
-    const rateOut = (written - this.last.out) / secs;
-    this.last = { at: now, in: m.records.in, out: written };
-    const lag = m.partitions.reduce((s, p) => s + p.lag, 0);
-    const cp = !this.checkpoints
-      ? "off"
-      : m.checkpoints.lastAt === undefined
-        ? "none yet"
-        : `${age(now - m.checkpoints.lastAt)} ago`;
-    return `[${m.status}] in ${fmtRate(rateIn)}/s (${m.records.in}) | out ${fmtRate(rateOut)}/s (${written}) | lag ${lag} | watermark ${isoTime(m.watermark)} | checkpoint ${cp}`;
-  }
-}
-
-function fmtRate(n: number): string {
-  return n >= 100 ? String(Math.round(n)) : n.toFixed(1);
-}
-
-function age(ms: number): string {
-  const s = Math.max(0, ms) / 1000;
-  return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
-}
-
-function isoTime(t: number): string {
-  if (t === Number.NEGATIVE_INFINITY || Number.isNaN(t)) return "-";
-  if (t === Number.POSITIVE_INFINITY) return "end";
-  const d = new Date(t);
-  return Number.isNaN(d.getTime()) ? String(t) : d.toISOString();
-}
 
 function processIo(): CliIo {
   return { stdout: process.stdout, stderr: process.stderr };

@@ -37,10 +37,26 @@ export async function serveMetrics(
   getMetrics: () => JobMetrics,
   options: MetricsServerOptions,
 ): Promise<MetricsServer> {
-  const { port, host = "127.0.0.1", labels = {} } = options;
+  const labels = options.labels ?? {};
+  checkMetricLabels(labels);
+  return serveMetricsText(() => prometheusText(getMetrics(), labels), options);
+}
+
+/**
+ * Serves `GET /metrics` with the text `render` returns (already in the Prometheus format): for
+ * metrics that are not one job's, such as the parent of `rivulet run --workers`. A throwing
+ * `render` answers 500.
+ *
+ * @example
+ * const server = await serveMetricsText(() => prometheusText(job.metrics()), { port: 0 });
+ */
+export async function serveMetricsText(
+  render: () => string,
+  options: Omit<MetricsServerOptions, "labels">,
+): Promise<MetricsServer> {
+  const { port, host = "127.0.0.1" } = options;
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new RivuletError("INVALID_ARGUMENT", `metrics port must be an integer 0-65535, got ${port}`);
-  checkMetricLabels(labels);
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? "/").split("?")[0];
@@ -51,7 +67,7 @@ export async function serveMetrics(
     }
     let body: string;
     try {
-      body = prometheusText(getMetrics(), labels);
+      body = render();
     } catch (e) {
       return reply(res, 500, `metrics unavailable: ${e instanceof Error ? e.message : String(e)}\n`);
     }
