@@ -65,6 +65,7 @@ export class WindowOperator implements TimedOperator {
       first = this.first = windowStart(ts, slide, this.offset);
       cache.length = 0;
     }
+    if (limits.maxKeysPerOperator !== undefined && slide < size) this.checkKeys(key, first, ts);
     let added = false;
     let k = 0;
     for (let start = first; start > ts - size; start -= slide, k++) {
@@ -96,6 +97,19 @@ export class WindowOperator implements TimedOperator {
     else {
       rt.fate |= LATE;
       if (node.lateTo !== undefined) rt.write(node.lateTo, keyString(key), value, ts);
+    }
+  }
+
+  /**
+   * With `limits.maxKeysPerOperator`, before a record touches any of its sliding windows: every
+   * one of them takes its key, or none is changed.
+   */
+  private checkKeys(key: Key, first: number, ts: number): void {
+    const label = this.node.label;
+    for (let start = first; start > ts - this.size; start -= this.slide) {
+      if (start + this.size - 1 + this.node.allowedLateness <= this.wm) break;
+      const accs = this.byStart.get(start)?.accs;
+      if (accs && !accs.has(key)) checkNewKey(this.rt.limits, label, accs.size);
     }
   }
 

@@ -112,6 +112,30 @@ describe("limits: bad input meets a clear reason, never unbounded memory", () =>
     expect((await outcome(b, job)).dead.map((d) => d.k)).toEqual(["c"]);
   });
 
+  it("maxKeysPerOperator with sliding windows: a record every one of its windows cannot take changes none", async () => {
+    // Windows of 60 s every 30 s: ts 40_000 falls in [0, 60000) and [30000, 90000).
+    const b = await broker([
+      { k: "a", ts: 10_000 },
+      { k: "b", ts: 10_000 },
+      { k: "c", ts: 40_000 },
+    ]);
+    const job = await run(
+      source()
+        .keyBy((e) => e.k)
+        .window(sliding(60_000, 30_000))
+        .aggregate(count())
+        .to("out"),
+      { broker: b, limits: { maxKeysPerOperator: 2 } },
+    );
+    await job.drain();
+    // [0, 60000) holds a and b: c is refused there, so it is not in [30000, 90000) either.
+    const out = (await b.records<{ key: string; start: number }>("out")).map(
+      (r) => `${r.value.start}:${r.value.key}`,
+    );
+    expect(out.sort()).toEqual(["-30000:a", "-30000:b", "0:a", "0:b"]);
+    expect((await outcome(b, job)).records).toMatchObject({ in: 3, aggregated: 2, deadLettered: 1 });
+  });
+
   it("maxKeysPerOperator and maxStateBytesPerKey in a process function: the write throws, the record is dead-lettered, state unchanged", async () => {
     const seen = listState<string>("seen");
     const last = valueState<string>("last");
