@@ -73,6 +73,8 @@ export default defineConfig({
             "test/conformance/kafka.test.ts",
             "test/conformance/edge.test.ts",
             "test/conformance/workerd.test.ts",
+            // The quick chaos suite (npm run chaos -- --quick) on the same broker.
+            "test/chaos/**/*.test.ts",
           ],
           globalSetup: ["test/infra/kafka-global-setup.mjs"],
           testTimeout: 120_000,
