@@ -121,9 +121,9 @@ export function kafkaHeaders(
   const out: Record<string, Buffer | Buffer[]> = Object.create(null);
   for (const { name, value } of headers) {
     const v = value as Buffer; // KafkaJS writes null as a null header value
-    const prev = Object.hasOwn(out, name) ? out[name] : undefined;
-    const next = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-    Object.defineProperty(out, name, { value: next, enumerable: true, writable: true, configurable: true });
+    const prev = out[name];
+    // No prototype: `__proto__` is an own property like any other name.
+    out[name] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
   }
   return out;
 }

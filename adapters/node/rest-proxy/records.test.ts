@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { kafkaHeaders, produceRecords } from "./records.js";
+
+describe("produce records: headers as KafkaJS takes them", () => {
+  it("repeated names become arrays; __proto__ and constructor are names like any other", () => {
+    const b64 = (s: string) => Buffer.from(s).toString("base64");
+    const [r] = produceRecords(
+      {
+        records: [
+          {
+            value: b64("v"),
+            headers: [
+              { name: "rivulet.id", value: b64("t/0/1.0") },
+              { name: "__proto__", value: b64("p") },
+              { name: "constructor", value: b64("c") },
+              { name: "dup", value: b64("1") },
+              { name: "dup", value: b64("2") },
+            ],
+          },
+        ],
+      },
+      "binary",
+    );
+    const h = kafkaHeaders(r!.headers)!;
+    expect(Object.getPrototypeOf(h)).toBeNull();
+    expect(Object.keys(h)).toEqual(["rivulet.id", "__proto__", "constructor", "dup"]);
+    expect(String(h["rivulet.id"])).toBe("t/0/1.0");
+    expect(String(h.__proto__)).toBe("p");
+    expect((h.dup as Buffer[]).map(String)).toEqual(["1", "2"]);
+    expect(({} as Record<string, unknown>).constructor).toBe(Object); // nothing leaked
+    expect(kafkaHeaders([])).toBeUndefined();
+  });
+});
