@@ -90,7 +90,11 @@ export class RestProxyConsumer implements Consumer {
         });
         break;
       } catch (e) {
-        if (errorCodeOf(e) !== 40403 || attempt >= INSTANCE_ATTEMPTS) throw e;
+        if (errorCodeOf(e) === 40403 && attempt < INSTANCE_ATTEMPTS) continue;
+        // Not left behind: an instance whose assignment went on at the proxy would join the
+        // group for the same partitions as the next one, until the proxy expired it.
+        await http.call("DELETE", this.path, { what: "deleting the consumer instance" }).catch(() => {});
+        throw e;
       }
     }
     for (const k of this.positions.keys()) this.unsought.add(k);

@@ -98,6 +98,36 @@ describe("RestProxyBroker on Rivulet's REST proxy", () => {
     );
   }, 60_000);
 
+  it("an instance whose assignment failed is deleted, not left to join the group beside the next one", async () => {
+    const input = uniq("edge-left-in");
+    await kafka.createTopic(input, { partitions: 2 });
+    let instance: string | undefined;
+    // The proxy answers every assignment 503 (overloaded), until the caller gives up.
+    const fetch503 = async (request: Request): Promise<Response> => {
+      if (request.method === "POST" && request.url.endsWith("/assignments")) {
+        instance = request.url.slice(0, -"/assignments".length);
+        return new Response(JSON.stringify({ error_code: 50003, message: "overloaded" }), {
+          status: 503,
+          headers: { "content-type": "application/vnd.kafka.v2+json" },
+        });
+      }
+      return fetch(request);
+    };
+    const broker = new RestProxyBroker({
+      url: proxy.url,
+      token: TOKEN,
+      fetch: fetch503,
+      retry: { retries: 1, initialMs: 1, maxMs: 1 },
+    });
+    await expect(broker.consumer({ group: uniq("g"), topics: [input] })).rejects.toMatchObject({
+      message: expect.stringMatching(/assigning 2 partitions/),
+    });
+    expect(instance).toBeDefined();
+    const left = await fetch(`${instance}/assignments`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(left.status).toBe(404);
+    await broker.close();
+  });
+
   it("the caller's own mistakes are clear, non-retriable errors at once", async () => {
     const started = Date.now();
     const wrong = new RestProxyBroker({ url: proxy.url, token: "not-the-token-at-all-xx" });
