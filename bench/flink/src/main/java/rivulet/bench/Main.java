@@ -1,0 +1,154 @@
+package rivulet.bench;
+
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.JobManagerOptions;
+import org.apache.flink.configuration.PipelineOptions;
+import org.apache.flink.configuration.RestOptions;
+import org.apache.flink.configuration.TaskManagerOptions;
+import org.apache.flink.connector.datagen.source.DataGeneratorSource;
+import org.apache.flink.connector.datagen.source.GeneratorFunction;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+
+/**
+ * The Flink side of bench/run.ts --flink. Each mode prints its result as one JSON line on stdout.
+ *
+ *   check [--first=1000] [--n=1000000] [--seed=42]
+ *       the first `first` events as JSON (JSON.stringify's shape), one per line, then
+ *       {"n":N,"checksum":H}: FNV-1a (32 bit) over the UTF-16 units of the first N events' JSON, each
+ *       followed by "\n". bench/flink.ts computes the same from the TypeScript generator.
+ *   query --query=q5 --events=N [--warmup=200000] [--seed=42]
+ *       Nexmark query q on a local MiniCluster (parallelism 1, object reuse on): a warm-up job over
+ *       `warmup` events, then the timed job over N, events generated as the source is read and
+ *       outputs counted and dropped. Timed from the job's (warmup+1)-th event (min(warmup, N/2)) to
+ *       the end of the sink's input, as Rivulet's engine_with_generation_eps is.
+ *   kafka-q1 ... (KafkaQ1)
+ */
+public final class Main {
+  private Main() {}
+
+  /** The index at which the timed job's clock starts (set before the job), and when it was read. */
+  static volatile long markIndex = -1;
+
+  static volatile long markNanos;
+
+  static Map<String, String> options(String[] args) {
+    Map<String, String> o = new HashMap<>();
+    for (String a : args) {
+      if (!a.startsWith("--")) continue;
+      int eq = a.indexOf('=');
+      if (eq < 0) o.put(a.substring(2), "true");
+      else o.put(a.substring(2, eq), a.substring(eq + 1));
+    }
+    return o;
+  }
+
+  /** A local environment, parallelism 1, object reuse on, everything on 127.0.0.1. */
+  static StreamExecutionEnvironment environment() {
+    Configuration conf = new Configuration();
+    conf.set(PipelineOptions.OBJECT_REUSE, true);
+    conf.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
+    conf.set(RestOptions.ADDRESS, "127.0.0.1");
+    conf.set(JobManagerOptions.ADDRESS, "127.0.0.1");
+    conf.set(TaskManagerOptions.HOST, "127.0.0.1");
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(1, conf);
+    env.setParallelism(1);
+    return env;
+  }
+
+  public static void main(String[] args) throws Exception {
+    if (args.length == 0) throw new IllegalArgumentException("usage: check | query | kafka-q1 (see Main.java)");
+    Map<String, String> o = options(args);
+    switch (args[0]) {
+      case "check":
+        check(o);
+        break;
+      case "query":
+        query(o);
+        break;
+      case "kafka-q1":
+        KafkaQ1.main(o);
+        break;
+      default:
+        throw new IllegalArgumentException("unknown mode " + args[0]);
+    }
+    System.exit(0);
+  }
+
+  private static void check(Map<String, String> o) {
+    int first = Integer.parseInt(o.getOrDefault("first", "1000"));
+    long n = Long.parseLong(o.getOrDefault("n", "1000000"));
+    NexmarkGenerator gen = new NexmarkGenerator(Long.parseLong(o.getOrDefault("seed", "42")));
+    StringBuilder lines = new StringBuilder();
+    int h = 0x811c9dc5;
+    for (long i = 0; i < Math.max(n, first); i++) {
+      String json = gen.event(i).toJson();
+      if (i < first) lines.append(json).append('\n');
+      if (i < n) {
+        for (int k = 0; k < json.length(); k++) h = (h ^ json.charAt(k)) * 0x01000193;
+        h = (h ^ '\n') * 0x01000193;
+      }
+    }
+    System.out.print(lines);
+    System.out.println("{\"n\":" + n + ",\"checksum\":" + (h & 0xffffffffL) + "}");
+  }
+
+  private static long run(String q, long n, long seed) throws Exception {
+    StreamExecutionEnvironment env = environment();
+    NexmarkGenerator gen = new NexmarkGenerator(seed);
+    GeneratorFunction<Long, Event> timed = index -> {
+      if (index == markIndex) markNanos = System.nanoTime();
+      return gen.map(index);
+    };
+    DataGeneratorSource<Event> source = new DataGeneratorSource<>(timed, n, TypeInformation.of(Event.class));
+    DataStream<Event> events = env.fromSource(
+        source,
+        WatermarkStrategy.<Event>forBoundedOutOfOrderness(Duration.ofSeconds(4))
+            .withTimestampAssigner((e, ts) -> e.timestamp),
+        "nexmark");
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    DataStream<Object> out = (DataStream) Queries.build(q, events);
+    out.sinkTo(new CountingSink<>()).name("blackhole");
+    CountingSink.COUNT.set(0);
+    CountingSink.endNanos = 0;
+    env.execute("nexmark " + q);
+    return CountingSink.COUNT.get();
+  }
+
+  private static void query(Map<String, String> o) throws Exception {
+    String q = o.get("query");
+    long n = Long.parseLong(o.get("events"));
+    long warmup = Long.parseLong(o.getOrDefault("warmup", "200000"));
+    long seed = Long.parseLong(o.getOrDefault("seed", "42"));
+    // Warm-up job: the JIT, class loading and the MiniCluster's first start stay out of the figure.
+    long warmN = Math.min(warmup, n);
+    markIndex = -1;
+    long t = System.nanoTime();
+    run(q, warmN, seed);
+    double warmMs = (System.nanoTime() - t) / 1e6;
+    long mark = Math.min(warmup, n / 2);
+    markIndex = mark;
+    markNanos = 0;
+    long t0 = System.nanoTime();
+    long outputs = run(q, n, seed);
+    long t1 = System.nanoTime();
+    if (markNanos == 0 || CountingSink.endNanos == 0) throw new IllegalStateException(q + ": no timing marks");
+    double ms = (CountingSink.endNanos - markNanos) / 1e6;
+    System.out.println(
+        String.format(
+            java.util.Locale.ROOT,
+            "{\"query\":\"%s\",\"events\":%d,\"eps\":%.0f,\"ms\":%.1f,\"whole_eps\":%.0f,\"outputs\":%d,\"warmup_ms\":%.0f}",
+            q,
+            n,
+            (n - mark) / ms * 1000,
+            ms,
+            n / ((t1 - t0) / 1e6) * 1000,
+            outputs,
+            warmMs));
+  }
+}
