@@ -2,7 +2,7 @@
  * Kafka end to end (issue 4): Nexmark q1 through a real broker, against the plainest fast
  * at-least-once KafkaJS consume+produce loop, in one process, on the same broker and input.
  *
- *   npx tsx bench/kafka.ts [--quick] [--events=N] [--rounds=N] [--max-batch=N] [--checkpoint-interval=MS]
+ *   npx tsx bench/kafka.ts [--quick] [--events=N] [--rounds=N] [--max-batch=N] [--checkpoint-interval=MS] [--flink]
  *   (prints progress on stderr and the result as JSON on the last line of stdout; bench/run.ts
  *   runs it in a child process after the Nexmark part, --no-kafka skips it)
  *
@@ -44,6 +44,7 @@ import { type Admin, Kafka, logLevel as kafkaLogLevel, type Message, type Produc
 import { KafkaBroker } from "../adapters/node/index.js";
 import { type Job, MemoryStateStore, type RunOptions, run } from "../core/index.js";
 import { generateNexmark, type NexmarkEvent } from "../core/testing.js";
+import { flinkKafkaQ1 } from "./flink.js";
 import { EURO_RATE, type Q1Result, q1 } from "./nexmark/queries.js";
 
 export interface KafkaBenchOptions {
@@ -59,6 +60,23 @@ export interface KafkaBenchOptions {
    * exactly-once, per poll; round 2 the other way round, and so on (so no path always goes first).
    */
   rounds?: number;
+  /**
+   * Also run q1 on Flink (bench/flink's KafkaQ1: KafkaSource, KafkaSink at-least-once and
+   * exactly-once, checkpoints every `checkpointMs`, default 100) on the same broker and input, in
+   * each round after Rivulet's paths: the classpath buildFlink made.
+   */
+  flink?: { classpath: string; checkpointMs?: number };
+}
+
+/** Flink's q1 through Kafka, and Rivulet's figures over it (same broker, input and rounds). */
+export interface KafkaFlinkResult {
+  flink_at_least_once_eps: number;
+  flink_exactly_once_eps: number;
+  rivulet_at_least_once_vs_flink: number;
+  rivulet_exactly_once_vs_flink: number;
+  checkpoint_ms: number;
+  runs: { at_least_once: KafkaRun; exactly_once: KafkaRun };
+  notes: string;
 }
 
 export interface KafkaRun {
@@ -101,6 +119,8 @@ export interface KafkaBenchResult {
   max_batch: number | null;
   broker: string;
   runs: { raw: KafkaRun; at_least_once: KafkaRun; exactly_once: KafkaRun; exactly_once_per_poll: KafkaRun };
+  /** With `flink`: the same q1 on Flink, or why there are no figures. */
+  flink?: KafkaFlinkResult | { error: string };
 }
 
 const PARTITIONS = 6;
@@ -520,6 +540,69 @@ async function engine(
   };
 }
 
+/**
+ * q1 on Flink (KafkaQ1.java in a JVM of its own, on this process's CPUs): its warm-up job over
+ * `warm`, then the timed job over `input`, timed inside the JVM from the job's submission to its
+ * end; then the output read back and checked as every other path's.
+ */
+async function timedFlink(
+  kafka: Kafka,
+  admin: Admin,
+  brokerPid: number | undefined,
+  classpath: string,
+  bootstrap: string,
+  guarantee: "at-least-once" | "exactly-once",
+  checkpointMs: number,
+  warm: Input,
+  input: Input,
+): Promise<KafkaRun> {
+  const what = `flink-${guarantee}`;
+  const [out, warmOut] = [
+    await createOutput(admin, `bench-${what}-out`),
+    await createOutput(admin, `bench-${what}-warm`),
+  ];
+  const broker0 = cpuSeconds(brokerPid);
+  const sys0 = systemTicks();
+  const t0 = now();
+  const r = await flinkKafkaQ1(classpath, {
+    bootstrap,
+    topic: input.topic,
+    out,
+    warmTopic: warm.topic,
+    warmOut,
+    group: uniq(`bench-${what}`),
+    guarantee,
+    checkpointMs,
+  });
+  // The broker's CPU over the whole JVM's life (warm-up included): scaled to the timed share.
+  const share = r.ms / (now() - t0);
+  const broker1 = cpuSeconds(brokerPid);
+  const sys1 = systemTicks();
+  const got = await readBack(kafka, admin, out, 120_000);
+  if (got.count !== input.bids || got.auctionSum !== input.auctionSum || got.bidderSum !== input.bidderSum)
+    throw new Error(
+      `${what}: the output holds ${got.count} records (auction ids sum to ${got.auctionSum}, bidder ids ` +
+        `to ${got.bidderSum}), want ${input.bids} (${input.auctionSum}, ${input.bidderSum})`,
+    );
+  const eps = Math.round((input.events / r.ms) * 1000);
+  return {
+    eps,
+    samples: [eps],
+    ms: Math.round(r.ms),
+    startup_ms: Math.round(r.submit_ms),
+    outputs: got.count,
+    client_cpu: r.client_cpu,
+    broker_cpu:
+      broker0 === undefined || broker1 === undefined
+        ? null
+        : Number((((broker1 - broker0) * 1000 * share) / r.ms).toFixed(2)),
+    machine_busy:
+      sys0 && sys1 && sys1.total > sys0.total
+        ? Number(((sys1.busy - sys0.busy) / (sys1.total - sys0.total)).toFixed(2))
+        : null,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 
 const fmt = (x: number) =>
@@ -584,6 +667,15 @@ export async function kafkaBench(options: KafkaBenchOptions): Promise<KafkaBench
     // Generous (>= 500 events/s): a stuck run fails rather than hangs.
     const timeoutMs = Math.max(60_000, n * 2);
     const runs: Partial<KafkaBenchResult["runs"]> = {};
+    const flinkRuns: Partial<KafkaFlinkResult["runs"]> = {};
+    let flinkError: string | undefined;
+    const keep = <K extends string>(into: Partial<Record<K, KafkaRun>>, what: K, r: KafkaRun) => {
+      const prev = into[what];
+      if (prev) r.samples = [...prev.samples, r.eps];
+      if (!prev || r.eps > prev.eps) into[what] = r;
+      else prev.samples = r.samples;
+    };
+    const flinkCheckpoint = options.flink?.checkpointMs ?? CHECKPOINT_INTERVAL;
     for (let round = 0; round < rounds; round++) {
       for (const [what, path] of round % 2 === 0 ? paths : [...paths].reverse()) {
         const r = await timed(kafka, admin, k.pid, what, input, path, timeoutMs);
@@ -594,15 +686,58 @@ export async function kafkaBench(options: KafkaBenchOptions): Promise<KafkaBench
               ? `; ${r.commits.count} commits, ${r.commits.mean_ms} ms and ${fmt(r.commits.records_per_commit)} records each)`
               : ")"),
         );
-        const prev = runs[what];
-        if (prev) r.samples = [...prev.samples, r.eps];
-        if (!prev || r.eps > prev.eps) runs[what] = r;
-        else prev.samples = r.samples;
+        keep(runs, what, r);
+      }
+      if (!options.flink || flinkError) continue;
+      const guarantees = ["at-least-once", "exactly-once"] as const;
+      for (const g of round % 2 === 0 ? guarantees : [...guarantees].reverse()) {
+        try {
+          const r = await timedFlink(
+            kafka,
+            admin,
+            k.pid,
+            options.flink.classpath,
+            bs,
+            g,
+            flinkCheckpoint,
+            warm,
+            input,
+          );
+          log(
+            `flink ${g}: ${fmt(r.eps)} events/s (${(r.ms / 1000).toFixed(2)} s after ${(r.startup_ms / 1000).toFixed(2)} s to submit; ` +
+              `CPU: client ${pct(r.client_cpu)}, broker ${pct(r.broker_cpu)})`,
+          );
+          keep(flinkRuns, g === "at-least-once" ? "at_least_once" : "exactly_once", r);
+        } catch (e) {
+          flinkError = e instanceof Error ? e.message.split("\n")[0]! : String(e);
+          log(`flink: ${flinkError}`);
+        }
       }
     }
     log(`done in ${((now() - began) / 1000).toFixed(0)} s`);
     const { raw, at_least_once, exactly_once, exactly_once_per_poll } = runs as KafkaBenchResult["runs"];
     const vs = (r: KafkaRun) => Number((r.eps / raw.eps).toFixed(3));
+    let flink: KafkaBenchResult["flink"];
+    if (options.flink) {
+      const { at_least_once: fa, exactly_once: fe } = flinkRuns;
+      flink =
+        fa && fe && !flinkError
+          ? {
+              flink_at_least_once_eps: fa.eps,
+              flink_exactly_once_eps: fe.eps,
+              rivulet_at_least_once_vs_flink: Number((at_least_once.eps / fa.eps).toFixed(3)),
+              rivulet_exactly_once_vs_flink: Number((exactly_once.eps / fe.eps).toFixed(3)),
+              checkpoint_ms: flinkCheckpoint,
+              runs: { at_least_once: fa, exactly_once: fe },
+              notes:
+                `Flink 2.3 (bench/flink KafkaQ1), parallelism 1, object reuse, in a JVM on the client's core: KafkaSource ` +
+                `(bounded at the input's end, read_committed), Jackson JSON parse, filter bids, q1's projection, KafkaSink ` +
+                `(acks all) at-least-once / exactly-once, checkpoints every ${flinkCheckpoint} ms; a warm-up job over the ` +
+                `warm-up input first in the same JVM; timed from the job's submission to its end (exactly-once: the last ` +
+                `transaction committed); outputs read back and checked as Rivulet's. Best of ${rounds} rounds, each after Rivulet's paths.`,
+            }
+          : { error: flinkError ?? "no Flink run" };
+    }
     return {
       raw_kafkajs_eps: raw.eps,
       engine_at_least_once_eps: at_least_once.eps,
@@ -628,6 +763,7 @@ export async function kafkaBench(options: KafkaBenchOptions): Promise<KafkaBench
       max_batch: options.maxBatch ?? null,
       broker: k.where,
       runs: { raw, at_least_once, exactly_once, exactly_once_per_poll },
+      ...(flink ? { flink } : {}),
     };
   } finally {
     await admin.disconnect().catch(() => {});
@@ -635,7 +771,7 @@ export async function kafkaBench(options: KafkaBenchOptions): Promise<KafkaBench
   }
 }
 
-// Standalone: npx tsx bench/kafka.ts [--quick] [--events=N] [--rounds=N] [--max-batch=N] [--checkpoint-interval=MS]
+// Standalone: npx tsx bench/kafka.ts [--quick] [--events=N] [--rounds=N] [--max-batch=N] [--checkpoint-interval=MS] [--flink]
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const argv = process.argv.slice(2);
   const option = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -647,5 +783,11 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   if (option("max-batch")) opts.maxBatch = Number(option("max-batch"));
   if (option("checkpoint-interval")) opts.checkpointInterval = Number(option("checkpoint-interval"));
   if (option("rounds")) opts.rounds = Number(option("rounds"));
+  if (argv.includes("--flink")) {
+    const { buildFlink } = await import("./flink.js");
+    const b = buildFlink();
+    if ("error" in b) throw new Error(b.error);
+    opts.flink = { classpath: b.classpath };
+  }
   console.log(JSON.stringify(await kafkaBench(opts)));
 }

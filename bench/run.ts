@@ -39,6 +39,14 @@ import { count, type Job, Pipeline, run, tumbling } from "../core/index.js";
 import { generateNexmark, MemoryBroker, type NexmarkConfig, type NexmarkEvent } from "../core/testing.js";
 import type { BrowserBenchResult } from "./browser.js";
 import type { EdgeBenchResult, EdgeRun } from "./edge.js";
+import {
+  buildFlink,
+  checkGenerator,
+  FLINK_VERSION,
+  type FlinkQueryRun,
+  flinkQuery,
+  type GeneratorCheck,
+} from "./flink.js";
 import { type KafkaBenchResult, type KafkaRun, kafkaBench } from "./kafka.js";
 import { NexmarkGeneratorBroker } from "./nexmark/generator-broker.js";
 import { HANDWRITTEN, loadRxQueries, type RxQueries } from "./nexmark/handwritten.js";
@@ -53,19 +61,6 @@ const option = (name: string): string | undefined =>
 
 const CHILD_ENV = "RIVULET_BENCH_CHILD";
 const HEAP_MB = 16_384;
-
-/** Flink 2.x on nexmark/nexmark (GUIDE_V2), throughput divided by its cores. q6 is not runnable there. */
-const FLINK_PER_CORE: Record<QueryName, number | null> = {
-  q0: 379_000,
-  q1: 395_000,
-  q2: 414_000,
-  q3: 219_000,
-  q4: 28_200,
-  q5: 74_500,
-  q6: null,
-  q7: 22_900,
-  q8: 162_000,
-};
 
 /** The generator's defaults (Beam's: 10,000 events per second of event time), seed 42. */
 const CONFIG: NexmarkConfig = { seed: 42 };
@@ -374,6 +369,152 @@ function kafkaTable(k: KafkaSection): string {
   ].join("\n");
 }
 
+// ---------------------------------------------------------------------------------------------
+// Flink side by side (--flink): bench/flink.ts builds and runs the Maven project in bench/flink.
+
+type FlinkSetup =
+  | { classpath: string; maven_ms: number; generator_check: GeneratorCheck }
+  | { error: string };
+
+interface FlinkQueryFigures {
+  events: number;
+  /** Flink p=1 with generation: from the job's 200,001st event to the end of the sink's input. */
+  flink_eps: number;
+  /** From env.execute() to its return (the MiniCluster's start and the job's warm-up included). */
+  flink_whole_run_eps: number;
+  flink_outputs: number;
+  /** Rivulet's engine_with_generation_eps of this run, and its outputs. */
+  rivulet_with_generation_eps: number;
+  rivulet_outputs: number;
+  outputs_equal: boolean;
+  rivulet_vs_flink: number | null;
+}
+
+type FlinkSection =
+  | {
+      version: string;
+      method: string;
+      generator_check: GeneratorCheck;
+      queries: Partial<Record<QueryName, FlinkQueryFigures>>;
+      /** Per query, when its Flink run failed. */
+      errors: Partial<Record<QueryName, string>>;
+      outputs_equal: boolean;
+      geomean_rivulet_vs_flink: number | null;
+      kafka_q1:
+        | {
+            flink_at_least_once_eps: number;
+            flink_exactly_once_eps: number;
+            rivulet_at_least_once_eps: number;
+            rivulet_exactly_once_eps: number;
+            rivulet_at_least_once_vs_flink: number;
+            rivulet_exactly_once_vs_flink: number;
+          }
+        | { error: string };
+    }
+  | { error: string };
+
+/** Builds bench/flink and checks its generator against ours; fails (with the reason) on any difference. */
+function flinkStart(): FlinkSetup {
+  if (!flag("flink")) return { error: "not run (add --flink: npm run bench -- --flink)" };
+  console.log("flink: building bench/flink (Maven, offline once ~/.m2 has it)...");
+  const b = buildFlink();
+  if ("error" in b) {
+    console.log(`flink: ${b.error}`);
+    return b;
+  }
+  const check = checkGenerator(b.classpath, CONFIG);
+  if (!check.equal) {
+    const d = check.first_difference;
+    throw new Error(
+      `flink: the Java generator differs from generateNexmark: ${d ? `event ${d.index}: ${d.ts} vs ${d.java}` : `checksum ${check.checksum_ts} vs ${check.checksum_java}`}`,
+    );
+  }
+  console.log(
+    `flink: built in ${(b.mavenMs / 1000).toFixed(1)} s; generators equal (first ${check.first_events} events' JSON, checksum over ${fmt(check.checksum_events)})`,
+  );
+  return { classpath: b.classpath, maven_ms: b.mavenMs, generator_check: check };
+}
+
+function flinkRun(classpath: string, q: QueryName): FlinkQueryRun | { error: string } {
+  try {
+    const pin = flag("no-pin") ? undefined : (option("cpu") ?? "0");
+    return flinkQuery(classpath, q, eventsFor(q), CONFIG.seed ?? 0, pin);
+  } catch (e) {
+    return { error: e instanceof Error ? e.message.split("\n")[0]! : String(e) };
+  }
+}
+
+function flinkSection(
+  setup: FlinkSetup,
+  runs: Partial<Record<QueryName, FlinkQueryRun | { error: string }>>,
+  results: Partial<Record<QueryName, QueryResult>>,
+  kafka: KafkaSection,
+): FlinkSection {
+  if ("error" in setup) return { error: setup.error };
+  const queries: Partial<Record<QueryName, FlinkQueryFigures>> = {};
+  const errors: Partial<Record<QueryName, string>> = {};
+  for (const [q, f] of Object.entries(runs) as [QueryName, FlinkQueryRun | { error: string }][]) {
+    if ("error" in f) {
+      errors[q] = f.error;
+      continue;
+    }
+    const r = results[q]!;
+    queries[q] = {
+      events: f.events,
+      flink_eps: f.eps,
+      flink_whole_run_eps: f.whole_eps,
+      flink_outputs: f.outputs,
+      rivulet_with_generation_eps: r.engine_with_generation_eps,
+      rivulet_outputs: r.outputs,
+      outputs_equal: f.outputs === r.outputs,
+      rivulet_vs_flink: ratio(r.engine_with_generation_eps, f.eps),
+    };
+  }
+  const figures = Object.values(queries);
+  const ratios = figures.map((f) => f.rivulet_vs_flink).filter((x): x is number => x !== null);
+  const kf = kafka.flink;
+  return {
+    version: FLINK_VERSION,
+    method:
+      "per query, Flink's DataStream job (bench/flink/src/main/java/rivulet/bench/Queries.java, the semantics of bench/nexmark/queries.ts) in a fresh JVM pinned to the same core as Rivulet's paths (taskset -c, every JVM thread), a local MiniCluster with parallelism 1 and object reuse on; a DataGeneratorSource over a Java port of generateNexmark (checked equal: generator_check) makes events as it is read, a discarding sink counts outputs; a warm-up job over 200K events first, then the timed job over the same number of events as Rivulet's, timed from its 200,001st event to the end of the sink's input (Rivulet's engine_with_generation_eps is timed the same way, and measured just before in this run). rivulet_vs_flink = Rivulet with generation / Flink with generation. Output counts must be equal (outputs_equal).",
+    generator_check: setup.generator_check,
+    queries,
+    errors,
+    outputs_equal: figures.every((f) => f.outputs_equal),
+    geomean_rivulet_vs_flink: ratios.length ? geomean(ratios) : null,
+    kafka_q1:
+      kf === undefined
+        ? { error: kafka.error ?? "the Kafka part ran without Flink" }
+        : "error" in kf
+          ? kf
+          : {
+              flink_at_least_once_eps: kf.flink_at_least_once_eps,
+              flink_exactly_once_eps: kf.flink_exactly_once_eps,
+              rivulet_at_least_once_eps: kafka.engine_at_least_once_eps!,
+              rivulet_exactly_once_eps: kafka.engine_exactly_once_eps!,
+              rivulet_at_least_once_vs_flink: kf.rivulet_at_least_once_vs_flink,
+              rivulet_exactly_once_vs_flink: kf.rivulet_exactly_once_vs_flink,
+            },
+  };
+}
+
+function flinkSummary(f: FlinkSection): string {
+  if (!("version" in f)) return `flink: no figures: ${f.error}`;
+  const lines = [
+    `flink: Rivulet with generation / Flink ${f.version} DataStream p=1 with generation, same machine and core, this run: geometric mean ${fmtRatio(f.geomean_rivulet_vs_flink)}; output counts ${f.outputs_equal ? "equal on every query" : "DIFFER (see flink.queries)"}`,
+  ];
+  for (const [q, e] of Object.entries(f.errors)) lines.push(`  ${q}: ${e}`);
+  for (const [q, x] of Object.entries(f.queries))
+    if (!x.outputs_equal) lines.push(`  ${q}: Flink wrote ${x.flink_outputs}, Rivulet ${x.rivulet_outputs}`);
+  const k = f.kafka_q1;
+  lines.push(
+    "error" in k
+      ? `flink kafka q1: no figures: ${k.error}`
+      : `flink kafka q1: at-least-once Flink ${fmt(k.flink_at_least_once_eps)}/s, Rivulet ${fmt(k.rivulet_at_least_once_eps)}/s (${fmtRatio(k.rivulet_at_least_once_vs_flink)}); exactly-once Flink ${fmt(k.flink_exactly_once_eps)}/s, Rivulet ${fmt(k.rivulet_exactly_once_eps)}/s (${fmtRatio(k.rivulet_exactly_once_vs_flink)})`,
+  );
+  return lines.join("\n");
+}
+
 /** Issue 11's edge target: q1 through the REST proxy, engine / raw loop over the same REST calls. */
 const EDGE_TARGETS = { q1_engine_vs_raw: 0.8 };
 
@@ -563,9 +704,7 @@ interface QueryResult {
   engine_with_generation_eps: number;
   handwritten_eps: number;
   rxjs_eps: number | null;
-  flink_v2_per_core_eps: number | null;
   engine_vs_handwritten: number | null;
-  engine_with_generation_vs_flink: number | null;
   outputs: number;
   samples: { engine: number[]; engine_with_generation: number[]; handwritten: number[]; rxjs: number[] };
   /** The engine runs timed from their start (the job's own JIT warm-up included). */
@@ -590,7 +729,9 @@ interface SameProcessResult {
   samples: number[];
 }
 
-function table(results: Partial<Record<QueryName, QueryResult>>): string {
+function table(results: Partial<Record<QueryName, QueryResult>>, flink: FlinkSection): string {
+  const fq = "version" in flink ? flink.queries : undefined;
+  const withFlink = fq !== undefined;
   const head = [
     "query",
     "events",
@@ -600,12 +741,12 @@ function table(results: Partial<Record<QueryName, QueryResult>>): string {
     "engine+gen",
     "handwritten",
     "rxjs",
-    "flink/core",
+    ...(withFlink ? ["flink+gen"] : []),
     "engine/hand",
-    "engine+gen/flink",
+    ...(withFlink ? ["engine+gen/flink"] : []),
     "outputs",
   ];
-  const rows = Object.entries(results).map(([q, r]) => [
+  const rows = (Object.entries(results) as [QueryName, QueryResult][]).map(([q, r]) => [
     q,
     fmt(r.events),
     fmt(r.engine_eps),
@@ -614,9 +755,9 @@ function table(results: Partial<Record<QueryName, QueryResult>>): string {
     fmt(r.engine_with_generation_eps),
     fmt(r.handwritten_eps),
     fmt(r.rxjs_eps),
-    fmt(r.flink_v2_per_core_eps),
+    ...(withFlink ? [fmt(fq[q]?.flink_eps)] : []),
     fmtRatio(r.engine_vs_handwritten),
-    fmtRatio(r.engine_with_generation_vs_flink),
+    ...(withFlink ? [fmtRatio(fq[q]?.rivulet_vs_flink ?? null)] : []),
     String(r.outputs),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -626,7 +767,7 @@ function table(results: Partial<Record<QueryName, QueryResult>>): string {
 }
 
 /** Grouped bars per query on a log scale: engine, engine with generation, hand-written, Flink per core. */
-function chart(results: Partial<Record<QueryName, QueryResult>>, title: string): string {
+function chart(results: Partial<Record<QueryName, QueryResult>>, flink: FlinkSection, title: string): string {
   const series: { label: string; color: string; value: (r: QueryResult) => number | null }[] = [
     { label: "Rivulet engine (pre-generated)", color: "#2563eb", value: (r) => r.engine_eps },
     {
@@ -635,9 +776,17 @@ function chart(results: Partial<Record<QueryName, QueryResult>>, title: string):
       value: (r) => r.engine_with_generation_eps,
     },
     { label: "hand-written JS loop", color: "#9ca3af", value: (r) => r.handwritten_eps },
-    { label: "Flink 2.x per core (published)", color: "#f97316", value: (r) => r.flink_v2_per_core_eps },
   ];
   const entries = Object.entries(results) as [QueryName, QueryResult][];
+  if ("version" in flink) {
+    const fq = flink.queries;
+    const byResult = new Map(entries.map(([q, r]) => [r, q]));
+    series.push({
+      label: `Flink ${FLINK_VERSION} p=1 + generation (this run)`,
+      color: "#f97316",
+      value: (r) => fq[byResult.get(r)!]?.flink_eps ?? null,
+    });
+  }
   const lo = 4; // 10^4 events/s
   const hi = Math.max(
     8,
@@ -759,9 +908,7 @@ function queryResult(q: QueryName, samples: Record<Path, Sample[]>): QueryResult
     engine_with_generation_eps: Math.round(best(gen).eps),
     handwritten_eps: Math.round(h.eps),
     rxjs_eps: rxs.length ? Math.round(best(rxs).eps) : null,
-    flink_v2_per_core_eps: FLINK_PER_CORE[q],
     engine_vs_handwritten: null,
-    engine_with_generation_vs_flink: null,
     outputs: e.outputs,
     samples: {
       engine: eng.map((s) => Math.round(s.eps)),
@@ -782,7 +929,6 @@ function queryResult(q: QueryName, samples: Record<Path, Sample[]>): QueryResult
     same_process: null,
   };
   r.engine_vs_handwritten = ratio(r.engine_eps, r.handwritten_eps);
-  r.engine_with_generation_vs_flink = ratio(r.engine_with_generation_eps, r.flink_v2_per_core_eps);
   r.cpu_time.engine_vs_handwritten = ratio(r.cpu_time.engine_eps, r.cpu_time.handwritten_eps);
   r.whole_run.engine_vs_handwritten = ratio(r.whole_run.engine_eps, r.handwritten_eps);
   return r;
@@ -846,6 +992,8 @@ async function main(): Promise<void> {
     rx = await loadRxQueries();
     if (!rx) console.log("rxjs is not installed: rxjs_eps stays null");
   }
+  const flinkSetup = flinkStart();
+  const flinkRuns: Partial<Record<QueryName, FlinkQueryRun | { error: string }>> = {};
   for (const q of queries) {
     const t = now();
     const samples = {} as Record<Path, Sample[]>;
@@ -857,6 +1005,16 @@ async function main(): Promise<void> {
     console.log(
       `${q}: engine ${fmt(r.engine_eps)}/s, +generation ${fmt(r.engine_with_generation_eps)}/s, hand-written ${fmt(r.handwritten_eps)}/s${r.rxjs_eps ? `, rxjs ${fmt(r.rxjs_eps)}/s` : ""} (${((now() - t) / 1000).toFixed(1)} s)`,
     );
+    // Right after Rivulet's run with generation of the same query, so both see the same machine.
+    if ("classpath" in flinkSetup) {
+      const t = now();
+      const f = (flinkRuns[q] = flinkRun(flinkSetup.classpath, q));
+      console.log(
+        "error" in f
+          ? `${q}: flink: ${f.error}`
+          : `${q}: flink+generation ${fmt(f.eps)}/s, ${f.outputs} outputs (${((now() - t) / 1000).toFixed(1)} s)`,
+      );
+    }
   }
 
   let sameProcessSummary: SameProcessSummary | null = null;
@@ -924,6 +1082,7 @@ async function main(): Promise<void> {
   const rss = child([`--child=rss`, `--n=${rssN}`, "--q5"]) as Record<string, number>;
   const rssInput = child([`--child=rss`, `--n=${rssN}`]) as Record<string, number>;
   const kafka = kafkaPart(quick);
+  const flink = flinkSection(flinkSetup, flinkRuns, results, kafka);
   const edge = edgePart(quick);
   const browser = browserPart();
 
@@ -943,6 +1102,7 @@ async function main(): Promise<void> {
     same_process: sameProcessSummary ?? {
       skipped: "--same-process: every figure above is already measured in one process",
     },
+    flink,
     kafka,
     edge,
     browser,
@@ -958,7 +1118,8 @@ async function main(): Promise<void> {
     },
   };
 
-  console.log(`\n${table(results)}\n`);
+  console.log(`\n${table(results, flink)}\n`);
+  console.log(flinkSummary(flink));
   if (sameProcessSummary)
     console.log(
       `same-proc: the engine with every query's engine run one after another in one process (same/per: against "engine", each in its own process); geometric mean ${fmtRatio(sameProcessSummary.geomean_ratio_to_per_process)} (by CPU time ${fmtRatio(sameProcessSummary.cpu_time_geomean_ratio_to_per_process)}); ${sameProcessSummary.order[0]} runs first there, as in its own process, so its ratio is this run's noise\n`,
@@ -977,6 +1138,7 @@ async function main(): Promise<void> {
     join(outDir, "chart.svg"),
     chart(
       results,
+      flink,
       `Rivulet Nexmark, ${quick ? "quick" : "full"} run, ${json.date.slice(0, 10)}, node ${process.version}`,
     ),
   );
@@ -990,8 +1152,15 @@ async function childMain(kind: string): Promise<void> {
     let line: string;
     try {
       const rounds = Number(option("kafka-rounds") ?? 2);
+      // --flink: Flink's q1 too, on the same broker and input (built already: an offline build here).
+      const built = flag("flink") ? buildFlink() : undefined;
       line = JSON.stringify({
-        ok: await kafkaBench({ events: Number(option("n")), quick: flag("quick"), rounds }),
+        ok: await kafkaBench({
+          events: Number(option("n")),
+          quick: flag("quick"),
+          rounds,
+          ...(built && "classpath" in built ? { flink: { classpath: built.classpath } } : {}),
+        }),
       });
     } catch (e) {
       console.error(e);

@@ -1,0 +1,227 @@
+/**
+ * Flink side by side (issue 15): builds the Maven project under bench/flink (Flink 2.3 DataStream
+ * jobs over a Java port of Rivulet's Nexmark generator), checks that the port makes the same
+ * events as `generateNexmark`, and runs its jobs. bench/run.ts --flink uses it for the Nexmark
+ * queries, bench/kafka.ts for q1 through Kafka.
+ *
+ *   npx tsx bench/flink.ts check     # build, then compare the generators (exit 1 if they differ)
+ *
+ * Maven resolves into ~/.m2 (offline, `-o`, once the first build has downloaded everything);
+ * target/ is gitignored. Nothing here throws for a missing Java or Maven: `buildFlink` says why.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { delimiter, dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { generateNexmark, type NexmarkConfig } from "../core/testing.js";
+
+const PROJECT = join(dirname(fileURLToPath(import.meta.url)), "flink");
+export const FLINK_VERSION = "2.3.0";
+/** Events whose JSON the generator check compares one by one, and events its checksum covers. */
+const CHECK_FIRST = 1000;
+const CHECK_N = 1_000_000;
+
+export type FlinkBuild = { classpath: string; mavenMs: number } | { error: string };
+
+const has = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: "ignore" }).status === 0;
+
+/**
+ * `mvn compile dependency:build-classpath` in bench/flink: offline first (quick, no network), then
+ * online if something is not in ~/.m2 yet. The classpath: target/classes and every runtime jar.
+ */
+export function buildFlink(): FlinkBuild {
+  if (!has("java", ["-version"])) return { error: "no java on PATH (Flink needs Java 17)" };
+  if (!has("mvn", ["-v"])) return { error: "no mvn on PATH (bench/flink is a Maven project)" };
+  const t = performance.now();
+  const goals = ["-B", "-q", "compile", "dependency:build-classpath"];
+  let r = spawnSync("mvn", ["-o", ...goals], { cwd: PROJECT, encoding: "utf8", maxBuffer: 1 << 24 });
+  if (r.status !== 0) r = spawnSync("mvn", goals, { cwd: PROJECT, encoding: "utf8", maxBuffer: 1 << 24 });
+  if (r.status !== 0) {
+    const why = `${r.stdout}${r.stderr}`.split("\n").find((l) => l.includes("ERROR")) ?? `exit ${r.status}`;
+    return { error: `building bench/flink failed: ${why.trim().slice(0, 300)}` };
+  }
+  const file = join(PROJECT, "target", "classpath.txt");
+  if (!existsSync(file)) return { error: "building bench/flink wrote no target/classpath.txt" };
+  const jars = readFileSync(file, "utf8").trim();
+  return {
+    classpath: [join(PROJECT, "target", "classes"), jars].join(delimiter),
+    mavenMs: Math.round(performance.now() - t),
+  };
+}
+
+/** `java ... rivulet.bench.Main <args>`, pinned to `cpu` with taskset when given. */
+function javaCommand(classpath: string, args: string[], cpu?: string): [string, string[]] {
+  const java = ["-Xms1g", "-Xmx4g", "-cp", classpath, "rivulet.bench.Main", ...args];
+  return cpu !== undefined && process.platform === "linux" && existsSync("/usr/bin/taskset")
+    ? ["/usr/bin/taskset", ["-c", cpu, "java", ...java]]
+    : ["java", java];
+}
+
+function lastJsonLine<T>(stdout: string, what: string): T {
+  const line = stdout.trim().split("\n").pop();
+  try {
+    return JSON.parse(line ?? "") as T;
+  } catch {
+    throw new Error(`${what}: no JSON result (last line: ${line?.slice(0, 200)})`);
+  }
+}
+
+/** FNV-1a (32 bit) over UTF-16 code units: what Main.check computes in Java. */
+function fnv1a(h: number, s: string): number {
+  for (let k = 0; k < s.length; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193);
+  return h;
+}
+
+export interface GeneratorCheck {
+  /** The first `first_events` events' JSON equal, one by one. */
+  first_events: number;
+  first_events_equal: boolean;
+  /** FNV-1a over the first `checksum_events` events' JSON, TypeScript and Java. */
+  checksum_events: number;
+  checksum_ts: number;
+  checksum_java: number;
+  equal: boolean;
+  /** The first differing event, when any. */
+  first_difference?: { index: number; ts: string; java: string };
+}
+
+/**
+ * The Java generator (bench/flink) against `generateNexmark(config)`: the first 1000 events'
+ * JSON one by one, and a checksum over the first 1M events' JSON.
+ */
+export function checkGenerator(classpath: string, config: NexmarkConfig): GeneratorCheck {
+  const seed = config.seed ?? 0;
+  const [cmd, args] = javaCommand(classpath, [
+    "check",
+    `--first=${CHECK_FIRST}`,
+    `--n=${CHECK_N}`,
+    `--seed=${seed}`,
+  ]);
+  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`the Java generator check failed: ${r.stderr.split("\n")[0]}`);
+  const lines = r.stdout.trim().split("\n");
+  const { checksum } = lastJsonLine<{ checksum: number }>(r.stdout, "generator check");
+  let h = 0x811c9dc5;
+  let firstEqual = true;
+  let difference: GeneratorCheck["first_difference"];
+  const CHUNK = 100_000;
+  for (let start = 0; start < CHECK_N; start += CHUNK) {
+    const events = generateNexmark(config, Math.min(CHUNK, CHECK_N - start), start);
+    for (let i = 0; i < events.length; i++) {
+      const json = JSON.stringify(events[i]);
+      const index = start + i;
+      if (index < CHECK_FIRST && json !== lines[index]) {
+        firstEqual = false;
+        difference ??= { index, ts: json, java: lines[index] ?? "" };
+      }
+      h = fnv1a(h, json);
+      h = Math.imul(h ^ 10, 0x01000193);
+    }
+  }
+  const out: GeneratorCheck = {
+    first_events: CHECK_FIRST,
+    first_events_equal: firstEqual,
+    checksum_events: CHECK_N,
+    checksum_ts: h >>> 0,
+    checksum_java: checksum,
+    equal: firstEqual && h >>> 0 === checksum,
+  };
+  if (difference) out.first_difference = difference;
+  return out;
+}
+
+/** One Nexmark query's Flink run (Main.query): warm-up job, then the timed job. */
+export interface FlinkQueryRun {
+  query: string;
+  events: number;
+  /** Events per second from the job's 200,001st event to the end of the sink's input. */
+  eps: number;
+  ms: number;
+  /** Events per second from env.execute() to its return (the MiniCluster's start included). */
+  whole_eps: number;
+  outputs: number;
+  warmup_ms: number;
+}
+
+/** Runs one query on Flink in a fresh JVM pinned to `cpu` (every JVM thread on that core). */
+export function flinkQuery(classpath: string, query: string, events: number, seed: number, cpu?: string) {
+  const [cmd, args] = javaCommand(
+    classpath,
+    ["query", `--query=${query}`, `--events=${events}`, `--seed=${seed}`],
+    cpu,
+  );
+  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 1 << 24 });
+  if (r.status !== 0)
+    throw new Error(`Flink ${query} failed (${r.signal ?? `exit ${r.status}`}): ${r.stderr.slice(0, 500)}`);
+  return lastJsonLine<FlinkQueryRun>(r.stdout, `Flink ${query}`);
+}
+
+export interface FlinkKafkaRun {
+  /** From the job's submission (MiniCluster started) to its end. */
+  ms: number;
+  submit_ms: number;
+  /** The JVM's CPU time over the timed job, in cores. */
+  client_cpu: number;
+  pid: number;
+}
+
+/**
+ * q1 through Kafka on Flink (KafkaQ1.java) in a child JVM (inheriting this process's CPU
+ * affinity): a warm-up job over `warmTopic`, then the timed one over `topic`.
+ */
+export function flinkKafkaQ1(
+  classpath: string,
+  o: {
+    bootstrap: string;
+    topic: string;
+    out: string;
+    warmTopic: string;
+    warmOut: string;
+    group: string;
+    guarantee: "at-least-once" | "exactly-once";
+    checkpointMs: number;
+  },
+): Promise<FlinkKafkaRun> {
+  const [cmd, args] = javaCommand(classpath, [
+    "kafka-q1",
+    `--bootstrap=${o.bootstrap}`,
+    `--topic=${o.topic}`,
+    `--out=${o.out}`,
+    `--warm-topic=${o.warmTopic}`,
+    `--warm-out=${o.warmOut}`,
+    `--group=${o.group}`,
+    `--guarantee=${o.guarantee}`,
+    `--checkpoint-ms=${o.checkpointMs}`,
+  ]);
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      if (code !== 0)
+        return reject(
+          new Error(`Flink kafka q1 failed (${signal ?? `exit ${code}`}): ${stderr.slice(-500)}`),
+        );
+      try {
+        resolve({ ...lastJsonLine<Omit<FlinkKafkaRun, "pid">>(stdout, "Flink kafka q1"), pid: child.pid! });
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}
+
+// Standalone: npx tsx bench/flink.ts check
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const b = buildFlink();
+  if ("error" in b) {
+    console.error(b.error);
+    process.exit(1);
+  }
+  const c = checkGenerator(b.classpath, { seed: 42 });
+  console.log(JSON.stringify(c));
+  process.exit(c.equal ? 0 : 1);
+}
