@@ -156,7 +156,9 @@ export async function edgeProxyFaults(ctx: ScenarioContext): Promise<ScenarioRes
     await until("the edge job reads more", () => readSoFar() > half + (threeQuarters - half) / 2, 180_000);
     t = Date.now();
     const before = readSoFar();
-    await proxy.restart("SIGTERM", 1_000);
+    const stopped = await proxy.restart("SIGTERM", 1_000);
+    phases.cleanStopSeconds = stopped.stopSeconds;
+    if (stopped.forced) problems.push(`the proxy did not stop within 15 s of its SIGTERM`);
     faults.proxyRestart++;
     await appendEvents(kafka, input, events.slice(threeQuarters));
     fed = n;

@@ -15,8 +15,11 @@ process.once("exit", () => {
 
 export interface RestartableProxy {
   readonly url: string;
-  /** Stops it (`SIGTERM`: a clean shutdown; `SIGKILL`: a crash), waits `downMs`, starts it again. */
-  restart(how: "SIGTERM" | "SIGKILL", downMs: number): Promise<void>;
+  /**
+   * Stops it (`SIGTERM`: a clean shutdown; `SIGKILL`: a crash), waits `downMs`, starts it again.
+   * Resolves with how long stopping took and whether a SIGTERM had to be followed by SIGKILL.
+   */
+  restart(how: "SIGTERM" | "SIGKILL", downMs: number): Promise<{ stopSeconds: number; forced: boolean }>;
   stop(): Promise<void>;
   /** What it wrote to stderr, all its lives. */
   log(): string;
@@ -57,21 +60,31 @@ export async function startRestartableProxy(
   };
   const stop = async (how: "SIGTERM" | "SIGKILL") => {
     const c = child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    c.kill(how);
-    const timer = setTimeout(() => c.kill("SIGKILL"), 15_000);
-    await exited;
-    clearTimeout(timer);
+    const started = Date.now();
+    let forced = false;
+    if (c && c.exitCode === null && c.signalCode === null) {
+      c.kill(how);
+      const timer = setTimeout(() => {
+        forced = true;
+        c.kill("SIGKILL");
+      }, 15_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    return { stopSeconds: (Date.now() - started) / 1_000, forced };
   };
   await start();
   return {
     url,
     async restart(how, downMs) {
-      await stop(how);
+      const stopped = await stop(how);
       await new Promise((r) => setTimeout(r, downMs));
       await start();
+      return stopped;
     },
-    stop: () => stop("SIGTERM"),
+    stop: async () => {
+      await stop("SIGTERM");
+    },
     log: () => log,
   };
 }
