@@ -14,6 +14,8 @@ import { type FetchedRecord, fromBase64, fromUtf8, recordHeaders } from "./wire.
 
 const BINARY = "application/vnd.kafka.binary.v2+json";
 const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+/** Ends the retries of a fetch whose instance was replaced (see `recover`). */
+const REOPENED = new RivuletError("BROKER", "the consumer instance was made again", { retriable: true });
 /** Instances made again in a row for one call before its "instance not found" stands. */
 const INSTANCE_ATTEMPTS = 5;
 
@@ -200,16 +202,22 @@ export class RestProxyConsumer implements Consumer {
       this.verifying = Date.now();
     } else if (this.unsought.size > 0) await this.seekInstance();
     const { fetchTimeout, fetchBytes } = this.tuning;
-    const records = await this.instanceCall<FetchedRecord[]>(
-      "GET",
-      `/records?timeout=${fetchTimeout}&max_bytes=${fetchBytes}`,
-      {
-        accept: BINARY,
-        what: `fetching records of group "${this.group}"`,
-        // The lost response may have moved the proxy's consumer on: back to what the job has.
-        onRetry: () => this.seekInstance(true),
-      },
-    );
+    let records: FetchedRecord[] | undefined;
+    try {
+      records = await this.instanceCall<FetchedRecord[]>(
+        "GET",
+        `/records?timeout=${fetchTimeout}&max_bytes=${fetchBytes}`,
+        {
+          accept: BINARY,
+          what: `fetching records of group "${this.group}"`,
+          // The lost response may have moved the proxy's consumer on: back to what the job has.
+          onRetry: () => this.recover(),
+        },
+      );
+    } catch (e) {
+      if (e === REOPENED) return; // the next fetch reads from the new instance
+      throw e;
+    }
     let taken = 0;
     for (const r of records ?? []) {
       const key = tpKey(r.topic, r.partition);
@@ -252,6 +260,24 @@ export class RestProxyConsumer implements Consumer {
         if (!this.verified && this.verifying === undefined && this.behind()) this.reseek = true;
       }
     }
+  }
+
+  /**
+   * Before a fetch is tried again (its response lost, or an error): the proxy may have moved
+   * on with records the job never got. Partitions whose position the job knows are sought back
+   * to it. One whose position it does not know yet (its records start where the group
+   * committed, or at the beginning) cannot be: a new instance starts it there again, and the
+   * fetch is made anew on it (`REOPENED` ends the retries of the old one).
+   */
+  private async recover(): Promise<void> {
+    if (this.partitions.every(({ topic, partition }) => this.positions.has(tpKey(topic, partition))))
+      return this.seekInstance(true);
+    await this.broker.http
+      .call("DELETE", this.path, { what: "deleting the consumer instance" })
+      .catch(() => {});
+    await this.open();
+    await this.seekInstance(true);
+    throw REOPENED;
   }
 
   /** End offsets now; one that moved voids what an earlier verification showed. */

@@ -98,6 +98,50 @@ describe("RestProxyBroker on Rivulet's REST proxy", () => {
     );
   }, 60_000);
 
+  it("a fetch answered but lost before the job knew where its partitions start loses nothing", async () => {
+    // Found by the chaos suite (test/chaos, edge-proxy, some seeds): the proxy handed out the
+    // first records of partitions the job had no position for yet; the answer was lost, and
+    // seeking back could not name where those partitions start, so their records never came.
+    const input = uniq("edge-lost-in");
+    const output = uniq("edge-lost-out");
+    for (const t of [input, output, "rivulet-dlq"]) await kafka.createTopic(t, { partitions: 2 });
+    await kafka.commit({
+      records: Array.from({ length: 40 }, (_, i) => ({ topic: input, key: `k${i % 4}`, value: { n: i } })),
+    });
+    let lost = 0;
+    const fetchLost = async (request: Request): Promise<Response> => {
+      const res = await fetch(request);
+      if (request.method === "GET" && request.url.includes("/records?") && lost === 0) {
+        const body = await res.text();
+        if (body.length > 2) {
+          lost++;
+          throw new TypeError("fetch failed (the answer was lost on its way)");
+        }
+        return new Response(body, { status: res.status, headers: res.headers });
+      }
+      return res;
+    };
+    const broker = new RestProxyBroker({ url: proxy.url, token: TOKEN, fetchTimeout: 100, fetch: fetchLost });
+    const { Pipeline } = await import("rivulet");
+    const p = Pipeline.source<{ n: number }>(input, { timestamp: () => 1 })
+      .map((v) => ({ n: v.n }))
+      .to(output);
+    const job = await run(p, {
+      broker,
+      state: new KeyValueStateStore(memoryStorage()),
+      group: uniq("g"),
+      manual: true,
+    });
+    expect(await job.runFor({ maxMs: 20_000 })).toMatchObject({ records: 40, caughtUp: true });
+    expect(lost).toBe(1);
+    await job.stop();
+    await broker.close();
+    const out = await readTopic(bootstrap, output, { min: 40 });
+    expect(out.map((r) => (JSON.parse(r.value!) as { n: number }).n).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 40 }, (_, i) => i),
+    );
+  }, 60_000);
+
   it("an instance whose assignment failed is deleted, not left to join the group beside the next one", async () => {
     const input = uniq("edge-left-in");
     await kafka.createTopic(input, { partitions: 2 });
