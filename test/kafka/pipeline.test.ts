@@ -262,7 +262,11 @@ describe("scale-out: two jobs in one consumer group", () => {
       expect(jobA.metrics().records.in).toBeGreaterThan(0);
       expect(jobB.metrics().records.in).toBeGreaterThan(0);
 
-      const got = (await readTopic(bootstrap, output, { min: expected.length })).map(
+      // Up to 45 s: once, on a loaded machine, only 15,300 of the 30,000 outputs were readable
+      // (read_committed) after 20 s, as if a transaction left open at a rebalance held a partition
+      // until the broker aborted it (10 s timeout, checked every 10 s). Under investigation; the
+      // output must still be exact.
+      const got = (await readTopic(bootstrap, output, { min: expected.length, timeoutMs: 45_000 })).map(
         (r) => `${r.key} ${r.value}`,
       );
       expect(got.length).toBe(expected.length);
