@@ -72,8 +72,12 @@ export interface KafkaBenchOptions {
 export interface KafkaFlinkResult {
   flink_at_least_once_eps: number;
   flink_exactly_once_eps: number;
+  /** Rivulet with its default client (KafkaJS). */
   rivulet_at_least_once_vs_flink: number;
   rivulet_exactly_once_vs_flink: number;
+  /** Rivulet with `producer: "platformatic"`. */
+  rivulet_platformatic_at_least_once_vs_flink: number;
+  rivulet_platformatic_exactly_once_vs_flink: number;
   checkpoint_ms: number;
   runs: { at_least_once: KafkaRun; exactly_once: KafkaRun };
   notes: string;
@@ -111,6 +115,11 @@ export interface KafkaBenchResult {
   engine_at_least_once_vs_raw: number;
   engine_exactly_once_vs_raw: number;
   engine_exactly_once_per_poll_vs_raw: number;
+  /** The engine with `KafkaBroker({ producer: "platformatic" })` (@platformatic/kafka writes; KafkaJS reads). */
+  engine_platformatic_at_least_once_eps: number;
+  engine_platformatic_exactly_once_eps: number;
+  engine_platformatic_at_least_once_vs_raw: number;
+  engine_platformatic_exactly_once_vs_raw: number;
   partitions: number;
   /** Bids in the input: the output records each run must write. */
   expected_outputs: number;
@@ -118,7 +127,14 @@ export interface KafkaBenchResult {
   exactly_once_checkpoint_interval_ms: number;
   max_batch: number | null;
   broker: string;
-  runs: { raw: KafkaRun; at_least_once: KafkaRun; exactly_once: KafkaRun; exactly_once_per_poll: KafkaRun };
+  runs: {
+    raw: KafkaRun;
+    at_least_once: KafkaRun;
+    exactly_once: KafkaRun;
+    exactly_once_per_poll: KafkaRun;
+    platformatic_at_least_once: KafkaRun;
+    platformatic_exactly_once: KafkaRun;
+  };
   /** With `flink`: the same q1 on Flink, or why there are no figures. */
   flink?: KafkaFlinkResult | { error: string };
 }
@@ -500,12 +516,14 @@ async function engine(
   input: Input,
   output: string,
   group: string,
+  producer: "kafkajs" | "platformatic" = "kafkajs",
 ): Promise<Running> {
   const broker = new KafkaBroker({
     brokers: [bootstrap],
-    clientId: `bench-${guarantee}`,
+    clientId: `bench-${guarantee}-${producer}`,
     guarantee,
     logLevel: "nothing",
+    producer,
   });
   // Instrumentation only: how long the job's loop waits in each commit.
   const commits: CommitStats = { count: 0, ms: 0, records: 0 };
@@ -660,6 +678,23 @@ export async function kafkaBench(options: KafkaBenchOptions): Promise<KafkaBench
           ),
       ],
       ["exactly_once_per_poll", (i, o, g) => engine(bs, "exactly-once", batch, i, o, g)],
+      [
+        "platformatic_at_least_once",
+        (i, o, g) => engine(bs, "at-least-once", batch, i, o, g, "platformatic"),
+      ],
+      [
+        "platformatic_exactly_once",
+        (i, o, g) =>
+          engine(
+            bs,
+            "exactly-once",
+            { ...batch, state: new MemoryStateStore(), checkpointInterval: interval },
+            i,
+            o,
+            g,
+            "platformatic",
+          ),
+      ],
     ];
     t = now();
     for (const [what, path] of paths) await timed(kafka, admin, k.pid, what, warm, path, 60_000);
@@ -715,7 +750,14 @@ export async function kafkaBench(options: KafkaBenchOptions): Promise<KafkaBench
       }
     }
     log(`done in ${((now() - began) / 1000).toFixed(0)} s`);
-    const { raw, at_least_once, exactly_once, exactly_once_per_poll } = runs as KafkaBenchResult["runs"];
+    const {
+      raw,
+      at_least_once,
+      exactly_once,
+      exactly_once_per_poll,
+      platformatic_at_least_once,
+      platformatic_exactly_once,
+    } = runs as KafkaBenchResult["runs"];
     const vs = (r: KafkaRun) => Number((r.eps / raw.eps).toFixed(3));
     let flink: KafkaBenchResult["flink"];
     if (options.flink) {
@@ -727,6 +769,12 @@ export async function kafkaBench(options: KafkaBenchOptions): Promise<KafkaBench
               flink_exactly_once_eps: fe.eps,
               rivulet_at_least_once_vs_flink: Number((at_least_once.eps / fa.eps).toFixed(3)),
               rivulet_exactly_once_vs_flink: Number((exactly_once.eps / fe.eps).toFixed(3)),
+              rivulet_platformatic_at_least_once_vs_flink: Number(
+                (platformatic_at_least_once.eps / fa.eps).toFixed(3),
+              ),
+              rivulet_platformatic_exactly_once_vs_flink: Number(
+                (platformatic_exactly_once.eps / fe.eps).toFixed(3),
+              ),
               checkpoint_ms: flinkCheckpoint,
               runs: { at_least_once: fa, exactly_once: fe },
               notes:
@@ -750,19 +798,31 @@ export async function kafkaBench(options: KafkaBenchOptions): Promise<KafkaBench
         `read_committed and checked (count, id sums). raw: KafkaJS eachBatch (a worker per partition), ` +
         `sendBatch (acks all) per batch, commitOffsets. at-least-once: KafkaBroker guarantee at-least-once. ` +
         `exactly-once: transactions, MemoryStateStore, checkpointInterval ${interval} ms; ` +
-        `exactly_once_per_poll: no state store, a transaction per poll. maxBatch ${options.maxBatch ?? "default"}. ` +
+        `exactly_once_per_poll: no state store, a transaction per poll. platformatic_*: the same two engine runs ` +
+        `with KafkaBroker({ producer: "platformatic" }) (@platformatic/kafka writes, KafkaJS reads). maxBatch ${options.maxBatch ?? "default"}. ` +
         `Every path warmed up on ${warmN} events first. Broker: ${k.where}.`,
       engine_exactly_once_per_poll_eps: exactly_once_per_poll.eps,
       engine_at_least_once_vs_raw: vs(at_least_once),
       engine_exactly_once_vs_raw: vs(exactly_once),
       engine_exactly_once_per_poll_vs_raw: vs(exactly_once_per_poll),
+      engine_platformatic_at_least_once_eps: platformatic_at_least_once.eps,
+      engine_platformatic_exactly_once_eps: platformatic_exactly_once.eps,
+      engine_platformatic_at_least_once_vs_raw: vs(platformatic_at_least_once),
+      engine_platformatic_exactly_once_vs_raw: vs(platformatic_exactly_once),
       partitions: PARTITIONS,
       expected_outputs: input.bids,
       input_bytes: input.bytes,
       exactly_once_checkpoint_interval_ms: interval,
       max_batch: options.maxBatch ?? null,
       broker: k.where,
-      runs: { raw, at_least_once, exactly_once, exactly_once_per_poll },
+      runs: {
+        raw,
+        at_least_once,
+        exactly_once,
+        exactly_once_per_poll,
+        platformatic_at_least_once,
+        platformatic_exactly_once,
+      },
       ...(flink ? { flink } : {}),
     };
   } finally {

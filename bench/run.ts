@@ -348,6 +348,18 @@ function kafkaTable(k: KafkaSection): string {
       k.engine_exactly_once_per_poll_vs_raw,
       "",
     ],
+    [
+      'engine at-least-once, producer: "platformatic"',
+      runs.platformatic_at_least_once,
+      k.engine_platformatic_at_least_once_vs_raw,
+      "",
+    ],
+    [
+      'engine exactly-once (as above), producer: "platformatic"',
+      runs.platformatic_exactly_once,
+      k.engine_platformatic_exactly_once_vs_raw,
+      "",
+    ],
   ];
   const head = ["kafka: q1 end to end", "events/s", "engine/raw", "target", "seconds", "client CPU"];
   const cells = rows.map(([name, r, vs, target]) => [
@@ -408,6 +420,10 @@ type FlinkSection =
             rivulet_exactly_once_eps: number;
             rivulet_at_least_once_vs_flink: number;
             rivulet_exactly_once_vs_flink: number;
+            rivulet_platformatic_at_least_once_eps: number;
+            rivulet_platformatic_exactly_once_eps: number;
+            rivulet_platformatic_at_least_once_vs_flink: number;
+            rivulet_platformatic_exactly_once_vs_flink: number;
           }
         | { error: string };
     }
@@ -494,6 +510,10 @@ function flinkSection(
               rivulet_exactly_once_eps: kafka.engine_exactly_once_eps!,
               rivulet_at_least_once_vs_flink: kf.rivulet_at_least_once_vs_flink,
               rivulet_exactly_once_vs_flink: kf.rivulet_exactly_once_vs_flink,
+              rivulet_platformatic_at_least_once_eps: kafka.engine_platformatic_at_least_once_eps!,
+              rivulet_platformatic_exactly_once_eps: kafka.engine_platformatic_exactly_once_eps!,
+              rivulet_platformatic_at_least_once_vs_flink: kf.rivulet_platformatic_at_least_once_vs_flink,
+              rivulet_platformatic_exactly_once_vs_flink: kf.rivulet_platformatic_exactly_once_vs_flink,
             },
   };
 }
@@ -510,7 +530,7 @@ function flinkSummary(f: FlinkSection): string {
   lines.push(
     "error" in k
       ? `flink kafka q1: no figures: ${k.error}`
-      : `flink kafka q1: at-least-once Flink ${fmt(k.flink_at_least_once_eps)}/s, Rivulet ${fmt(k.rivulet_at_least_once_eps)}/s (${fmtRatio(k.rivulet_at_least_once_vs_flink)}); exactly-once Flink ${fmt(k.flink_exactly_once_eps)}/s, Rivulet ${fmt(k.rivulet_exactly_once_eps)}/s (${fmtRatio(k.rivulet_exactly_once_vs_flink)})`,
+      : `flink kafka q1: at-least-once Flink ${fmt(k.flink_at_least_once_eps)}/s, Rivulet ${fmt(k.rivulet_at_least_once_eps)}/s (${fmtRatio(k.rivulet_at_least_once_vs_flink)}); exactly-once Flink ${fmt(k.flink_exactly_once_eps)}/s, Rivulet ${fmt(k.rivulet_exactly_once_eps)}/s (${fmtRatio(k.rivulet_exactly_once_vs_flink)}); producer "platformatic": at-least-once ${fmt(k.rivulet_platformatic_at_least_once_eps)}/s (${fmtRatio(k.rivulet_platformatic_at_least_once_vs_flink)}), exactly-once ${fmt(k.rivulet_platformatic_exactly_once_eps)}/s (${fmtRatio(k.rivulet_platformatic_exactly_once_vs_flink)})`,
   );
   return lines.join("\n");
 }

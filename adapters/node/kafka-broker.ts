@@ -5,7 +5,6 @@ import type {
   logCreator,
   Message,
   PartitionOffset,
-  Producer,
   RetryOptions,
   TopicMessages,
 } from "kafkajs";
@@ -19,11 +18,22 @@ import type {
   TopicOptions,
   Transaction,
 } from "../../core/index.js";
-import { isRivuletError, OutputBuffer, RivuletError, topicNameProblem } from "../../core/index.js";
+import {
+  isRivuletError,
+  OutputBuffer,
+  partitionForKey,
+  RivuletError,
+  topicNameProblem,
+} from "../../core/index.js";
 import { coPartitionedAssigner } from "./co-partitioned-assigner.js";
 import { KafkaConsumer } from "./kafka-consumer.js";
 import { brokerError, createTopicAndWait, protocolType, withDeadline } from "./kafka-errors.js";
 import { Kafka, logLevel as KafkaLogLevels, Partitioners } from "./kafkajs.js";
+import {
+  PlatformaticProducer,
+  type ProducerClient,
+  type TransactionClient,
+} from "./platformatic-producer.js";
 
 export type KafkaLogLevel = "nothing" | "error" | "warn" | "info" | "debug";
 
@@ -57,6 +67,14 @@ export interface KafkaBrokerOptions {
   sasl?: KafkaConfig["sasl"];
   /** TLS for every client it makes: `true` (the system's CAs) or Node's TLS options (`ca`, `cert`, `key`). */
   ssl?: KafkaConfig["ssl"];
+  /**
+   * The client that writes: `kafkajs` (default) or `platformatic` (@platformatic/kafka, an
+   * optional peer dependency: `npm install @platformatic/kafka`), which encodes produce requests
+   * at a fraction of KafkaJS's CPU cost (q1 through Kafka: ~1.6x the events per second per core).
+   * Transactions, fencing and offsets work the same with either; consumers and the admin client
+   * are KafkaJS's in both cases. SASL: plain and SCRAM only with `platformatic`.
+   */
+  producer?: "kafkajs" | "platformatic";
 }
 
 const LEVELS: Record<KafkaLogLevel, KafkaLogLevels> = {
@@ -101,7 +119,10 @@ export class KafkaBroker implements Broker {
   private readonly sessionTimeout: number;
   private readonly heartbeatInterval: number;
   private adminClient: Promise<Admin> | undefined;
-  private producerClient: Promise<Producer> | undefined;
+  private producerClient: Promise<ProducerClient> | undefined;
+  private readonly producerKind: "kafkajs" | "platformatic";
+  /** Round-robin partition of the next keyless record per topic (the platformatic producer). */
+  private readonly nextPartition = new Map<string, number>();
   private readonly members = new Set<KafkaConsumer>();
   /** Commits run one at a time: a transactional producer has one transaction open at most. */
   private commits: Promise<unknown> = Promise.resolve();
@@ -123,6 +144,9 @@ export class KafkaBroker implements Broker {
     this.connectionTimeout = options.connectionTimeout ?? 10_000;
     this.sessionTimeout = options.sessionTimeout ?? 30_000;
     this.heartbeatInterval = options.heartbeatInterval ?? 3_000;
+    this.producerKind = options.producer ?? "kafkajs";
+    if (this.producerKind !== "kafkajs" && this.producerKind !== "platformatic")
+      throw new RivuletError("INVALID_ARGUMENT", `KafkaBroker: producer must be "kafkajs" or "platformatic"`);
     this.kafka = new Kafka({
       clientId,
       brokers: options.brokers,
@@ -277,7 +301,7 @@ export class KafkaBroker implements Broker {
     positions: readonly CommittedOffset[],
   ): Promise<void> {
     const producer = await this.producer();
-    let transaction: Awaited<ReturnType<Producer["transaction"]>> | undefined;
+    let transaction: TransactionClient | undefined;
     let ending = false;
     try {
       transaction = await producer.transaction();
@@ -396,6 +420,9 @@ export class KafkaBroker implements Broker {
       )
         throw new RivuletError("INVALID_ARGUMENT", `topic "${r.topic}" has no partition ${r.partition}`);
       const m = toMessage(r);
+      // @platformatic/kafka's own partitioner is not Java's: the partition is chosen here.
+      if (m.partition === undefined && this.producerKind === "platformatic")
+        m.partition = this.partitionOf(r, n);
       const size = messageSize(m);
       if (bytes > 0 && bytes + size > CHUNK_BYTES) {
         chunks.push(toTopicMessages(chunk));
@@ -438,6 +465,14 @@ export class KafkaBroker implements Broker {
     }
   }
 
+  /** Java's partition for a keyed record (murmur2, as KafkaJS's default); keyless ones in turn. */
+  private partitionOf(r: OutgoingRecord, partitions: number): number {
+    if (r.key !== undefined && r.key !== null) return partitionForKey(r.key, partitions);
+    const next = this.nextPartition.get(r.topic) ?? 0;
+    this.nextPartition.set(r.topic, (next + 1) % partitions);
+    return next % partitions;
+  }
+
   private async leave(member: KafkaConsumer, kc: { disconnect(): Promise<void> }): Promise<void> {
     this.members.delete(member);
     await kc.disconnect().catch(() => {});
@@ -462,19 +497,10 @@ export class KafkaBroker implements Broker {
     return this.adminClient;
   }
 
-  private producer(): Promise<Producer> {
+  private producer(): Promise<ProducerClient> {
     if (!this.producerClient) {
-      const exactlyOnce = this.guarantee === "exactly-once";
-      const producer = this.kafka.producer({
-        createPartitioner: Partitioners.DefaultPartitioner,
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: false,
-        retry: PRODUCER_RETRY,
-        // A producer that dies mid-transaction blocks read_committed readers until the broker
-        // aborts it (Kafka Streams' default: 10 s; KafkaJS's: 60 s).
-        ...(exactlyOnce ? { transactionalId: this.transactionalId, transactionTimeout: 10_000 } : {}),
-      });
+      const producer: ProducerClient =
+        this.producerKind === "platformatic" ? this.platformaticProducer() : this.kafkajsProducer();
       this.producerClient = this.connect(producer, "producer").then(
         () => producer,
         (e) => {
@@ -484,6 +510,34 @@ export class KafkaBroker implements Broker {
       );
     }
     return this.producerClient;
+  }
+
+  private platformaticProducer(): ProducerClient {
+    const o = this.options;
+    return new PlatformaticProducer({
+      brokers: o.brokers,
+      clientId: o.clientId ?? "rivulet",
+      ...(this.guarantee === "exactly-once" ? { transactionalId: this.transactionalId } : {}),
+      transactionTimeout: 10_000,
+      connectionTimeout: this.connectionTimeout,
+      requestTimeout: o.requestTimeout ?? 30_000,
+      ...(o.sasl === undefined ? {} : { sasl: o.sasl }),
+      ...(o.ssl === undefined ? {} : { ssl: o.ssl }),
+    });
+  }
+
+  private kafkajsProducer(): ProducerClient {
+    const exactlyOnce = this.guarantee === "exactly-once";
+    return this.kafka.producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      retry: PRODUCER_RETRY,
+      // A producer that dies mid-transaction blocks read_committed readers until the broker
+      // aborts it (Kafka Streams' default: 10 s; KafkaJS's: 60 s). The same for platformatic.
+      ...(exactlyOnce ? { transactionalId: this.transactionalId, transactionTimeout: 10_000 } : {}),
+    });
   }
 
   private dropProducer(): void {

@@ -36,29 +36,43 @@ const TRANSIENT_NAMES = new Set([
   "KafkaJSNoBrokerAvailableError",
 ]);
 
-interface KafkaJSErrorLike {
+/** A KafkaJS error, or a @platformatic/kafka one (`apiId`, `canRetry`, `errors` of a response). */
+interface KafkaErrorLike {
   name?: unknown;
   type?: unknown;
   retriable?: unknown;
   cause?: unknown;
   originalError?: unknown;
+  code?: unknown;
+  apiId?: unknown;
+  canRetry?: unknown;
+  errors?: unknown;
 }
 
-/** The chain of causes of a KafkaJS error, outermost first. */
-function chain(e: unknown): KafkaJSErrorLike[] {
-  const out: KafkaJSErrorLike[] = [];
+/** @platformatic/kafka's codes for a connection that failed or a request that timed out. */
+const TRANSIENT_CODES = new Set(["PLT_KFK_NETWORK", "PLT_KFK_TIMEOUT"]);
+
+/**
+ * The chain of causes of a Kafka client error, outermost first; of several errors in one
+ * response (@platformatic/kafka's `MultipleErrors`), the first.
+ */
+function chain(e: unknown): KafkaErrorLike[] {
+  const out: KafkaErrorLike[] = [];
   let cur = e;
   while (typeof cur === "object" && cur !== null && out.length < 8 && !out.includes(cur)) {
-    const err = cur as KafkaJSErrorLike;
+    const err = cur as KafkaErrorLike;
     out.push(err);
-    cur = err.cause ?? err.originalError;
+    cur = err.cause ?? err.originalError ?? (Array.isArray(err.errors) ? err.errors[0] : undefined);
   }
   return out;
 }
 
 /** The protocol error type (e.g. `UNKNOWN_TOPIC_OR_PARTITION`) anywhere in the chain. */
 export function protocolType(e: unknown): string | undefined {
-  for (const err of chain(e)) if (typeof err.type === "string") return err.type;
+  for (const err of chain(e)) {
+    if (typeof err.type === "string") return err.type;
+    if (typeof err.apiId === "string") return err.apiId;
+  }
   return undefined;
 }
 
@@ -69,10 +83,13 @@ export function protocolType(e: unknown): string | undefined {
  */
 export function isRetriable(e: unknown): boolean {
   const errs = chain(e);
-  if (errs.some((err) => typeof err.type === "string" && PERMANENT.has(err.type))) return false;
+  const permanent = (t: unknown) => typeof t === "string" && PERMANENT.has(t);
+  if (errs.some((err) => permanent(err.type) || permanent(err.apiId))) return false;
   if (errs.some((err) => typeof err.name === "string" && TRANSIENT_NAMES.has(err.name))) return true;
+  if (errs.some((err) => typeof err.code === "string" && TRANSIENT_CODES.has(err.code))) return true;
   const root = errs.at(-1);
-  return typeof root?.retriable === "boolean" ? root.retriable : false;
+  if (typeof root?.retriable === "boolean") return root.retriable;
+  return typeof root?.canRetry === "boolean" ? root.canRetry : false;
 }
 
 /** Wraps anything a Kafka call threw as a Rivulet `BROKER` error that says what was being done. */

@@ -66,153 +66,164 @@ describe("KafkaBroker topics", () => {
   });
 });
 
-describe("KafkaBroker produce and consume", () => {
-  it("commit writes keys, values, headers and timestamps; a consumer reads them back, murmur2-partitioned", async () => {
-    const t = uniq("records");
-    await broker.createTopic(t, { partitions: 3 });
-    // Recent: the broker's 7-day time retention deletes older records at its next check.
-    const base = Date.now() - 86_400_000;
-    const values: unknown[] = ["text", new Uint8Array([104, 105]), { n: 1, s: "ü" }, null];
-    await broker.commit({
-      records: Array.from({ length: 40 }, (_, i) => ({
-        topic: t,
-        key: `user-${i % 7}`,
-        value: values[i % values.length],
-        timestamp: base + i,
-        headers: { "x-i": String(i), "x-src": "tést" },
-      })),
-    });
-    await broker.commit({
-      records: [{ topic: t, key: null, value: "unkeyed", partition: 2, timestamp: base }],
-    });
+// Every produce path runs with both clients that can write: KafkaJS (the default) and @platformatic/kafka.
+describe.each(["kafkajs", "platformatic"] as const)(
+  "KafkaBroker produce and consume (producer: %s)",
+  (producer) => {
+    const broker = new KafkaBroker({ brokers: [bootstrap], clientId: `rivulet-test-${producer}`, producer });
+    afterAll(() => broker.close());
 
-    const c = await broker.consumer({ group: uniq("reader"), topics: [t] });
-    const events: RebalanceEvent[] = [];
-    c.onRebalance((e) => {
-      events.push(e);
-    });
-    const got = await pollUntil(c, (rs) => rs.length >= 41);
-    await c.close();
+    it("commit writes keys, values, headers and timestamps; a consumer reads them back, murmur2-partitioned", async () => {
+      const t = uniq("records");
+      await broker.createTopic(t, { partitions: 3 });
+      // Recent: the broker's 7-day time retention deletes older records at its next check.
+      const base = Date.now() - 86_400_000;
+      const values: unknown[] = ["text", new Uint8Array([104, 105]), { n: 1, s: "ü" }, null];
+      await broker.commit({
+        records: Array.from({ length: 40 }, (_, i) => ({
+          topic: t,
+          key: `user-${i % 7}`,
+          value: values[i % values.length],
+          timestamp: base + i,
+          headers: { "x-i": String(i), "x-src": "tést" },
+        })),
+      });
+      await broker.commit({
+        records: [{ topic: t, key: null, value: "unkeyed", partition: 2, timestamp: base }],
+      });
 
-    expect(events).toHaveLength(1);
-    expect(events[0]!.assigned.map((tp) => tp.partition)).toEqual([0, 1, 2]);
-    expect(got).toHaveLength(41);
-    const unkeyed = got.find((r) => r.key === null)!;
-    expect([unkeyed.partition, text(unkeyed.value), unkeyed.timestamp]).toEqual([2, "unkeyed", base]);
-    for (const r of got.filter((r) => r.key !== null)) {
-      const i = Number(r.headers["x-i"]);
-      expect(r.topic).toBe(t);
-      expect(r.key).toBe(`user-${i % 7}`);
-      expect(r.partition).toBe(partitionForKey(r.key!, 3));
-      expect(r.timestamp).toBe(base + i);
-      expect(r.headers["x-src"]).toBe("tést");
-      expect(typeof r.offset).toBe("number");
-      const want = [`text`, "hi", JSON.stringify({ n: 1, s: "ü" }), null][i % 4];
-      expect(text(r.value)).toBe(want);
-    }
-    // Per partition, offsets increase and the order of production is kept.
-    for (const p of [0, 1, 2]) {
-      const idx = got.filter((r) => r.partition === p && r.key !== null).map((r) => Number(r.headers["x-i"]));
-      expect(idx).toEqual([...idx].sort((a, b) => a - b));
-    }
-  });
-
-  it("commits offsets with metadata, atomically with records; committed() returns only committed partitions", async () => {
-    const t = uniq("offsets");
-    const out = uniq("offsets-out");
-    const group = uniq("group");
-    await broker.createTopic(t, { partitions: 3 });
-    await broker.createTopic(out, { partitions: 1 });
-    expect(await broker.committed(group, t)).toEqual([]);
-    const positions: CommittedOffset[] = [
-      { topic: t, partition: 0, offset: 5, metadata: "ckpt-7" },
-      { topic: t, partition: 2, offset: 9, metadata: "ckpt-7" },
-    ];
-    await broker.commit({ records: [{ topic: out, key: "k", value: "v" }], offsets: { group, positions } });
-    expect(await broker.committed(group, t)).toEqual(positions);
-    await broker.commit({
-      records: [],
-      offsets: { group, positions: [{ topic: t, partition: 0, offset: 6 }] },
-    });
-    expect(await broker.committed(group, t)).toEqual([
-      { topic: t, partition: 0, offset: 6 },
-      { topic: t, partition: 2, offset: 9, metadata: "ckpt-7" },
-    ]);
-    expect(await broker.committed(group, uniq("no-such-topic"))).toEqual([]);
-  });
-
-  it("exactly-once: records of a failed commit are aborted, never visible to read_committed", async () => {
-    const t = uniq("eos");
-    const group = uniq("eos-group");
-    await broker.createTopic(t, { partitions: 1 });
-    await broker.commit({ records: [{ topic: t, key: "a", value: "before" }] });
-    const failed = broker.commit({
-      records: [
-        { topic: t, key: "a", value: "aborted-1" },
-        { topic: t, key: "a", value: Buffer.alloc(2 * 1024 * 1024, 120) }, // over message.max.bytes
-      ],
-      offsets: { group, positions: [{ topic: t, partition: 0, offset: 1, metadata: "never" }] },
-    });
-    const err = await failed.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(isRivuletError(err)).toBe(true);
-    expect(err).toMatchObject({ code: "BROKER", retriable: false });
-    expect((err as Error).message).toMatch(/aborted/);
-    // The producer recovers: the next transaction commits.
-    await broker.commit({ records: [{ topic: t, key: "a", value: "after" }] });
-
-    const committed = await readTopic(bootstrap, t, { min: 2 });
-    expect(committed.map((r) => r.value)).toEqual(["before", "after"]);
-    const raw = await readTopic(bootstrap, t, { readUncommitted: true, min: 3 });
-    expect(raw.map((r) => r.value)).toContain("aborted-1"); // written, then aborted
-    expect(await broker.committed(group, t)).toEqual([]);
-  });
-
-  it("rejects records for missing topics or partitions before sending anything", async () => {
-    const t = uniq("validate");
-    await broker.createTopic(t, { partitions: 2 });
-    await expect(
-      broker.commit({
-        records: [
-          { topic: t, value: "x" },
-          { topic: uniq("nope"), value: "y" },
-        ],
-      }),
-    ).rejects.toMatchObject({ code: "UNKNOWN_TOPIC" });
-    await expect(broker.commit({ records: [{ topic: t, value: "x", partition: 2 }] })).rejects.toMatchObject({
-      code: "INVALID_ARGUMENT",
-    });
-    expect(await readTopic(bootstrap, t)).toEqual([]);
-  });
-
-  it("at-least-once: idempotent writes, then offsets (with metadata) committed by the group's member", async () => {
-    const alo = new KafkaBroker({ brokers: [bootstrap], guarantee: "at-least-once" });
-    try {
-      const t = uniq("alo");
-      const group = uniq("alo-group");
-      await alo.createTopic(t, { partitions: 2 });
-      await alo.commit({ records: [0, 1, 2, 3].map((i) => ({ topic: t, key: `k${i}`, value: `v${i}` })) });
-      const c = await alo.consumer({ group, topics: [t] });
-      const got = await pollUntil(c, (rs) => rs.length >= 4);
-      const positions = [0, 1].map((partition) => ({
-        topic: t,
-        partition,
-        offset: got.filter((r) => r.partition === partition).length,
-        metadata: "alo-1",
-      }));
-      await alo.commit({ records: [], offsets: { group, positions } });
-      expect(await alo.committed(group, t)).toEqual(positions);
+      const c = await broker.consumer({ group: uniq("reader"), topics: [t] });
+      const events: RebalanceEvent[] = [];
+      c.onRebalance((e) => {
+        events.push(e);
+      });
+      const got = await pollUntil(c, (rs) => rs.length >= 41);
       await c.close();
+
+      expect(events).toHaveLength(1);
+      expect(events[0]!.assigned.map((tp) => tp.partition)).toEqual([0, 1, 2]);
+      expect(got).toHaveLength(41);
+      const unkeyed = got.find((r) => r.key === null)!;
+      expect([unkeyed.partition, text(unkeyed.value), unkeyed.timestamp]).toEqual([2, "unkeyed", base]);
+      for (const r of got.filter((r) => r.key !== null)) {
+        const i = Number(r.headers["x-i"]);
+        expect(r.topic).toBe(t);
+        expect(r.key).toBe(`user-${i % 7}`);
+        expect(r.partition).toBe(partitionForKey(r.key!, 3));
+        expect(r.timestamp).toBe(base + i);
+        expect(r.headers["x-src"]).toBe("tést");
+        expect(typeof r.offset).toBe("number");
+        const want = [`text`, "hi", JSON.stringify({ n: 1, s: "ü" }), null][i % 4];
+        expect(text(r.value)).toBe(want);
+      }
+      // Per partition, offsets increase and the order of production is kept.
+      for (const p of [0, 1, 2]) {
+        const idx = got
+          .filter((r) => r.partition === p && r.key !== null)
+          .map((r) => Number(r.headers["x-i"]));
+        expect(idx).toEqual([...idx].sort((a, b) => a - b));
+      }
+    });
+
+    it("commits offsets with metadata, atomically with records; committed() returns only committed partitions", async () => {
+      const t = uniq("offsets");
+      const out = uniq("offsets-out");
+      const group = uniq("group");
+      await broker.createTopic(t, { partitions: 3 });
+      await broker.createTopic(out, { partitions: 1 });
+      expect(await broker.committed(group, t)).toEqual([]);
+      const positions: CommittedOffset[] = [
+        { topic: t, partition: 0, offset: 5, metadata: "ckpt-7" },
+        { topic: t, partition: 2, offset: 9, metadata: "ckpt-7" },
+      ];
+      await broker.commit({ records: [{ topic: out, key: "k", value: "v" }], offsets: { group, positions } });
+      expect(await broker.committed(group, t)).toEqual(positions);
+      await broker.commit({
+        records: [],
+        offsets: { group, positions: [{ topic: t, partition: 0, offset: 6 }] },
+      });
+      expect(await broker.committed(group, t)).toEqual([
+        { topic: t, partition: 0, offset: 6 },
+        { topic: t, partition: 2, offset: 9, metadata: "ckpt-7" },
+      ]);
+      expect(await broker.committed(group, uniq("no-such-topic"))).toEqual([]);
+    });
+
+    it("exactly-once: records of a failed commit are aborted, never visible to read_committed", async () => {
+      const t = uniq("eos");
+      const group = uniq("eos-group");
+      await broker.createTopic(t, { partitions: 1 });
+      await broker.commit({ records: [{ topic: t, key: "a", value: "before" }] });
+      const failed = broker.commit({
+        records: [
+          { topic: t, key: "a", value: "aborted-1" },
+          { topic: t, key: "a", value: Buffer.alloc(2 * 1024 * 1024, 120) }, // over message.max.bytes
+        ],
+        offsets: { group, positions: [{ topic: t, partition: 0, offset: 1, metadata: "never" }] },
+      });
+      const err = await failed.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isRivuletError(err)).toBe(true);
+      expect(err).toMatchObject({ code: "BROKER", retriable: false });
+      expect((err as Error).message).toMatch(/aborted/);
+      // The producer recovers: the next transaction commits.
+      await broker.commit({ records: [{ topic: t, key: "a", value: "after" }] });
+
+      const committed = await readTopic(bootstrap, t, { min: 2 });
+      expect(committed.map((r) => r.value)).toEqual(["before", "after"]);
+      const raw = await readTopic(bootstrap, t, { readUncommitted: true, min: 3 });
+      expect(raw.map((r) => r.value)).toContain("aborted-1"); // written, then aborted
+      expect(await broker.committed(group, t)).toEqual([]);
+    });
+
+    it("rejects records for missing topics or partitions before sending anything", async () => {
+      const t = uniq("validate");
+      await broker.createTopic(t, { partitions: 2 });
       await expect(
-        alo.commit({ records: [], offsets: { group, positions: [{ topic: t, partition: 0, offset: 1 }] } }),
-      ).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
-    } finally {
-      await alo.close();
-    }
-  });
-});
+        broker.commit({
+          records: [
+            { topic: t, value: "x" },
+            { topic: uniq("nope"), value: "y" },
+          ],
+        }),
+      ).rejects.toMatchObject({ code: "UNKNOWN_TOPIC" });
+      await expect(
+        broker.commit({ records: [{ topic: t, value: "x", partition: 2 }] }),
+      ).rejects.toMatchObject({
+        code: "INVALID_ARGUMENT",
+      });
+      expect(await readTopic(bootstrap, t)).toEqual([]);
+    });
+
+    it("at-least-once: idempotent writes, then offsets (with metadata) committed by the group's member", async () => {
+      const alo = new KafkaBroker({ brokers: [bootstrap], guarantee: "at-least-once", producer });
+      try {
+        const t = uniq("alo");
+        const group = uniq("alo-group");
+        await alo.createTopic(t, { partitions: 2 });
+        await alo.commit({ records: [0, 1, 2, 3].map((i) => ({ topic: t, key: `k${i}`, value: `v${i}` })) });
+        const c = await alo.consumer({ group, topics: [t] });
+        const got = await pollUntil(c, (rs) => rs.length >= 4);
+        const positions = [0, 1].map((partition) => ({
+          topic: t,
+          partition,
+          offset: got.filter((r) => r.partition === partition).length,
+          metadata: "alo-1",
+        }));
+        await alo.commit({ records: [], offsets: { group, positions } });
+        expect(await alo.committed(group, t)).toEqual(positions);
+        await c.close();
+        await expect(
+          alo.commit({ records: [], offsets: { group, positions: [{ topic: t, partition: 0, offset: 1 }] } }),
+        ).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+      } finally {
+        await alo.close();
+      }
+    });
+  },
+);
 
 describe("KafkaBroker consumer groups", () => {
   it("splits co-partitioned partitions between two members and reports the rebalance when one leaves", async () => {
