@@ -1,4 +1,4 @@
-import { proxy, type Remote, transferHandlers, wrap } from "comlink";
+import { proxy, type Remote, transfer, transferHandlers, wrap } from "comlink";
 import {
   type Headers,
   type JobMetrics,
@@ -8,6 +8,7 @@ import {
   registerErrorTransfer,
   type StoredRecord,
 } from "../../core/index.js";
+import { encodeRecords } from "./columns.js";
 import type { RecordColumns, TopicBatch, TopicInfo, WorkerJobApi, WorkerJobOptions } from "./protocol.js";
 
 /** The page's handle on a job running in a Web Worker. Plain promises and callbacks: any framework. */
@@ -93,7 +94,12 @@ export async function startWorker(
   return {
     started,
     worker,
-    produce: (topic, records) => call(api.produce(topic, columns(records))),
+    produce(topic, records) {
+      // Typed arrays and a dictionary of strings, transferred: see columns.ts.
+      const buffers: ArrayBuffer[] = [];
+      const batch = encodeRecords(records, buffers);
+      return call(api.produce(topic, transfer(batch, buffers)));
+    },
     async subscribe(topic, onBatch, from = "end") {
       const id = await call(api.subscribe(topic, from, proxy(onBatch)));
       return () => call(api.unsubscribe(id));

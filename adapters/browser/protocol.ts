@@ -1,4 +1,5 @@
 import type { Headers, JobMetrics, PlanDescription, RunOptions, StoredRecord } from "../../core/index.js";
+import type { EncodedRecords } from "./columns.js";
 import type { Retention } from "./idb-broker.js";
 
 /**
@@ -66,7 +67,8 @@ export interface TopicInfo {
 /** What the worker answers (through Comlink); the page's handle wraps it. */
 export interface WorkerJobApi {
   start(options: WorkerJobOptions): Promise<{ persist: boolean; restored: boolean }>;
-  produce(topic: string, records: RecordColumns): Promise<number>;
+  /** Records as plain columns, or encoded (`encodeRecords`: what the page sends). */
+  produce(topic: string, records: RecordColumns | EncodedRecords): Promise<number>;
   subscribe(topic: string, from: "beginning" | "end", onBatch: (batch: TopicBatch) => void): Promise<number>;
   unsubscribe(id: number): Promise<void>;
   records(topic: string): Promise<StoredRecord[]>;

@@ -13,6 +13,9 @@ const log = (s) => console.log(s);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const round = (x, d = 1) => Number(x.toFixed(d));
 
+/** The driver's profiler hook (`--profile`: exposed by bench/browser.ts), around each timed region. */
+const hook = async (event) => globalThis.benchHook?.(event);
+
 let runs = 0;
 /** A fresh database per run (deleted after): no run reads another's topics. */
 const databaseName = () => `rivulet-bench-${Date.now().toString(36)}-${++runs}`;
@@ -106,6 +109,7 @@ async function throughput({ mode, persist, n, warm, batch, inFlight, users, poll
     let t0;
     let produceMs = null;
     if (mode === "fed") {
+      await hook("start");
       t0 = performance.now();
       await produceAll(job, list, inFlight);
       produceMs = performance.now() - t0;
@@ -114,11 +118,13 @@ async function throughput({ mode, persist, n, warm, batch, inFlight, users, poll
       const p0 = performance.now();
       await produceAll(job, list, inFlight);
       produceMs = performance.now() - p0;
+      await hook("start");
       t0 = performance.now();
       await job.resume();
     }
     const m = await readAll(job, warm + n, pollMs);
     const ms = performance.now() - t0;
+    await hook("stop");
     if (m.records.in !== warm + n || m.records.late !== 0 || m.records.deadLettered !== 0)
       throw new Error(
         `${mode}: read ${m.records.in} of ${warm + n}, ${m.records.late} late, ${m.records.deadLettered} dead-lettered`,
@@ -158,12 +164,14 @@ async function checkpoint({ persist, keys, times, batch }) {
     await sleep(100); // the loop sees the pause and idles
     const page = [];
     const worker = [];
+    await hook("start");
     for (let i = 0; i < times; i++) {
       const t = performance.now();
       await job.checkpoint();
       page.push(round(performance.now() - t, 2));
       worker.push((await job.metrics()).checkpoints.lastDurationMs ?? null);
     }
+    await hook("stop");
     const m = await job.metrics();
     const open = await job.query(`user-${keys - 1}`);
     const windows = open[Object.keys(open)[0]] ?? [];
