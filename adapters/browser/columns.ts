@@ -56,8 +56,8 @@ export interface Column {
   readonly kinds?: Uint8Array;
   /** Cells of kind Number, by row (other rows: 0). */
   readonly numbers?: Float64Array;
-  /** Cells of kind String, as indexes into `dictionary`, by row. */
-  readonly indexes?: Uint32Array;
+  /** Cells of kind String, as indexes into `dictionary`, by row (8, 16 or 32 bits, as it needs). */
+  readonly indexes?: Uint8Array | Uint16Array | Uint32Array;
   readonly dictionary?: string[];
   /** Cells of kind Other, by row (a sparse array). */
   readonly others?: unknown[];
@@ -159,9 +159,13 @@ class ColumnWriter {
       transfer.push(this.numbers.buffer as ArrayBuffer);
     }
     if (this.indexes !== undefined) {
-      c.indexes = this.indexes;
+      // As narrow as the dictionary allows (what IndexedDB stores is smaller too).
+      const d = this.dictionary!.length;
+      const ix =
+        d <= 256 ? new Uint8Array(this.indexes) : d <= 65_536 ? new Uint16Array(this.indexes) : this.indexes;
+      c.indexes = ix;
       c.dictionary = this.dictionary!;
-      transfer.push(this.indexes.buffer as ArrayBuffer);
+      transfer.push(ix.buffer as ArrayBuffer);
     }
     if (this.others !== undefined) c.others = this.others;
     return c;

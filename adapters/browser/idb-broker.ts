@@ -7,7 +7,7 @@ import {
   type ConsumerOptions,
   FULL_CAPABILITIES,
   type Headers,
-  type OutgoingRecord,
+  OutputBuffer,
   outputOf,
   type ProduceRecord,
   partitionForKey,
@@ -18,6 +18,7 @@ import {
   topicNameProblem,
 } from "../../core/index.js";
 import { MemoryBroker } from "../../core/testing.js";
+import { decodeRecords, type EncodedRecords } from "./columns.js";
 
 /** How long a topic keeps its records: at most `maxRecords` per partition, or `maxAgeMs` old. */
 export interface Retention {
@@ -29,7 +30,10 @@ export interface Retention {
  * A run of consecutive records of one partition, as columns: what one commit wrote there (as
  * Kafka stores a producer's batch). One IndexedDB value per segment, not per record.
  */
-export interface Segment {
+export type Segment = RecordsSegment | EncodedSegment;
+
+/** A segment of plain columns (structured clone keeps the values). */
+export interface RecordsSegment {
   /** Offset of its first record; the segment's key holds the offset after its last. */
   base: number;
   keys: (string | null)[];
@@ -38,7 +42,17 @@ export interface Segment {
   headers?: (Headers | undefined)[];
 }
 
-/** The database: topics and their records, committed offsets, checkpoints. Version 2. */
+/**
+ * A segment kept as the page encoded its records (`encodeRecords`: typed arrays and string
+ * dictionaries), when a produce call's records all went to one partition: storing it is a copy
+ * of a few buffers, not a structured clone of an object per record.
+ */
+export interface EncodedSegment {
+  base: number;
+  encoded: EncodedRecords;
+}
+
+/** The database: topics and their records, committed offsets, checkpoints. Version 3. */
 export interface RivuletDB extends DBSchema {
   topics: { key: string; value: { name: string; partitions: number; retention?: Retention } };
   /** Key [topic, partition, end offset (exclusive)]. */
@@ -71,7 +85,8 @@ export interface CheckpointWriter {
   writeIn(tx: RivuletTransaction, checkpoint: NonNullable<Transaction["checkpoint"]>["checkpoint"]): void;
 }
 
-const VERSION = 2;
+/** 2: segments of records; 3: segments may be encoded (code that reads only 2 must not open it). */
+const VERSION = 3;
 const STORES = ["topics", "segments", "offsets", "state", "latest"] as const;
 /** Records a version 1 database's records are regrouped into, at most, per segment. */
 const MIGRATED_SEGMENT = 10_000;
@@ -120,6 +135,7 @@ export class IndexedDbBroker implements Broker {
           db.createObjectStore("state");
           db.createObjectStore("latest");
         }
+        // Version 3 reads version 2's segments as they are (it adds encoded ones).
         if (oldVersion < 2) {
           db.createObjectStore("segments");
           // Version 1 kept a value per record ("records", key [topic, partition, offset]).
@@ -179,7 +195,18 @@ export class IndexedDbBroker implements Broker {
 
   /** Writes records to a topic (stored in IndexedDB before it resolves). */
   produce(topic: string, records: readonly ProduceRecord[]): Promise<void> {
-    return this.commit({ records: records.map((r) => ({ ...r, topic })) });
+    const out = new OutputBuffer();
+    for (const r of records) out.add({ ...r, topic });
+    return this.commit({ records: out });
+  }
+
+  /**
+   * Writes records given in columns, as `produce` does; `encoded` holds the same records as the
+   * page encoded them (`encodeRecords`), kept as they came when they all go to one partition
+   * with their own timestamps.
+   */
+  produceColumns(records: OutputBuffer, encoded?: EncodedRecords): Promise<void> {
+    return this.commit({ records }, encoded);
   }
 
   /**
@@ -188,37 +215,28 @@ export class IndexedDbBroker implements Broker {
    * store said `commitsWith`, the checkpoint. Only once it has committed do the records show in
    * memory; a failed one leaves nothing anywhere.
    */
-  commit(tx: Transaction): Promise<void> {
-    const next = this.chain.then(() => this.commitNow(tx));
+  commit(tx: Transaction, encoded?: EncodedRecords): Promise<void> {
+    const next = this.chain.then(() => this.commitNow(tx, encoded));
     this.chain = next.catch(() => {});
     return next;
   }
 
-  private async commitNow(tx: Transaction): Promise<void> {
+  private async commitNow(tx: Transaction, encoded: EncodedRecords | undefined): Promise<void> {
     const out = outputOf(tx.records);
     const now = Date.now();
-    const ends = new Map<string, number[]>();
-    const placed: (OutgoingRecord & { partition: number; timestamp: number; offset: number })[] = [];
-    for (let r = 0; r < out.runs; r++) {
-      const topic = out.runTopic(r);
-      const n = await this.memory.partitions(topic);
-      if (n === undefined) throw new RivuletError("UNKNOWN_TOPIC", `topic "${topic}" does not exist`);
-      let end = ends.get(topic);
-      if (!end) ends.set(topic, (end = this.memory.endOffsets(topic)));
-      for (let i = out.runStart(r), stop = out.runEnd(r); i < stop; i++) {
-        const rec = out.record(i, r);
-        const partition = rec.partition ?? this.place(topic, rec.key ?? null, n);
-        if (!(Number.isInteger(partition) && partition >= 0 && partition < n))
-          throw new RivuletError("INVALID_ARGUMENT", `topic "${topic}" has no partition ${partition}`);
-        const ts = rec.timestamp ?? now;
-        placed.push({ ...rec, partition, timestamp: ts, offset: end[partition]!++ });
-      }
-    }
+    const placed = await this.placeAll(out, now);
     const t = this.db.transaction([...STORES], "readwrite") as RivuletTransaction;
     const done = t.done;
     try {
       const segments = t.objectStore("segments");
-      for (const [key, seg] of segmentsOf(placed)) void segments.put(seg, key);
+      const whole =
+        encoded !== undefined && placed.runs.length === 1 && encoded.length === out.length && placed.stamped;
+      for (const run of placed.runs)
+        void segments.put(whole ? { base: run.base, encoded } : recordsSegment(out, run, placed.timestamps), [
+          run.topic,
+          run.partition,
+          run.base + run.rows.length,
+        ]);
       const offsets = t.objectStore("offsets");
       for (const o of tx.offsets?.positions ?? []) {
         const v: RivuletDB["offsets"]["value"] = { offset: o.offset };
@@ -242,12 +260,79 @@ export class IndexedDbBroker implements Broker {
     await done.catch((e: unknown) => {
       throw storageError("the IndexedDB transaction of a commit failed", e);
     });
-    // Stored: now it shows.
+    // Stored: now it shows, where it was placed and with the timestamps stored.
     await this.memory.commit({
-      records: placed.map(({ offset: _, ...r }) => r),
+      records: placed.memory,
       ...(tx.offsets ? { offsets: tx.offsets } : {}),
     });
-    await this.retain(new Set(placed.map((p) => p.topic)), now);
+    await this.retain(new Set(placed.runs.map((r) => r.topic)), now);
+  }
+
+  /**
+   * Where each record goes (partition, offset), by column: the runs of one topic-partition in
+   * offset order, the timestamps (the broker's clock for records without), and the buffer the
+   * in-memory topics take (explicit partitions when some topic has several).
+   */
+  private async placeAll(out: OutputBuffer, now: number): Promise<Placed> {
+    let timestamps: number[] = out.timestamps;
+    let stamped = !out.unstamped;
+    if (stamped) for (let i = 0; i < out.length && stamped; i++) stamped = !Number.isNaN(timestamps[i]);
+    if (!stamped) {
+      // A copy (the buffer may be the job's), NaN (none given) as the broker's clock.
+      timestamps = out.timestamps.slice(0, out.length);
+      for (let i = 0; i < timestamps.length; i++) if (Number.isNaN(timestamps[i])) timestamps[i] = now;
+    }
+    const runs = new Map<string, PlacedRun>();
+    const ends = new Map<string, number[]>();
+    let partitions: number[] | undefined;
+    for (let r = 0; r < out.runs; r++) {
+      const topic = out.runTopic(r);
+      const n = await this.memory.partitions(topic);
+      if (n === undefined) throw new RivuletError("UNKNOWN_TOPIC", `topic "${topic}" does not exist`);
+      let end = ends.get(topic);
+      if (!end) ends.set(topic, (end = this.memory.endOffsets(topic)));
+      const start = out.runStart(r);
+      const stop = out.runEnd(r);
+      if (n > 1 || out.partitions !== undefined) partitions ??= new Array(out.length).fill(0);
+      let run: PlacedRun | undefined;
+      for (let i = start; i < stop; i++) {
+        const partition = out.partitions?.[i] ?? this.place(topic, out.keys?.[i] ?? null, n);
+        if (!(Number.isInteger(partition) && partition >= 0 && partition < n))
+          throw new RivuletError("INVALID_ARGUMENT", `topic "${topic}" has no partition ${partition}`);
+        if (partitions) partitions[i] = partition;
+        if (run?.partition !== partition) {
+          const id = `${topic}\u0000${partition}`;
+          run = runs.get(id);
+          if (!run) runs.set(id, (run = { topic, partition, base: end[partition]!, rows: [] }));
+        }
+        run.rows.push(i);
+        end[partition]!++;
+      }
+    }
+    let memory = out;
+    if (partitions || !stamped) {
+      // A copy for the in-memory topics, with what is stored: partitions and timestamps.
+      memory = new OutputBuffer();
+      for (let r = 0; r < out.runs; r++) {
+        const topic = out.runTopic(r);
+        for (let i = out.runStart(r), stop = out.runEnd(r); i < stop; i++)
+          memory.push(topic, out.keys?.[i] ?? null, out.values[i], timestamps[i]!, out.headersAt(i));
+      }
+      if (partitions) memory.partitions = partitions;
+    } else if (out.ids !== undefined) {
+      // The ids go into the headers (as stored); the buffer itself is the job's, left as it is.
+      memory = new OutputBuffer();
+      for (let r = 0; r < out.runs; r++)
+        for (let i = out.runStart(r), stop = out.runEnd(r); i < stop; i++)
+          memory.push(
+            out.runTopic(r),
+            out.keys?.[i] ?? null,
+            out.values[i],
+            timestamps[i]!,
+            out.headersAt(i),
+          );
+    }
+    return { runs: [...runs.values()], timestamps, stamped, memory };
   }
 
   private place(topic: string, key: string | null, n: number): number {
@@ -304,7 +389,8 @@ export class IndexedDbBroker implements Broker {
         if (segments.length === 0) continue;
         if (segments[0]!.base > 0) this.memory.startAt(t.name, p, segments[0]!.base);
         const records: ProduceRecord[] = [];
-        for (const seg of segments)
+        for (const stored of segments) {
+          const seg = plainSegment(stored);
           for (let i = 0; i < seg.values.length; i++) {
             const r: ProduceRecord = {
               key: seg.keys[i] ?? null,
@@ -316,6 +402,7 @@ export class IndexedDbBroker implements Broker {
             if (h) r.headers = h;
             records.push(r);
           }
+        }
         this.memory.produceSync(t.name, records);
       }
     const offsets = new Map<string, CommittedOffset[]>();
@@ -366,35 +453,64 @@ function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Pro
   ]).finally(() => clearTimeout(timer));
 }
 
-/** The placed records of a commit as one segment per partition, keyed as the store keys them. */
-function segmentsOf(
-  placed: readonly (OutgoingRecord & { partition: number; timestamp: number; offset: number })[],
-): Map<[string, number, number], Segment> {
-  const byPartition = new Map<string, { key: [string, number, number]; seg: Segment }>();
-  for (const r of placed) {
-    const id = `${r.topic}\u0000${r.partition}`;
-    let e = byPartition.get(id);
-    if (!e) {
-      e = {
-        key: [r.topic, r.partition, r.offset],
-        seg: { base: r.offset, keys: [], values: [], timestamps: [] },
-      };
-      byPartition.set(id, e);
-    }
-    const { seg } = e;
-    if (r.headers) (seg.headers ??= new Array(seg.values.length).fill(undefined)).push(r.headers);
-    else seg.headers?.push(undefined);
-    seg.keys.push(r.key ?? null);
-    seg.values.push(r.value);
-    seg.timestamps.push(r.timestamp);
-    e.key[2] = r.offset + 1;
+/** A commit's records of one topic-partition: its indexes in the commit's buffer, from offset `base`. */
+interface PlacedRun {
+  topic: string;
+  partition: number;
+  base: number;
+  rows: number[];
+}
+
+interface Placed {
+  runs: PlacedRun[];
+  /** Every record's timestamp as stored (the broker's clock for those without). */
+  timestamps: ArrayLike<number>;
+  /** Whether every record had its own. */
+  stamped: boolean;
+  /** The records for the in-memory topics. */
+  memory: OutputBuffer;
+}
+
+/** The records of a run as a segment of plain columns. */
+function recordsSegment(out: OutputBuffer, run: PlacedRun, timestamps: ArrayLike<number>): RecordsSegment {
+  const n = run.rows.length;
+  const seg: RecordsSegment = {
+    base: run.base,
+    keys: new Array(n),
+    values: new Array(n),
+    timestamps: new Array(n),
+  };
+  for (let j = 0; j < n; j++) {
+    const i = run.rows[j]!;
+    seg.keys[j] = out.keys?.[i] ?? null;
+    seg.values[j] = out.values[i];
+    seg.timestamps[j] = timestamps[i]!;
+    const h = out.headersAt(i);
+    if (h !== undefined) (seg.headers ??= new Array(n).fill(undefined))[j] = h;
   }
-  return new Map([...byPartition.values()].map((e) => [e.key, e.seg]));
+  return seg;
+}
+
+/** A segment as plain columns (an encoded one decoded). */
+function plainSegment(seg: Segment): RecordsSegment {
+  if (!("encoded" in seg)) return seg;
+  const d = decodeRecords(seg.encoded);
+  const out: RecordsSegment = {
+    base: seg.base,
+    keys: (d.keys ?? new Array(d.values.length).fill(null)).map((k) =>
+      typeof k === "string" ? k : k === undefined || k === null ? null : String(k),
+    ),
+    values: d.values,
+    timestamps: Array.from(d.timestamps!, (t) => t!),
+  };
+  if (d.headers) out.headers = d.headers;
+  return out;
 }
 
 /** A segment without its first `n` records. */
-function trim(seg: Segment, n: number): Segment {
-  const out: Segment = {
+function trim(encoded: Segment, n: number): RecordsSegment {
+  const seg = plainSegment(encoded);
+  const out: RecordsSegment = {
     base: seg.base + n,
     keys: seg.keys.slice(n),
     values: seg.values.slice(n),
@@ -423,7 +539,7 @@ interface IDBCursorLike {
 /** Version 1 to 2: a value per record regrouped into segments of consecutive offsets. */
 async function migrateRecords(db: IDBDatabaseLike, tx: IDBTxLike): Promise<void> {
   const segments = tx.objectStore("segments");
-  let open: { topic: string; partition: number; seg: Segment } | undefined;
+  let open: { topic: string; partition: number; seg: RecordsSegment } | undefined;
   const flush = () => {
     if (!open) return;
     const { topic, partition, seg } = open;

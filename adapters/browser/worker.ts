@@ -95,9 +95,14 @@ class WorkerJob implements WorkerJobApi {
   async produce(topic: string, batch: RecordColumns | EncodedRecords): Promise<number> {
     const broker = this.started();
     await this.underLag();
-    const c = isEncoded(batch) ? decodeRecords(batch) : batch;
-    // Into the topic as columns (a buffer the broker appends column by column): no object per record.
-    await broker.commit({ records: outputColumns(topic, c) });
+    const encoded = isEncoded(batch) ? batch : undefined;
+    const c = encoded ? decodeRecords(encoded) : (batch as RecordColumns);
+    // Into the topic as columns (a buffer the broker appends column by column): no object per
+    // record; IndexedDB stores the batch as the page encoded it.
+    const records = outputColumns(topic, c);
+    await (broker instanceof IndexedDbBroker
+      ? broker.produceColumns(records, encoded)
+      : broker.commit({ records }));
     this.wake?.();
     return c.values.length;
   }

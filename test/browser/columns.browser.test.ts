@@ -164,7 +164,7 @@ describe("records across the worker boundary, encoded in columns", () => {
     expect(encoded.fields).toEqual(["userId", "kind", "ts"]);
     // The user ids: a dictionary of two strings and an index per row.
     expect(encoded.columns![0]!.dictionary).toEqual(["u1", "u2"]);
-    expect(encoded.columns![0]!.indexes).toBeInstanceOf(Uint32Array);
+    expect(encoded.columns![0]!.indexes).toBeInstanceOf(Uint8Array); // 2 strings: 8 bits each
     expect(encoded.columns![2]!.numbers).toBeInstanceOf(Float64Array);
     expect(encoded.keys!.dictionary).toEqual(["u1", "u2"]);
     expect(encoded.timestamps!.kinds).toBeInstanceOf(Uint8Array); // numbers, then none
@@ -189,6 +189,22 @@ describe("records across the worker boundary, encoded in columns", () => {
     expect(decoded.values).toEqual(records.map((r) => r.value));
     expect(Array.from(decoded.timestamps!)).toEqual(records.map((r) => r.timestamp));
     expect(decoded.keys).toEqual(records.map((r) => r.key));
+  });
+
+  it("dictionary indexes take 8, 16 or 32 bits, as the number of distinct strings needs", async () => {
+    for (const [distinct, type] of [
+      [256, Uint8Array],
+      [257, Uint16Array],
+      [65_536, Uint16Array],
+      [65_537, Uint32Array],
+    ] as const) {
+      const records = Array.from({ length: 70_000 }, (_, i) => ({ value: `s${i % distinct}` }));
+      const transfer: ArrayBuffer[] = [];
+      const arrived = await viaChannel(encodeRecords(records, transfer), transfer);
+      expect(arrived.values.dictionary!.length).toBe(distinct);
+      expect(arrived.values.indexes).toBeInstanceOf(type);
+      expect(decodeRecords(arrived).values).toEqual(records.map((r) => r.value));
+    }
   });
 
   it("an own __proto__ property stays a property (no prototype is set)", async () => {

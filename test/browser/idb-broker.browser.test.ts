@@ -1,7 +1,8 @@
 // IndexedDbBroker and IndexedDbStateStore on the page's own IndexedDB.
-import { run } from "rivulet";
+import { OutputBuffer, type ProduceRecord, run } from "rivulet";
 import { IndexedDbBroker, IndexedDbStateStore } from "rivulet/browser";
 import { afterEach, describe, expect, it } from "vitest";
+import { encodeRecords } from "../../adapters/browser/columns.js";
 
 const db = () => `rivulet-idb-${Math.random().toString(36).slice(2)}`;
 const opened: IndexedDbBroker[] = [];
@@ -56,6 +57,79 @@ describe("IndexedDbBroker", () => {
     });
     raw.close();
     expect(count).toBe(2);
+  });
+
+  it("a produce batch encoded on the page is stored as it came when it all goes to one partition", async () => {
+    const name = db();
+    const a = await open(name, { t: { maxRecords: 1_500 } });
+    await a.createTopic("t");
+    await a.createTopic("two", { partitions: 2 });
+    const batch = (from: number, n: number): ProduceRecord[] =>
+      Array.from({ length: n }, (_, i) => ({
+        key: `u${(from + i) % 7}`,
+        value: { userId: `u${(from + i) % 7}`, n: from + i, ok: i % 3 === 0, none: null },
+        timestamp: 1_000 + from + i,
+        ...(i === 5 ? { headers: { h: String(from) } } : {}),
+      }));
+    /** What the worker does with a batch from the page: decode it, then produceColumns. */
+    const produce = (broker: IndexedDbBroker, topic: string, records: ProduceRecord[]) => {
+      const out = new OutputBuffer();
+      for (const r of records) out.add({ ...r, topic });
+      return broker.produceColumns(out, encodeRecords(records, []));
+    };
+    await produce(a, "t", batch(0, 1_000));
+    await produce(a, "t", batch(1_000, 1_000));
+    // Two partitions, and records without timestamps: plain segments.
+    await produce(a, "two", batch(0, 10));
+    await produce(
+      a,
+      "t",
+      batch(2_000, 3).map(({ timestamp: _, ...r }) => r),
+    );
+    const before = { t: await a.records("t"), two: await a.records("two") };
+    a.close();
+    const raw = await new Promise<IDBDatabase>((resolve, reject) => {
+      const r = indexedDB.open(name);
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    const segments = await new Promise<{ key: IDBValidKey; value: object }[]>((resolve) => {
+      const out: { key: IDBValidKey; value: object }[] = [];
+      const r = raw.transaction("segments").objectStore("segments").openCursor();
+      r.onsuccess = () => {
+        const c = r.result;
+        if (!c) return resolve(out);
+        out.push({ key: c.key, value: c.value });
+        c.continue();
+      };
+    });
+    expect(raw.version).toBe(3);
+    raw.close();
+    expect(segments.map((s) => [s.key, "encoded" in s.value])).toEqual([
+      [["t", 0, 1_000], true],
+      [["t", 0, 2_000], true],
+      [["t", 0, 2_003], false],
+      [["two", 0, expect.any(Number)], false],
+      [["two", 1, expect.any(Number)], false],
+    ]);
+    // Read back, the same records, offsets, timestamps and headers.
+    const b = await open(name, { t: { maxRecords: 1_500 } });
+    expect({ t: await b.records("t"), two: await b.records("two") }).toEqual(before);
+    expect(before.t.slice(1_998, 2_001).map((r) => [r.offset, r.key, r.timestamp >= 1_000])).toEqual([
+      [1_998, "u3", true],
+      [1_999, "u4", true],
+      [2_000, "u5", true],
+    ]);
+    // Retention trims the encoded segment holding the new start (decoded, kept as plain columns).
+    await new Promise((r) => setTimeout(r, 1_100)); // retention runs at most once a second
+    await produce(b, "t", batch(3_000, 1));
+    const kept = await b.records("t");
+    expect(kept[0]!.offset).toBeGreaterThan(0);
+    expect(kept[0]!.offset).toBeLessThan(1_000); // inside the first segment
+    b.close();
+    const c = await open(name, { t: { maxRecords: 1_500 } });
+    expect(await c.records("t")).toEqual(kept);
+    expect(kept.at(-1)).toMatchObject({ offset: 2_003, value: { n: 3_000 } });
   });
 
   it("opens a version 1 database (a value per record) and regroups its records into segments", async () => {
