@@ -15,7 +15,7 @@ import type {
   Transaction,
 } from "../../core/index.js";
 import { outputOf } from "../../core/index.js";
-import { generateNexmark, type NexmarkConfig } from "../../core/testing.js";
+import { generateNexmarkBatch, type NexmarkConfig } from "../../core/testing.js";
 
 export class NexmarkGeneratorBroker implements Broker {
   /** Records written per topic (then dropped). */
@@ -75,9 +75,8 @@ class GeneratingConsumer implements Consumer {
     const { input, config, events } = this.broker;
     const from = this.position;
     const n = Math.max(0, Math.min(maxRecords, events - from));
-    const values = generateNexmark(config, n, from);
-    const timestamps: number[] = new Array(n);
-    for (let i = 0; i < n; i++) timestamps[i] = values[i]!.timestamp;
+    // Values and their timestamps in one pass, handed over as they are (no copy).
+    const { values, timestamps } = generateNexmarkBatch(config, n, from);
     this.position = from + n;
     return [
       {

@@ -51,6 +51,8 @@ const LAST_NAMES = ["Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton",
 /** Everything the model needs, precomputed once per config (see `planFor` in nexmark.ts). */
 export interface NexmarkPlan {
   readonly seed: number;
+  /** `seedHash(seed)`: the per-event seeding's share that depends on the seed only. */
+  readonly seedHash: number;
   readonly baseTime: number;
   readonly firstEventId: number;
   readonly outOfOrderGroupSize: number;
@@ -102,24 +104,35 @@ export function lastBase0AuctionId(plan: NexmarkPlan, eventId: number): number {
   return epoch * plan.auctionProportion + offset;
 }
 
-/** A random recently active person (base 0), possibly up to personIdLead ids ahead. */
-function nextBase0PersonId(plan: NexmarkPlan, eventId: number): number {
-  const numPeople = lastBase0PersonId(plan, eventId) + 1;
+/**
+ * A random recently active person (base 0), possibly up to personIdLead ids ahead; `lastPerson`
+ * is `lastBase0PersonId` of the event.
+ */
+function nextBase0PersonId(plan: NexmarkPlan, lastPerson: number): number {
+  const numPeople = lastPerson + 1;
   const active = Math.min(numPeople, plan.numActivePeople);
   return numPeople - active + nextLong(active + plan.personIdLead);
 }
 
-/** A random auction likely still in flight (base 0), possibly up to auctionIdLead ids ahead. */
-function nextBase0AuctionId(plan: NexmarkPlan, eventId: number): number {
-  const maxAuction = lastBase0AuctionId(plan, eventId);
+/**
+ * A random auction likely still in flight (base 0), possibly up to auctionIdLead ids ahead;
+ * `maxAuction` is `lastBase0AuctionId` of the event.
+ */
+function nextBase0AuctionId(plan: NexmarkPlan, maxAuction: number): number {
   const minAuction = Math.max(maxAuction - plan.numInFlightAuctions, 0);
   return minAuction + nextLong(maxAuction - minAuction + 1 + plan.auctionIdLead);
 }
 
+/** "0000" .. "9999", made on first use. */
+let fourDigits: string[] | undefined;
+
 function nextCreditCard(): string {
-  let s = String(nextInt(10000)).padStart(4, "0");
-  for (let i = 1; i < 4; i++) s += ` ${String(nextInt(10000)).padStart(4, "0")}`;
-  return s;
+  if (fourDigits === undefined) {
+    fourDigits = [];
+    for (let i = 0; i < 10000; i++) fourDigits.push(String(i).padStart(4, "0"));
+  }
+  const d = fourDigits;
+  return `${d[nextInt(10000)]} ${d[nextInt(10000)]} ${d[nextInt(10000)]} ${d[nextInt(10000)]}`;
 }
 
 export function nextPerson(plan: NexmarkPlan, eventId: number, timestamp: number): Person {
@@ -142,11 +155,12 @@ export function nextAuction(
 ): Auction {
   const id = lastBase0AuctionId(plan, eventId) + FIRST_AUCTION_ID;
   let seller: number;
+  const lastPerson = lastBase0PersonId(plan, eventId);
   if (nextInt(plan.hotSellersRatio) > 0) {
     // Hot seller: the first person of the latest batch of HOT_SELLER_RATIO.
-    seller = Math.trunc(lastBase0PersonId(plan, eventId) / HOT_SELLER_RATIO) * HOT_SELLER_RATIO;
+    seller = Math.trunc(lastPerson / HOT_SELLER_RATIO) * HOT_SELLER_RATIO;
   } else {
-    seller = nextBase0PersonId(plan, eventId);
+    seller = nextBase0PersonId(plan, lastPerson);
   }
   seller += FIRST_PERSON_ID;
   const category = FIRST_CATEGORY_ID + nextInt(NUM_CATEGORIES);
@@ -211,13 +225,17 @@ function buildChannels(): void {
   });
 }
 
-export function nextBid(plan: NexmarkPlan, eventId: number, timestamp: number): Bid {
+/**
+ * A bid. `lastAuction` and `lastPerson` are `lastBase0AuctionId` and `lastBase0PersonId` of the
+ * event (a batch knows them without dividing; see `bidIds`).
+ */
+export function nextBid(plan: NexmarkPlan, lastAuction: number, lastPerson: number, timestamp: number): Bid {
   let auction: number;
   if (nextInt(plan.hotAuctionRatio) > 0) {
     // Hot auction: the first of the latest batch of HOT_AUCTION_RATIO auctions.
-    auction = Math.trunc(lastBase0AuctionId(plan, eventId) / HOT_AUCTION_RATIO) * HOT_AUCTION_RATIO;
+    auction = Math.trunc(lastAuction / HOT_AUCTION_RATIO) * HOT_AUCTION_RATIO;
   } else {
-    auction = nextBase0AuctionId(plan, eventId);
+    auction = nextBase0AuctionId(plan, lastAuction);
   }
   auction += FIRST_AUCTION_ID;
 
@@ -225,24 +243,25 @@ export function nextBid(plan: NexmarkPlan, eventId: number, timestamp: number): 
   if (nextInt(plan.hotBiddersRatio) > 0) {
     // Hot bidder: the second person of the latest batch (so hot bidders and sellers differ). Beam
     // may pick the person right after the last one; never go beyond the allowed lead.
-    const last = lastBase0PersonId(plan, eventId);
-    bidder = Math.min(Math.trunc(last / HOT_BIDDER_RATIO) * HOT_BIDDER_RATIO + 1, last + plan.personIdLead);
+    bidder = Math.min(
+      Math.trunc(lastPerson / HOT_BIDDER_RATIO) * HOT_BIDDER_RATIO + 1,
+      lastPerson + plan.personIdLead,
+    );
   } else {
-    bidder = nextBase0PersonId(plan, eventId);
+    bidder = nextBase0PersonId(plan, lastPerson);
   }
   bidder += FIRST_PERSON_ID;
 
   const price = nextPrice();
   let channel: string;
   let url: string;
+  if (channelNames === undefined) buildChannels();
   if (nextInt(2) > 0) {
     const i = nextInt(HOT_CHANNELS.length);
-    if (hotUrls === undefined) buildChannels();
     channel = HOT_CHANNELS[i]!;
     url = hotUrls![i]!;
   } else {
     const i = nextInt(CHANNELS_NUMBER);
-    if (channelNames === undefined) buildChannels();
     channel = channelNames![i]!;
     url = channelUrls![i]!;
   }

@@ -12,8 +12,12 @@
 const TWO_POW_32 = 4294967296;
 const INV_TWO_POW_32 = 1 / TWO_POW_32;
 
-/** The PRNG state; only the functions below touch it. */
-let state = 0;
+/**
+ * The PRNG state; only the functions below touch it. A typed array's slot, not a module `let`: a
+ * module variable holds tagged values, so every draw stored an int32 outside the Smi range as a
+ * fresh heap number (and paid a hole check on each read).
+ */
+const state = new Int32Array(1);
 
 /** murmur3's 32-bit finaliser: a bijective avalanche mix. */
 function fmix32(h: number): number {
@@ -22,21 +26,30 @@ function fmix32(h: number): number {
   return (h ^ (h >>> 16)) | 0;
 }
 
+/** The part of an event's PRNG seed that depends on the stream's seed only (see `seedRandom`). */
+export function seedHash(seed: number): number {
+  const h = fmix32((seed >>> 0) ^ 0x9e3779b9);
+  return fmix32(h ^ Math.imul(Math.floor(seed / TWO_POW_32) >>> 0, 0x27d4eb2f));
+}
+
 /**
  * Seed the PRNG for one event. Both `seed` and `eventId` may be any integers up to 2^53: their low
  * and high 32-bit halves are all folded in, so neighbouring ids land far apart in the PRNG cycle.
  */
 export function seedRandom(seed: number, eventId: number): void {
-  let h = fmix32((seed >>> 0) ^ 0x9e3779b9);
-  h = fmix32(h ^ Math.imul(Math.floor(seed / TWO_POW_32) >>> 0, 0x27d4eb2f));
-  h = fmix32(h ^ Math.imul(eventId >>> 0, 0xcc9e2d51));
-  h = fmix32(h ^ Math.imul(Math.floor(eventId / TWO_POW_32) >>> 0, 0x1b873593));
-  state = h;
+  seedRandomHashed(seedHash(seed), eventId);
+}
+
+/** `seedRandom(seed, eventId)` given `seedHash(seed)`: what a batch does per event. */
+export function seedRandomHashed(seedHash: number, eventId: number): void {
+  const high = eventId < TWO_POW_32 ? 0 : Math.floor(eventId / TWO_POW_32) >>> 0;
+  const h = fmix32(seedHash ^ Math.imul(eventId >>> 0, 0xcc9e2d51));
+  state[0] = fmix32(h ^ Math.imul(high, 0x1b873593));
 }
 
 /** Next uniformly distributed unsigned 32-bit integer (mulberry32). */
 export function nextU32(): number {
-  const s = (state = (state + 0x6d2b79f5) | 0);
+  const s = (state[0] = (state[0]! + 0x6d2b79f5) | 0);
   let t = Math.imul(s ^ (s >>> 15), 1 | s);
   t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
   return (t ^ (t >>> 14)) >>> 0;
@@ -105,9 +118,44 @@ export function pow10x6(u: number): number {
   return p * POW2[n]!;
 }
 
-/** Beam's PriceGenerator.nextPrice: round(10^(6u) * 100), log-uniform cents in [100, 100,000,000]. */
+/**
+ * 2^(j/128) for j in 0..127. `**` may differ in its last bit between engines; only `nextPrice`'s
+ * fast path reads these, and its result does not depend on bits that fine (see PRICE_MARGIN).
+ */
+const EXP2_TABLE = new Float64Array(128);
+for (let j = 0; j < 128; j++) EXP2_TABLE[j] = 2 ** (j / 128);
+
+/**
+ * Both `pow10x6` and `nextPrice`'s fast approximation are within 2e-13 of 10^(6u) (relative):
+ * pow10x6's Taylor series stops at degree 13 (remainder < 1.4e-13), the fast one at degree 4 over
+ * an interval 128 times smaller (< 4e-14), plus a few ulps of rounding on each side. Where the
+ * fast value is farther than this from a rounding boundary, both round to the same price.
+ */
+const PRICE_MARGIN = 1e-12;
+
+/**
+ * Beam's PriceGenerator.nextPrice: round(10^(6u) * 100), log-uniform cents in [100, 100,000,000].
+ * Exactly `Math.floor(pow10x6(u) * 100 + 0.5)` (Java's Math.round for positive x), but computed
+ * as 2^n * 2^(j/128) * e^r with a degree-4 polynomial (a quarter of pow10x6's multiplications);
+ * the rare values within `PRICE_MARGIN` of a rounding boundary (about 1 in 10,000) take pow10x6.
+ */
 export function nextPrice(): number {
-  return Math.floor(pow10x6(nextDouble()) * 100 + 0.5); // Java Math.round, for positive x
+  return priceFor(nextDouble());
+}
+
+/** `nextPrice` for the draw `u` in [0, 1): `Math.floor(pow10x6(u) * 100 + 0.5)`, computed fast. */
+export function priceFor(u: number): number {
+  const y = u * SIX_LOG2_10;
+  const n = Math.floor(y);
+  const f = y - n;
+  const j = Math.floor(f * 128);
+  const r = (f - j / 128) * LN2; // [0, ln 2 / 128)
+  const e = 1 + r * (1 + r * (1 / 2 + r * (1 / 6 + r / 24)));
+  const x = e * EXP2_TABLE[j]! * POW2[n]! * 100 + 0.5;
+  const price = Math.floor(x);
+  const margin = x * PRICE_MARGIN;
+  if (x - price > margin && price + 1 - x > margin) return price;
+  return Math.floor(pow10x6(u) * 100 + 0.5);
 }
 
 const CODE_A = 97;
@@ -194,11 +242,11 @@ export function nextExtra(currentSize: number, desiredAverageSize: number): stri
 
 /** Run `fn` with the PRNG seeded by (seed, id), restoring the previous state afterwards. */
 export function withFixedRandom<T>(seed: number, id: number, fn: () => T): T {
-  const saved = state;
+  const saved = state[0]!;
   seedRandom(seed, id);
   try {
     return fn();
   } finally {
-    state = saved;
+    state[0] = saved;
   }
 }

@@ -4,6 +4,7 @@ import {
   type Auction,
   type Bid,
   generateNexmark,
+  generateNexmarkBatch,
   NEXMARK_DEFAULTS,
   type NexmarkConfig,
   type NexmarkEvent,
@@ -13,7 +14,7 @@ import {
   type Person,
   resolveNexmarkConfig,
 } from "./nexmark.js";
-import { pow10x6 } from "./nexmark-random.js";
+import { pow10x6, priceFor } from "./nexmark-random.js";
 
 const N = 50_000;
 const base = resolveNexmarkConfig({ seed: 7 });
@@ -268,6 +269,46 @@ describe("nexmark shape", () => {
     for (let i = 0; i <= 1000; i++) {
       const u = i / 1001;
       expect(Math.abs(pow10x6(u) / 10 ** (6 * u) - 1)).toBeLessThan(1e-12);
+    }
+  });
+
+  it("prices: the fast path rounds exactly as pow10x6 does, near rounding boundaries too", () => {
+    const exact = (u: number) => Math.floor(pow10x6(u) * 100 + 0.5);
+    let x = 0x2545f491;
+    for (let i = 0; i < 300_000; i++) {
+      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+      const u = x / 2 ** 32;
+      if (priceFor(u) !== exact(u)) expect.fail(`u = ${u}: ${priceFor(u)} vs ${exact(u)}`);
+    }
+    // The top of the range, draw by draw: x = 10^(6u) * 100 + 0.5 steps by ~0.3 there, so some
+    // x fall within 1e-4 of an integer, where the fast value is too close to call and the exact
+    // one decides.
+    let close = 0;
+    for (let k = 2 ** 32 - 1_000_000; k < 2 ** 32; k++) {
+      const u = k / 2 ** 32;
+      const e = pow10x6(u) * 100 + 0.5;
+      if (Math.abs(e - Math.round(e)) < 1e-4) close++;
+      if (priceFor(u) !== Math.floor(e)) expect.fail(`u = ${u}: ${priceFor(u)} vs ${Math.floor(e)}`);
+    }
+    expect(close).toBeGreaterThan(20);
+  });
+
+  it("generateNexmarkBatch: the same events as one by one, with their timestamps in a column", () => {
+    for (const config of [
+      { seed: 3 },
+      { seed: 3, outOfOrderGroupSize: 7 },
+      { seed: 3, firstEventId: 123, personProportion: 2, auctionProportion: 5, bidProportion: 10 },
+    ]) {
+      for (const [n, start] of [
+        [0, 0],
+        [120, 0],
+        [77, 49],
+        [300, 1_000_003],
+      ] as const) {
+        const { values, timestamps } = generateNexmarkBatch(config, n, start);
+        expect(values).toEqual(Array.from({ length: n }, (_, i) => nexmarkEvent(config, start + i)));
+        expect([...timestamps]).toEqual(values.map((e) => e.timestamp));
+      }
     }
   });
 

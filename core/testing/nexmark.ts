@@ -21,8 +21,16 @@
  */
 
 import { RivuletError } from "../errors.js";
-import { type NexmarkPlan, nextAuction, nextBid, nextPerson, timestampForEvent } from "./nexmark-model.js";
-import { seedRandom } from "./nexmark-random.js";
+import {
+  lastBase0AuctionId,
+  lastBase0PersonId,
+  type NexmarkPlan,
+  nextAuction,
+  nextBid,
+  nextPerson,
+  timestampForEvent,
+} from "./nexmark-model.js";
+import { seedHash, seedRandomHashed } from "./nexmark-random.js";
 
 export interface Person {
   id: number;
@@ -195,6 +203,7 @@ function makePlan(c: ResolvedNexmarkConfig): NexmarkPlan {
   const totalProportion = c.personProportion + c.auctionProportion + c.bidProportion;
   return {
     seed: c.seed,
+    seedHash: seedHash(c.seed),
     baseTime: c.baseTime,
     firstEventId: c.firstEventId,
     outOfOrderGroupSize: c.outOfOrderGroupSize,
@@ -242,7 +251,7 @@ function eventAt(plan: NexmarkPlan, index: number): NexmarkEvent {
   const eventNumber = adjustedEventNumber(plan, index);
   const eventId = plan.firstEventId + eventNumber;
   const timestamp = timestampForEvent(plan, eventNumber);
-  seedRandom(plan.seed, eventId);
+  seedRandomHashed(plan.seedHash, eventId);
   const rem = eventId % plan.totalProportion;
   if (rem < plan.personProportion) {
     return { kind: "person", timestamp, person: nextPerson(plan, eventId, timestamp) };
@@ -250,7 +259,8 @@ function eventAt(plan: NexmarkPlan, index: number): NexmarkEvent {
   if (rem < plan.personProportion + plan.auctionProportion) {
     return { kind: "auction", timestamp, auction: nextAuction(plan, eventId, eventNumber, timestamp) };
   }
-  return { kind: "bid", timestamp, bid: nextBid(plan, eventId, timestamp) };
+  const bid = nextBid(plan, lastBase0AuctionId(plan, eventId), lastBase0PersonId(plan, eventId), timestamp);
+  return { kind: "bid", timestamp, bid };
 }
 
 /** The event with ordinal `index` (0-based) of the stream `config` describes. */
@@ -283,11 +293,78 @@ export function* nexmarkEvents(config: NexmarkConfig = {}): Generator<NexmarkEve
  * per-event closures or iterator protocol). Ignores `numEvents`.
  */
 export function generateNexmark(config: NexmarkConfig, n: number, start = 0): NexmarkEvent[] {
+  return generateNexmarkBatch(config, n, start).values;
+}
+
+/** A batch of consecutive events, and their timestamps as a column. */
+export interface NexmarkBatch {
+  values: NexmarkEvent[];
+  /** `timestamps[i] === values[i].timestamp`. */
+  timestamps: Float64Array;
+}
+
+/**
+ * `generateNexmark(config, n, start)` with the timestamps beside it in a column, made in the same
+ * pass: what a source hands a job (values and timestamps), as the benchmark's generator broker does.
+ *
+ * @example
+ * const { values, timestamps } = generateNexmarkBatch({ seed: 42 }, 1000, 5000); // events 5000..5999
+ */
+export function generateNexmarkBatch(config: NexmarkConfig, n: number, start = 0): NexmarkBatch {
   checkIndex(n);
   checkIndex(start);
   checkIndex(start + n);
   const plan = planOf(config);
-  const out: NexmarkEvent[] = [];
-  for (let i = 0; i < n; i++) out.push(eventAt(plan, start + i));
-  return out;
+  const values: NexmarkEvent[] = [];
+  const timestamps = new Float64Array(n);
+  if (plan.outOfOrderGroupSize !== 1) {
+    for (let i = 0; i < n; i++) {
+      const e = eventAt(plan, start + i);
+      values.push(e);
+      timestamps[i] = e.timestamp;
+    }
+  } else {
+    fillInOrder(plan, start, n, values, timestamps);
+  }
+  return { values, timestamps };
+}
+
+/**
+ * `eventAt` for consecutive indexes when events come in order (event number = index): the kind and
+ * the last person and auction ids follow from a counter through the proportions instead of a
+ * division per event.
+ */
+function fillInOrder(
+  plan: NexmarkPlan,
+  start: number,
+  n: number,
+  values: NexmarkEvent[],
+  timestamps: Float64Array,
+): void {
+  const { personProportion: pp, auctionProportion: ap, totalProportion: total, seedHash } = plan;
+  let eventId = plan.firstEventId + start;
+  let epoch = Math.floor(eventId / total);
+  let offset = eventId - epoch * total;
+  for (let i = 0; i < n; i++) {
+    const eventNumber = start + i;
+    const timestamp = timestampForEvent(plan, eventNumber);
+    seedRandomHashed(seedHash, eventId);
+    let e: NexmarkEvent;
+    if (offset >= pp + ap) {
+      // As lastBase0AuctionId / lastBase0PersonId for a bid: this epoch's last auction and person.
+      const bid = nextBid(plan, epoch * ap + ap - 1, epoch * pp + pp - 1, timestamp);
+      e = { kind: "bid", timestamp, bid };
+    } else if (offset < pp) {
+      e = { kind: "person", timestamp, person: nextPerson(plan, eventId, timestamp) };
+    } else {
+      e = { kind: "auction", timestamp, auction: nextAuction(plan, eventId, eventNumber, timestamp) };
+    }
+    values.push(e);
+    timestamps[i] = timestamp;
+    eventId++;
+    if (++offset === total) {
+      offset = 0;
+      epoch++;
+    }
+  }
 }
