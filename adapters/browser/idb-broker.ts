@@ -110,7 +110,9 @@ export class IndexedDbBroker implements Broker {
   readonly memory = new MemoryBroker();
   private readonly roundRobin = new Map<string, number>();
   private readonly retainedAt = new Map<string, number>();
-  private chain: Promise<unknown> = Promise.resolve();
+  /** Commits waiting for the one being written (see `write`). */
+  private readonly pending: PendingCommit[] = [];
+  private writing = false;
 
   private constructor(
     /** @internal */ readonly db: IDBPDatabase<RivuletDB>,
@@ -213,59 +215,117 @@ export class IndexedDbBroker implements Broker {
    * One IndexedDB transaction: the records (placed as the in-memory broker places them:
    * explicit partition, murmur2 of the key, or round robin), the offsets and, when a companion
    * store said `commitsWith`, the checkpoint. Only once it has committed do the records show in
-   * memory; a failed one leaves nothing anywhere.
+   * memory; a failed one leaves nothing anywhere. Commits that come while one is being written
+   * go together in the next transaction (a group commit: records produced from the page ride
+   * with the job's next commit instead of taking a transaction each), each still all or nothing.
    */
   commit(tx: Transaction, encoded?: EncodedRecords): Promise<void> {
-    const next = this.chain.then(() => this.commitNow(tx, encoded));
-    this.chain = next.catch(() => {});
-    return next;
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ tx, encoded, resolve, reject });
+      if (!this.writing) void this.write();
+    });
   }
 
-  private async commitNow(tx: Transaction, encoded: EncodedRecords | undefined): Promise<void> {
-    const out = outputOf(tx.records);
-    const now = Date.now();
-    const placed = await this.placeAll(out, now);
-    const t = this.db.transaction([...STORES], "readwrite") as RivuletTransaction;
-    const done = t.done;
+  /** Writes the waiting commits, in order, a group at a time. */
+  private async write(): Promise<void> {
+    this.writing = true;
     try {
-      const segments = t.objectStore("segments");
-      const whole =
-        encoded !== undefined && placed.runs.length === 1 && encoded.length === out.length && placed.stamped;
-      for (const run of placed.runs)
-        void segments.put(whole ? { base: run.base, encoded } : recordsSegment(out, run, placed.timestamps), [
-          run.topic,
-          run.partition,
-          run.base + run.rows.length,
-        ]);
-      const offsets = t.objectStore("offsets");
-      for (const o of tx.offsets?.positions ?? []) {
-        const v: RivuletDB["offsets"]["value"] = { offset: o.offset };
-        if (o.metadata !== undefined) v.metadata = o.metadata;
-        void offsets.put(v, [tx.offsets!.group, o.topic, o.partition]);
+      while (this.pending.length > 0) {
+        // At most one checkpoint per transaction (a store replaces its previous one in it).
+        let n = 0;
+        let checkpoints = 0;
+        while (n < this.pending.length && (checkpoints += this.pending[n]!.tx.checkpoint ? 1 : 0) <= 1) n++;
+        const group = this.pending.splice(0, Math.max(1, n));
+        try {
+          await this.commitGroup(group);
+        } catch (e) {
+          // Unforeseen (a closed database): every commit of the group not settled yet fails.
+          for (const c of group) c.reject(storageError("cannot write the commit to IndexedDB", e));
+        }
       }
-      if (tx.checkpoint) {
-        const writer = tx.checkpoint.store as Partial<CheckpointWriter>;
-        if (typeof writer.writeIn !== "function")
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private async commitGroup(group: PendingCommit[]): Promise<void> {
+    const now = Date.now();
+    const ends = new Map<string, number[]>();
+    const placed: { commit: PendingCommit; placed: Placed }[] = [];
+    for (const commit of group)
+      try {
+        const writer = commit.tx.checkpoint?.store as Partial<CheckpointWriter> | undefined;
+        if (writer && typeof writer.writeIn !== "function")
           throw new RivuletError(
             "INVALID_ARGUMENT",
             "an IndexedDB commit carries the checkpoints of an IndexedDbStateStore only",
           );
-        writer.writeIn(t, tx.checkpoint.checkpoint);
+        placed.push({ commit, placed: await this.placeAll(outputOf(commit.tx.records), now, ends) });
+      } catch (e) {
+        commit.reject(e);
+      }
+    if (placed.length === 0) return;
+    const t = this.db.transaction([...STORES], "readwrite") as RivuletTransaction;
+    const done = t.done;
+    let at = 0;
+    try {
+      const segments = t.objectStore("segments");
+      const offsets = t.objectStore("offsets");
+      for (; at < placed.length; at++) {
+        const { commit, placed: p } = placed[at]!;
+        const { tx, encoded } = commit;
+        const whole =
+          encoded !== undefined && p.runs.length === 1 && encoded.length === p.length && p.stamped;
+        for (const run of p.runs)
+          settled(
+            segments.put(whole ? { base: run.base, encoded } : recordsSegment(p.out, run, p.timestamps), [
+              run.topic,
+              run.partition,
+              run.base + run.rows.length,
+            ]),
+          );
+        for (const o of tx.offsets?.positions ?? []) {
+          const v: RivuletDB["offsets"]["value"] = { offset: o.offset };
+          if (o.metadata !== undefined) v.metadata = o.metadata;
+          settled(offsets.put(v, [tx.offsets!.group, o.topic, o.partition]));
+        }
+        if (tx.checkpoint)
+          (tx.checkpoint.store as unknown as CheckpointWriter).writeIn(t, tx.checkpoint.checkpoint);
       }
     } catch (e) {
       t.abort();
       await done.catch(() => {});
-      throw storageError("cannot write the commit to IndexedDB", e);
+      // The commit that could not be written fails; the others go again, in the next group.
+      placed[at]!.commit.reject(storageError("cannot write the commit to IndexedDB", e));
+      this.pending.unshift(...placed.filter((_, i) => i !== at).map((p) => p.commit));
+      return;
     }
-    await done.catch((e: unknown) => {
-      throw storageError("the IndexedDB transaction of a commit failed", e);
-    });
+    try {
+      await done;
+    } catch (e) {
+      const error = storageError("the IndexedDB transaction of a commit failed", e);
+      for (const p of placed) p.commit.reject(error);
+      return;
+    }
     // Stored: now it shows, where it was placed and with the timestamps stored.
-    await this.memory.commit({
-      records: placed.memory,
-      ...(tx.offsets ? { offsets: tx.offsets } : {}),
-    });
-    await this.retain(new Set(placed.runs.map((r) => r.topic)), now);
+    const shown: PendingCommit[] = [];
+    for (const { commit, placed: p } of placed)
+      try {
+        await this.memory.commit({
+          records: p.memory,
+          ...(commit.tx.offsets ? { offsets: commit.tx.offsets } : {}),
+        });
+        shown.push(commit);
+      } catch (e) {
+        commit.reject(e);
+      }
+    try {
+      await this.retain(new Set(placed.flatMap((p) => p.placed.runs.map((r) => r.topic))), now);
+    } catch (e) {
+      for (const commit of shown) commit.reject(e);
+      return;
+    }
+    for (const commit of shown) commit.resolve();
   }
 
   /**
@@ -273,7 +333,7 @@ export class IndexedDbBroker implements Broker {
    * offset order, the timestamps (the broker's clock for records without), and the buffer the
    * in-memory topics take (explicit partitions when some topic has several).
    */
-  private async placeAll(out: OutputBuffer, now: number): Promise<Placed> {
+  private async placeAll(out: OutputBuffer, now: number, shared: Map<string, number[]>): Promise<Placed> {
     let timestamps: number[] = out.timestamps;
     let stamped = !out.unstamped;
     if (stamped) for (let i = 0; i < out.length && stamped; i++) stamped = !Number.isNaN(timestamps[i]);
@@ -290,7 +350,7 @@ export class IndexedDbBroker implements Broker {
       const n = await this.memory.partitions(topic);
       if (n === undefined) throw new RivuletError("UNKNOWN_TOPIC", `topic "${topic}" does not exist`);
       let end = ends.get(topic);
-      if (!end) ends.set(topic, (end = this.memory.endOffsets(topic)));
+      if (!end) ends.set(topic, (end = [...(shared.get(topic) ?? this.memory.endOffsets(topic))]));
       const start = out.runStart(r);
       const stop = out.runEnd(r);
       if (n > 1 || out.partitions !== undefined) partitions ??= new Array(out.length).fill(0);
@@ -332,7 +392,9 @@ export class IndexedDbBroker implements Broker {
             out.headersAt(i),
           );
     }
-    return { runs: [...runs.values()], timestamps, stamped, memory };
+    // Placed: the group's next commit goes on from here.
+    for (const [topic, end] of ends) shared.set(topic, end);
+    return { out, length: out.length, runs: [...runs.values()], timestamps, stamped, memory };
   }
 
   private place(topic: string, key: string | null, n: number): number {
@@ -427,6 +489,14 @@ export class IndexedDbBroker implements Broker {
   }
 }
 
+/**
+ * A request of a transaction whose outcome is the transaction's (`done`): an aborted one
+ * rejects its requests too, which nobody awaits.
+ */
+export function settled(request: Promise<unknown>): void {
+  request.catch(() => {});
+}
+
 /** A storage failure as a `RivuletError`; a full quota says so, and what to do. */
 export function storageError(what: string, e: unknown): RivuletError {
   if (e instanceof RivuletError) return e;
@@ -461,7 +531,17 @@ interface PlacedRun {
   rows: number[];
 }
 
+/** A commit waiting to be written, and its caller. */
+interface PendingCommit {
+  tx: Transaction;
+  encoded: EncodedRecords | undefined;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
 interface Placed {
+  out: OutputBuffer;
+  length: number;
   runs: PlacedRun[];
   /** Every record's timestamp as stored (the broker's clock for those without). */
   timestamps: ArrayLike<number>;

@@ -3,6 +3,7 @@ import {
   type CheckpointWriter,
   type IndexedDbBroker,
   type RivuletTransaction,
+  settled,
   storageError,
 } from "./idb-broker.js";
 
@@ -33,11 +34,11 @@ export class IndexedDbStateStore implements StateStore, CheckpointWriter {
     const state = tx.objectStore("state");
     const latest = tx.objectStore("latest");
     for (const [section, snap] of checkpoint.sections) {
-      void state.put(snap, [section, checkpoint.id]);
-      void latest.put(checkpoint.id, section);
+      settled(state.put(snap, [section, checkpoint.id]));
+      settled(latest.put(checkpoint.id, section));
       // The one before goes in the same transaction: a checkpoint is replaced, never lost.
       const before = this.previous.get(section);
-      if (before !== undefined && before !== checkpoint.id) void state.delete([section, before]);
+      if (before !== undefined && before !== checkpoint.id) settled(state.delete([section, before]));
     }
     void tx.done.then(
       () => {

@@ -132,6 +132,64 @@ describe("IndexedDbBroker", () => {
     expect(kept.at(-1)).toMatchObject({ offset: 2_003, value: { n: 3_000 } });
   });
 
+  it("commits that wait for one being written go together in one transaction, each all or nothing", async () => {
+    const name = db();
+    const a = await open(name);
+    await a.createTopic("t", { partitions: 2 });
+    let transactions = 0;
+    const transaction = IDBDatabase.prototype.transaction;
+    IDBDatabase.prototype.transaction = function (this: IDBDatabase, ...args) {
+      transactions++;
+      return transaction.apply(this, args);
+    } as typeof transaction;
+    // Five at once: the first is written alone, the four that came meanwhile together, except
+    // the two that cannot be: a partition the topic does not have, a value IndexedDB cannot store.
+    const results = await Promise.allSettled([
+      a.produce("t", [{ value: "a", partition: 0, timestamp: 1 }]),
+      a.produce("t", [{ value: "b", partition: 1, timestamp: 2 }]),
+      a.produce("t", [
+        { value: "c", partition: 0, timestamp: 3 },
+        { value: "no such partition", partition: 2, timestamp: 3 },
+      ]),
+      a.produce("t", [
+        { value: "d", partition: 0, timestamp: 4 },
+        { value: () => "not cloneable", partition: 0, timestamp: 4 },
+      ]),
+      a.produce("t", [{ value: "e", partition: 0, timestamp: 5 }]),
+      a.commit({
+        records: [{ topic: "t", value: "f", partition: 1, timestamp: 6 }],
+        offsets: { group: "g", positions: [{ topic: "t", partition: 0, offset: 1 }] },
+      }),
+    ]);
+    IDBDatabase.prototype.transaction = transaction;
+    expect(results.map((r) => r.status)).toEqual([
+      "fulfilled",
+      "fulfilled",
+      "rejected",
+      "rejected",
+      "fulfilled",
+      "fulfilled",
+    ]);
+    expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ code: "INVALID_ARGUMENT" });
+    expect((results[3] as PromiseRejectedResult).reason).toMatchObject({
+      code: "STATE",
+      message: expect.stringMatching(/could not be cloned/),
+    });
+    // a alone; b, d (fails at its write: the group is written again without it), e, f; then b, e, f.
+    expect(transactions).toBe(3);
+    const held = (await a.records("t")).map((r) => [r.partition, r.offset, r.value]);
+    expect(held).toEqual([
+      [0, 0, "a"],
+      [0, 1, "e"],
+      [1, 0, "b"],
+      [1, 1, "f"],
+    ]);
+    a.close();
+    const b = await open(name);
+    expect((await b.records("t")).map((r) => [r.partition, r.offset, r.value])).toEqual(held);
+    expect(await b.committed("g", "t")).toEqual([{ topic: "t", partition: 0, offset: 1 }]);
+  });
+
   it("opens a version 1 database (a value per record) and regroups its records into segments", async () => {
     const name = db();
     // Version 1's layout, written by hand: topics, records keyed [topic, partition, offset], offsets.
