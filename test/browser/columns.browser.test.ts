@@ -165,7 +165,7 @@ describe("records across the worker boundary, encoded in columns", () => {
     // The user ids: a dictionary of two strings and an index per row.
     expect(encoded.columns![0]!.dictionary).toEqual(["u1", "u2"]);
     expect(encoded.columns![0]!.indexes).toBeInstanceOf(Uint8Array); // 2 strings: 8 bits each
-    expect(encoded.columns![2]!.numbers).toBeInstanceOf(Float64Array);
+    expect(encoded.columns![2]!.numbers).toBeInstanceOf(Float64Array); // -0 and NaN: not integers
     expect(encoded.keys!.dictionary).toEqual(["u1", "u2"]);
     expect(encoded.timestamps!.kinds).toBeInstanceOf(Uint8Array); // numbers, then none
     expect(decodeRecords(encoded).values[6]).toBeInstanceOf(Map);
@@ -181,6 +181,9 @@ describe("records across the worker boundary, encoded in columns", () => {
     const encoded = encodeRecords(records, transfer);
     expect(encoded.values.kind).toBe(Kind.Object);
     expect(encoded.timestamps!.kind).toBe(Kind.Number);
+    // 32-bit integers: read back as small integers, as structured clone gives them.
+    expect(encoded.columns![2]!.numbers).toBeInstanceOf(Int32Array);
+    expect(encoded.timestamps!.numbers).toBeInstanceOf(Int32Array);
     expect(encoded.columns![1]!.dictionary).toEqual(["view", "click"]);
     expect(transfer.length).toBe(5); // user ids, kinds, ts; keys; timestamps
     const arrived = await viaChannel(encoded, transfer);
@@ -204,6 +207,25 @@ describe("records across the worker boundary, encoded in columns", () => {
       expect(arrived.values.dictionary!.length).toBe(distinct);
       expect(arrived.values.indexes).toBeInstanceOf(type);
       expect(decodeRecords(arrived).values).toEqual(records.map((r) => r.value));
+    }
+  });
+
+  it("numbers: 32-bit integers as Int32Array, any other number makes the column Float64Array", async () => {
+    for (const [numbers, type] of [
+      [[0, 1, -1, 2 ** 31 - 1, -(2 ** 31)], Int32Array],
+      [[0, 1, 2 ** 31], Float64Array],
+      [[0, 1, 0.5], Float64Array],
+      [[0, -0], Float64Array],
+      [[1, Number.NaN], Float64Array],
+      [[1, Number.POSITIVE_INFINITY], Float64Array],
+      [[1_733_000_000_123, 1], Float64Array],
+    ] as const) {
+      const records = numbers.map((n) => ({ value: { n } }));
+      const transfer: ArrayBuffer[] = [];
+      const arrived = await viaChannel(encodeRecords(records, transfer), transfer);
+      expect(arrived.columns![0]!.numbers).toBeInstanceOf(type);
+      const back = decodeRecords(arrived).values as { n: number }[];
+      expect(back.map((v) => v.n).every((n, i) => Object.is(n, numbers[i]))).toBe(true);
     }
   });
 
