@@ -49,9 +49,17 @@ export function buildFlink(): FlinkBuild {
   };
 }
 
-/** `java ... rivulet.bench.Main <args>`, pinned to `cpu` with taskset when given. */
-function javaCommand(classpath: string, args: string[], cpu?: string): [string, string[]] {
-  const java = ["-Xms1g", "-Xmx4g", "-cp", classpath, "rivulet.bench.Main", ...args];
+/**
+ * `java ... rivulet.bench.Main <args>`, pinned to `cpu` with taskset when given; `heap` is
+ * [-Xms, -Xmx].
+ */
+function javaCommand(
+  classpath: string,
+  args: string[],
+  cpu?: string,
+  heap: readonly [string, string] = ["1g", "4g"],
+): [string, string[]] {
+  const java = [`-Xms${heap[0]}`, `-Xmx${heap[1]}`, "-cp", classpath, "rivulet.bench.Main", ...args];
   return cpu !== undefined && process.platform === "linux" && existsSync("/usr/bin/taskset")
     ? ["/usr/bin/taskset", ["-c", cpu, "java", ...java]]
     : ["java", java];
@@ -133,6 +141,8 @@ export function checkGenerator(classpath: string, config: NexmarkConfig): Genera
 /** One Nexmark query's Flink run (Main.query): warm-up job, then the timed job. */
 export interface FlinkQueryRun {
   query: string;
+  /** "generator": events made as the source is read; "array": made up front, handed out from an array. */
+  source: FlinkSource;
   events: number;
   /** Events per second from the job's 200,001st event to the end of the sink's input. */
   eps: number;
@@ -141,14 +151,30 @@ export interface FlinkQueryRun {
   whole_eps: number;
   outputs: number;
   warmup_ms: number;
+  /** source "array": how long making the events up front took (before any job). */
+  preload_ms: number;
 }
 
-/** Runs one query on Flink in a fresh JVM pinned to `cpu` (every JVM thread on that core). */
-export function flinkQuery(classpath: string, query: string, events: number, seed: number, cpu?: string) {
+export type FlinkSource = "generator" | "array";
+
+/**
+ * Runs one query on Flink in a fresh JVM pinned to `cpu` (every JVM thread on that core), its
+ * events generated as the source reads them or (source "array") made up front. The array of 10M
+ * events takes ~2.5 GB, so that JVM gets a fixed 8 GB heap (no resizing, no full GC in the run).
+ */
+export function flinkQuery(
+  classpath: string,
+  query: string,
+  events: number,
+  seed: number,
+  cpu?: string,
+  source: FlinkSource = "generator",
+) {
   const [cmd, args] = javaCommand(
     classpath,
-    ["query", `--query=${query}`, `--events=${events}`, `--seed=${seed}`],
+    ["query", `--query=${query}`, `--events=${events}`, `--seed=${seed}`, `--source=${source}`],
     cpu,
+    source === "array" ? ["8g", "8g"] : undefined,
   );
   const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 1 << 24 });
   if (r.status !== 0)

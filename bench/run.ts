@@ -12,8 +12,8 @@
  *
  * It re-runs itself under `taskset -c K` (one core for everything, V8's GC threads included) with
  * --expose-gc (heap measurements, a clean heap before each timed run) and a large heap. Each path
- * of each query (engine with generation, hand-written loop, RxJS, engine) runs in a fresh child
- * process, as JMH forks a JVM per benchmark: no call site sees another query's functions and no
+ * of each query (engine with generation, engine over events made up front, hand-written loop,
+ * RxJS, engine) runs in a fresh child process, as JMH forks a JVM per benchmark: no call site sees another query's functions and no
  * run pays for the heap another one left (whichever big run came second in a shared process was
  * slower). After those, one more child process (pinned, same heap flags) runs every query's engine
  * path one after another, as a user running several pipelines in one process would: the
@@ -44,11 +44,12 @@ import {
   checkGenerator,
   FLINK_VERSION,
   type FlinkQueryRun,
+  type FlinkSource,
   flinkQuery,
   type GeneratorCheck,
 } from "./flink.js";
 import { type KafkaBenchResult, type KafkaRun, kafkaBench } from "./kafka.js";
-import { NexmarkGeneratorBroker } from "./nexmark/generator-broker.js";
+import { NexmarkGeneratorBroker, PreloadedNexmarkBroker } from "./nexmark/generator-broker.js";
 import { HANDWRITTEN, loadRxQueries, type RxQueries } from "./nexmark/handwritten.js";
 import { nexmarkSource, QUERIES, QUERY_NAMES, type QueryName } from "./nexmark/queries.js";
 import { cpuMs, settle } from "./settle.js";
@@ -181,6 +182,26 @@ async function engineWithGeneration(q: QueryName, n: number): Promise<Sample> {
   const broker = new NexmarkGeneratorBroker(INPUT, CONFIG, n);
   const output = `${q}-out`;
   const job = await run(QUERIES[q](INPUT, output), { broker, manual: true });
+  const timed = await timedDrain(job, n);
+  const m = job.metrics().records;
+  if (m.in !== n || m.late !== 0 || m.deadLettered !== 0)
+    throw new Error(`${q}: read ${m.in} of ${n}, ${m.late} late, ${m.deadLettered} dead-lettered`);
+  return { ...timed, outputs: broker.written.get(output) ?? 0 };
+}
+
+/**
+ * Without generation, as Flink's run over an array of events: the events made up front, each poll
+ * a window of that array (PreloadedNexmarkBroker, no copy), outputs dropped as with generation.
+ * The engine's own path and nothing else: no generator, no topic storing records at either end.
+ */
+async function enginePreloaded(q: QueryName, events: readonly NexmarkEvent[]): Promise<Sample> {
+  const timestamps = new Float64Array(events.length);
+  for (let i = 0; i < events.length; i++) timestamps[i] = events[i]!.timestamp;
+  await settle();
+  const broker = new PreloadedNexmarkBroker(INPUT, events, timestamps);
+  const output = `${q}-out`;
+  const job = await run(QUERIES[q](INPUT, output), { broker, manual: true });
+  const n = events.length;
   const timed = await timedDrain(job, n);
   const m = job.metrics().records;
   if (m.in !== n || m.late !== 0 || m.deadLettered !== 0)
@@ -400,7 +421,18 @@ interface FlinkQueryFigures {
   rivulet_outputs: number;
   outputs_equal: boolean;
   rivulet_vs_flink: number | null;
+  /**
+   * Without generation on either side: Flink's source hands out events made up front (an array),
+   * Rivulet's engine_preloaded_eps; timed the same way. Null when Flink's run failed.
+   */
+  flink_no_generation_eps: number | null;
+  flink_no_generation_outputs: number | null;
+  rivulet_no_generation_eps: number;
+  rivulet_vs_flink_no_generation: number | null;
 }
+
+/** A query's two Flink runs: events generated as read, and made up front. */
+type FlinkRuns = Record<FlinkSource, FlinkQueryRun | { error: string }>;
 
 type FlinkSection =
   | {
@@ -412,6 +444,7 @@ type FlinkSection =
       errors: Partial<Record<QueryName, string>>;
       outputs_equal: boolean;
       geomean_rivulet_vs_flink: number | null;
+      geomean_rivulet_vs_flink_no_generation: number | null;
       kafka_q1:
         | {
             flink_at_least_once_eps: number;
@@ -451,10 +484,10 @@ function flinkStart(): FlinkSetup {
   return { classpath: b.classpath, maven_ms: b.mavenMs, generator_check: check };
 }
 
-function flinkRun(classpath: string, q: QueryName): FlinkQueryRun | { error: string } {
+function flinkRun(classpath: string, q: QueryName, source: FlinkSource): FlinkQueryRun | { error: string } {
   try {
     const pin = flag("no-pin") ? undefined : (option("cpu") ?? "0");
-    return flinkQuery(classpath, q, eventsFor(q), CONFIG.seed ?? 0, pin);
+    return flinkQuery(classpath, q, eventsFor(q), CONFIG.seed ?? 0, pin, source);
   } catch (e) {
     return { error: e instanceof Error ? e.message.split("\n")[0]! : String(e) };
   }
@@ -462,19 +495,21 @@ function flinkRun(classpath: string, q: QueryName): FlinkQueryRun | { error: str
 
 function flinkSection(
   setup: FlinkSetup,
-  runs: Partial<Record<QueryName, FlinkQueryRun | { error: string }>>,
+  runs: Partial<Record<QueryName, FlinkRuns>>,
   results: Partial<Record<QueryName, QueryResult>>,
   kafka: KafkaSection,
 ): FlinkSection {
   if ("error" in setup) return { error: setup.error };
   const queries: Partial<Record<QueryName, FlinkQueryFigures>> = {};
   const errors: Partial<Record<QueryName, string>> = {};
-  for (const [q, f] of Object.entries(runs) as [QueryName, FlinkQueryRun | { error: string }][]) {
+  for (const [q, { generator: f, array: a }] of Object.entries(runs) as [QueryName, FlinkRuns][]) {
+    if ("error" in a) errors[q] = `without generation: ${a.error}`;
     if ("error" in f) {
       errors[q] = f.error;
       continue;
     }
     const r = results[q]!;
+    const pre = "error" in a ? null : a;
     queries[q] = {
       events: f.events,
       flink_eps: f.eps,
@@ -482,22 +517,30 @@ function flinkSection(
       flink_outputs: f.outputs,
       rivulet_with_generation_eps: r.engine_with_generation_eps,
       rivulet_outputs: r.outputs,
-      outputs_equal: f.outputs === r.outputs,
+      outputs_equal: f.outputs === r.outputs && (pre === null || pre.outputs === r.outputs),
       rivulet_vs_flink: ratio(r.engine_with_generation_eps, f.eps),
+      flink_no_generation_eps: pre?.eps ?? null,
+      flink_no_generation_outputs: pre?.outputs ?? null,
+      rivulet_no_generation_eps: r.engine_preloaded_eps,
+      rivulet_vs_flink_no_generation: pre ? ratio(r.engine_preloaded_eps, pre.eps) : null,
     };
   }
   const figures = Object.values(queries);
   const ratios = figures.map((f) => f.rivulet_vs_flink).filter((x): x is number => x !== null);
+  const ratiosPre = figures
+    .map((f) => f.rivulet_vs_flink_no_generation)
+    .filter((x): x is number => x !== null);
   const kf = kafka.flink;
   return {
     version: FLINK_VERSION,
     method:
-      "per query, Flink's DataStream job (bench/flink/src/main/java/rivulet/bench/Queries.java, the semantics of bench/nexmark/queries.ts) in a fresh JVM pinned to the same core as Rivulet's paths (taskset -c, every JVM thread), a local MiniCluster with parallelism 1 and object reuse on; a DataGeneratorSource over a Java port of generateNexmark (checked equal: generator_check) makes events as it is read, a discarding sink counts outputs; a warm-up job over 200K events first, then the timed job over the same number of events as Rivulet's, timed from its 200,001st event to the end of the sink's input (Rivulet's engine_with_generation_eps is timed the same way, and measured just before in this run). rivulet_vs_flink = Rivulet with generation / Flink with generation. Output counts must be equal (outputs_equal).",
+      "per query, Flink's DataStream job (bench/flink/src/main/java/rivulet/bench/Queries.java, the semantics of bench/nexmark/queries.ts) in a fresh JVM pinned to the same core as Rivulet's paths (taskset -c, every JVM thread), a local MiniCluster with parallelism 1 and object reuse on; a DataGeneratorSource over a Java port of generateNexmark (checked equal: generator_check) makes events as it is read, a discarding sink counts outputs; a warm-up job over 200K events first, then the timed job over the same number of events as Rivulet's, timed from its 200,001st event to the end of the sink's input (Rivulet's engine_with_generation_eps is timed the same way, and measured just before in this run). rivulet_vs_flink = Rivulet with generation / Flink with generation. Without generation (flink_no_generation_eps): another fresh JVM (8 GB heap) makes the query's events up front into an array, then a full GC, and the same source hands out the array's elements instead of generating them, timed the same way; against Rivulet's engine_preloaded_eps (events made up front, each poll a window of that array, outputs dropped): rivulet_vs_flink_no_generation. Output counts must be equal (outputs_equal, both runs).",
     generator_check: setup.generator_check,
     queries,
     errors,
     outputs_equal: figures.every((f) => f.outputs_equal),
     geomean_rivulet_vs_flink: ratios.length ? geomean(ratios) : null,
+    geomean_rivulet_vs_flink_no_generation: ratiosPre.length ? geomean(ratiosPre) : null,
     kafka_q1:
       kf === undefined
         ? { error: kafka.error ?? "the Kafka part ran without Flink" }
@@ -521,11 +564,14 @@ function flinkSection(
 function flinkSummary(f: FlinkSection): string {
   if (!("version" in f)) return `flink: no figures: ${f.error}`;
   const lines = [
-    `flink: Rivulet with generation / Flink ${f.version} DataStream p=1 with generation, same machine and core, this run: geometric mean ${fmtRatio(f.geomean_rivulet_vs_flink)}; output counts ${f.outputs_equal ? "equal on every query" : "DIFFER (see flink.queries)"}`,
+    `flink: Rivulet with generation / Flink ${f.version} DataStream p=1 with generation, same machine and core, this run: geometric mean ${fmtRatio(f.geomean_rivulet_vs_flink)}; without generation on either side (events made up front): ${fmtRatio(f.geomean_rivulet_vs_flink_no_generation)}; output counts ${f.outputs_equal ? "equal on every query" : "DIFFER (see flink.queries)"}`,
   ];
   for (const [q, e] of Object.entries(f.errors)) lines.push(`  ${q}: ${e}`);
   for (const [q, x] of Object.entries(f.queries))
-    if (!x.outputs_equal) lines.push(`  ${q}: Flink wrote ${x.flink_outputs}, Rivulet ${x.rivulet_outputs}`);
+    if (!x.outputs_equal)
+      lines.push(
+        `  ${q}: Flink wrote ${x.flink_outputs} (${x.flink_no_generation_outputs} without generation), Rivulet ${x.rivulet_outputs}`,
+      );
   const k = f.kafka_q1;
   lines.push(
     "error" in k
@@ -722,13 +768,26 @@ interface QueryResult {
   events: number;
   engine_eps: number;
   engine_with_generation_eps: number;
+  /** Events made up front, outputs dropped: the engine's path alone (PreloadedNexmarkBroker). */
+  engine_preloaded_eps: number;
   handwritten_eps: number;
   rxjs_eps: number | null;
   engine_vs_handwritten: number | null;
   outputs: number;
-  samples: { engine: number[]; engine_with_generation: number[]; handwritten: number[]; rxjs: number[] };
+  samples: {
+    engine: number[];
+    engine_with_generation: number[];
+    engine_preloaded: number[];
+    handwritten: number[];
+    rxjs: number[];
+  };
   /** The engine runs timed from their start (the job's own JIT warm-up included). */
-  whole_run: { engine_eps: number; engine_with_generation_eps: number; engine_vs_handwritten: number | null };
+  whole_run: {
+    engine_eps: number;
+    engine_with_generation_eps: number;
+    engine_preloaded_eps: number;
+    engine_vs_handwritten: number | null;
+  };
   /** The same runs timed by this process's CPU time instead of the wall clock (a shared machine). */
   cpu_time: { engine_eps: number; handwritten_eps: number; engine_vs_handwritten: number | null };
   /**
@@ -759,11 +818,12 @@ function table(results: Partial<Record<QueryName, QueryResult>>, flink: FlinkSec
     "same-proc",
     "same/per",
     "engine+gen",
+    "preloaded",
     "handwritten",
     "rxjs",
-    ...(withFlink ? ["flink+gen"] : []),
+    ...(withFlink ? ["flink+gen", "flink-pre"] : []),
     "engine/hand",
-    ...(withFlink ? ["engine+gen/flink"] : []),
+    ...(withFlink ? ["+gen/flink", "pre/flink"] : []),
     "outputs",
   ];
   const rows = (Object.entries(results) as [QueryName, QueryResult][]).map(([q, r]) => [
@@ -773,11 +833,14 @@ function table(results: Partial<Record<QueryName, QueryResult>>, flink: FlinkSec
     fmt(r.same_process?.engine_eps),
     fmtRatio(r.same_process?.ratio_to_per_process ?? null),
     fmt(r.engine_with_generation_eps),
+    fmt(r.engine_preloaded_eps),
     fmt(r.handwritten_eps),
     fmt(r.rxjs_eps),
-    ...(withFlink ? [fmt(fq[q]?.flink_eps)] : []),
+    ...(withFlink ? [fmt(fq[q]?.flink_eps), fmt(fq[q]?.flink_no_generation_eps ?? undefined)] : []),
     fmtRatio(r.engine_vs_handwritten),
-    ...(withFlink ? [fmtRatio(fq[q]?.rivulet_vs_flink ?? null)] : []),
+    ...(withFlink
+      ? [fmtRatio(fq[q]?.rivulet_vs_flink ?? null), fmtRatio(fq[q]?.rivulet_vs_flink_no_generation ?? null)]
+      : []),
     String(r.outputs),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -876,12 +939,12 @@ const engineRuns = () => Number(option("runs") ?? 2);
 const HAND_RUNS = 2;
 
 /** What one query is measured on; each is timed in a process of its own by default. */
-const PATHS = ["generation", "handwritten", "rxjs", "engine"] as const;
+const PATHS = ["generation", "preloaded", "handwritten", "rxjs", "engine"] as const;
 type Path = (typeof PATHS)[number];
 
 /**
  * One path of one query: a warm-up on a 200K-event prefix (JIT), then its timed runs: the
- * engine with generation once, the loops best of 2, the engine best of `runs`. `getEvents` makes
+ * engine with generation once, preloaded once, the loops best of 2, the engine best of `runs`. `getEvents` makes
  * the pre-generated events (at least `eventsFor(q)`), only for the paths that read them.
  */
 async function measurePath(
@@ -895,6 +958,11 @@ async function measurePath(
   if (path === "generation") {
     await engineWithGeneration(q, warmN);
     return [await engineWithGeneration(q, qn)];
+  }
+  if (path === "preloaded") {
+    const events = getEvents();
+    await enginePreloaded(q, events.slice(0, warmN));
+    return [await enginePreloaded(q, qn === events.length ? events : events.slice(0, qn))];
   }
   const loop = path === "handwritten" ? HANDWRITTEN[q] : path === "rxjs" ? rx?.[q] : undefined;
   if (path !== "engine" && loop === undefined) return [];
@@ -915,17 +983,18 @@ async function measurePath(
 
 /** A query's figures from its paths' samples. */
 function queryResult(q: QueryName, samples: Record<Path, Sample[]>): QueryResult {
-  const { engine: eng, generation: gen, handwritten: hand, rxjs: rxs } = samples;
+  const { engine: eng, generation: gen, preloaded: pre, handwritten: hand, rxjs: rxs } = samples;
   const e = best(eng);
   const h = best(hand);
-  if (e.outputs !== h.outputs || gen[0]!.outputs !== h.outputs)
+  if (e.outputs !== h.outputs || gen[0]!.outputs !== h.outputs || pre[0]!.outputs !== h.outputs)
     console.warn(
-      `  ${q}: engine wrote ${e.outputs} (${gen[0]!.outputs} with generation), the hand-written loop ${h.outputs}`,
+      `  ${q}: engine wrote ${e.outputs} (${gen[0]!.outputs} with generation, ${pre[0]!.outputs} preloaded), the hand-written loop ${h.outputs}`,
     );
   const r: QueryResult = {
     events: eventsFor(q),
     engine_eps: Math.round(e.eps),
     engine_with_generation_eps: Math.round(best(gen).eps),
+    engine_preloaded_eps: Math.round(best(pre).eps),
     handwritten_eps: Math.round(h.eps),
     rxjs_eps: rxs.length ? Math.round(best(rxs).eps) : null,
     engine_vs_handwritten: null,
@@ -933,12 +1002,14 @@ function queryResult(q: QueryName, samples: Record<Path, Sample[]>): QueryResult
     samples: {
       engine: eng.map((s) => Math.round(s.eps)),
       engine_with_generation: gen.map((s) => Math.round(s.eps)),
+      engine_preloaded: pre.map((s) => Math.round(s.eps)),
       handwritten: hand.map((s) => Math.round(s.eps)),
       rxjs: rxs.map((s) => Math.round(s.eps)),
     },
     whole_run: {
       engine_eps: Math.round(Math.max(...eng.map((s) => s.whole ?? 0))),
       engine_with_generation_eps: Math.round(Math.max(...gen.map((s) => s.whole ?? 0))),
+      engine_preloaded_eps: Math.round(Math.max(...pre.map((s) => s.whole ?? 0))),
       engine_vs_handwritten: null,
     },
     cpu_time: {
@@ -1013,7 +1084,7 @@ async function main(): Promise<void> {
     if (!rx) console.log("rxjs is not installed: rxjs_eps stays null");
   }
   const flinkSetup = flinkStart();
-  const flinkRuns: Partial<Record<QueryName, FlinkQueryRun | { error: string }>> = {};
+  const flinkRuns: Partial<Record<QueryName, FlinkRuns>> = {};
   for (const q of queries) {
     const t = now();
     const samples = {} as Record<Path, Sample[]>;
@@ -1023,17 +1094,22 @@ async function main(): Promise<void> {
         : (child([`--child=path`, `--query=${q}`, `--path=${path}`], true) as unknown as Sample[]);
     const r = (results[q] = queryResult(q, samples));
     console.log(
-      `${q}: engine ${fmt(r.engine_eps)}/s, +generation ${fmt(r.engine_with_generation_eps)}/s, hand-written ${fmt(r.handwritten_eps)}/s${r.rxjs_eps ? `, rxjs ${fmt(r.rxjs_eps)}/s` : ""} (${((now() - t) / 1000).toFixed(1)} s)`,
+      `${q}: engine ${fmt(r.engine_eps)}/s, +generation ${fmt(r.engine_with_generation_eps)}/s, preloaded ${fmt(r.engine_preloaded_eps)}/s, hand-written ${fmt(r.handwritten_eps)}/s${r.rxjs_eps ? `, rxjs ${fmt(r.rxjs_eps)}/s` : ""} (${((now() - t) / 1000).toFixed(1)} s)`,
     );
     // Right after Rivulet's run with generation of the same query, so both see the same machine.
     if ("classpath" in flinkSetup) {
-      const t = now();
-      const f = (flinkRuns[q] = flinkRun(flinkSetup.classpath, q));
-      console.log(
-        "error" in f
-          ? `${q}: flink: ${f.error}`
-          : `${q}: flink+generation ${fmt(f.eps)}/s, ${f.outputs} outputs (${((now() - t) / 1000).toFixed(1)} s)`,
-      );
+      const runs = {} as FlinkRuns;
+      for (const source of ["generator", "array"] as const) {
+        const t = now();
+        const f = (runs[source] = flinkRun(flinkSetup.classpath, q, source));
+        const what = source === "generator" ? "flink+generation" : "flink without generation";
+        console.log(
+          "error" in f
+            ? `${q}: ${what}: ${f.error}`
+            : `${q}: ${what} ${fmt(f.eps)}/s, ${f.outputs} outputs (${((now() - t) / 1000).toFixed(1)} s)`,
+        );
+      }
+      flinkRuns[q] = runs;
     }
   }
 
@@ -1115,7 +1191,7 @@ async function main(): Promise<void> {
     pinned: process.env[CHILD_ENV],
     generator: { ...CONFIG, note: "generateNexmark defaults otherwise (10,000 events/s of event time)" },
     method:
-      "each path (generation, hand-written, rxjs, engine) of each query in a fresh process pinned to one core (unless process_per_path is false), after a warm-up of that path on a 200K-event prefix: engine_eps, best of `runs`: run + drain over `events` already in a 1-partition in-memory topic (a full GC first); engine_with_generation_eps, one run: events generated as the job polls (a generator source) and outputs dropped (a blackhole sink), as Flink's Nexmark runs; handwritten_eps / rxjs_eps, best of 2 passes: a loop over the same pre-generated array, outputs to an array; every timed run starts after a full GC and a wait until V8's background GC threads are idle (settle)",
+      "each path (generation, preloaded, hand-written, rxjs, engine) of each query in a fresh process pinned to one core (unless process_per_path is false), after a warm-up of that path on a 200K-event prefix: engine_eps, best of `runs`: run + drain over `events` already in a 1-partition in-memory topic (a full GC first); engine_with_generation_eps, one run: events generated as the job polls (a generator source) and outputs dropped (a blackhole sink), as Flink's Nexmark runs; engine_preloaded_eps, one run: events made up front, each poll a window of that array (no copy), outputs dropped: the engine's path alone, against Flink's run over an array; handwritten_eps / rxjs_eps, best of 2 passes: a loop over the same pre-generated array, outputs to an array; every timed run starts after a full GC and a wait until V8's background GC threads are idle (settle)",
     runs,
     process_per_path: !sameProcess,
     nexmark: results,

@@ -15,7 +15,15 @@ import type {
   Transaction,
 } from "../../core/index.js";
 import { outputOf } from "../../core/index.js";
-import { generateNexmarkBatch, type NexmarkConfig } from "../../core/testing.js";
+import { generateNexmarkBatch, type NexmarkConfig, type NexmarkEvent } from "../../core/testing.js";
+
+/** Records `start .. start + n - 1` of the input, as a poll hands them to the engine. */
+interface Slice {
+  values: readonly NexmarkEvent[];
+  timestamps: ArrayLike<number>;
+  /** Index in `values` of the first record. */
+  start: number;
+}
 
 export class NexmarkGeneratorBroker implements Broker {
   /** Records written per topic (then dropped). */
@@ -37,6 +45,12 @@ export class NexmarkGeneratorBroker implements Broker {
 
   async consumer(): Promise<Consumer> {
     return new GeneratingConsumer(this);
+  }
+
+  /** Events `from .. from + n - 1`, made now. */
+  slice(from: number, n: number): Slice {
+    const { values, timestamps } = generateNexmarkBatch(this.config, n, from);
+    return { values, timestamps, start: 0 };
   }
 
   async commit(tx: Transaction): Promise<void> {
@@ -72,18 +86,18 @@ class GeneratingConsumer implements Consumer {
       this.assigned = true;
       for (const l of this.listeners) await l({ assigned: [this.tp], revoked: [] });
     }
-    const { input, config, events } = this.broker;
+    const { input, events } = this.broker;
     const from = this.position;
     const n = Math.max(0, Math.min(maxRecords, events - from));
-    // Values and their timestamps in one pass, handed over as they are (no copy).
-    const { values, timestamps } = generateNexmarkBatch(config, n, from);
+    // Values and their timestamps (made in one pass, or already there), handed over as they are.
+    const { values, timestamps, start } = this.broker.slice(from, n);
     this.position = from + n;
     return [
       {
         topic: input,
         partition: 0,
-        start: 0,
-        end: n,
+        start,
+        end: start + n,
         values,
         timestamps,
         firstOffset: from,
@@ -107,4 +121,23 @@ class GeneratingConsumer implements Consumer {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * The same broker over events made up front ("without generation", as Flink's run over an array
+ * of events): each poll hands the engine a window of the one array and of its timestamp column,
+ * no copy, so the engine's path is all that is timed. Outputs are counted and dropped as above.
+ */
+export class PreloadedNexmarkBroker extends NexmarkGeneratorBroker {
+  constructor(
+    input: string,
+    private readonly preloaded: readonly NexmarkEvent[],
+    private readonly timestamps: ArrayLike<number>,
+  ) {
+    super(input, {}, preloaded.length);
+  }
+
+  override slice(from: number): Slice {
+    return { values: this.preloaded, timestamps: this.timestamps, start: from };
+  }
 }
