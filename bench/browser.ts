@@ -21,8 +21,9 @@
  *    IndexedDB transaction per commit). Each run in a fresh worker (and database): a warm-up
  *    prefix produced and read first, then N clicks (1,000 users, 10 ms of event time apart,
  *    every 6th a view), either
- *    - fed: `handle.produce` in batches (at most `--in-flight` pending), timed from the first
- *      produce until `metrics().records.in` has them all; or
+ *    - fed: `handle.produce` in batches (at most `--in-flight` pending; each encoded by column
+ *      on the page, adapters/browser/columns.ts), timed from the first produce until
+ *      `metrics().records.in` has them all; or
  *    - preloaded: the job paused, the same N produced into its topic untimed, then timed from
  *      `resume()` until it has read them all.
  *    Best of `--rounds` each (alternating order); the ratio fed / preloaded (target >= 0.7).
@@ -42,7 +43,7 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, type Plugin } from "esbuild";
@@ -137,6 +138,8 @@ export interface BrowserBenchResult {
   indexeddb: ThroughputPair | null;
   checkpoint: { indexeddb: CheckpointFigures; memory: CheckpointFigures } | null;
   method: string;
+  /** The machine's 1-minute load average before and after (it is shared: the page and the worker need two cores). */
+  load_average: [number, number];
   profiles?: string[];
 }
 
@@ -498,6 +501,7 @@ export async function browserBench(options: BrowserBenchOptions): Promise<Browse
   const inFlight = options.inFlight ?? 4;
   const warm = 20_000;
   const began = now();
+  const loadBefore = loadavg()[0]!;
   const dir = await mkdtemp(join(tmpdir(), "rivulet-bench-browser-"));
   let server: Server | undefined;
   let browser: Browser | undefined;
@@ -529,7 +533,10 @@ export async function browserBench(options: BrowserBenchOptions): Promise<Browse
           memory: await checkpointPart(page, false, keys, times, profiler),
         }
       : null;
-    log(`done in ${((now() - began) / 1000).toFixed(0)} s`);
+    const loadAfter = loadavg()[0]!;
+    log(
+      `done in ${((now() - began) / 1000).toFixed(0)} s (load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after)`,
+    );
     return {
       memory_fed_eps: memory?.fed_eps ?? null,
       memory_preloaded_eps: memory?.preloaded_eps ?? null,
@@ -554,12 +561,13 @@ export async function browserBench(options: BrowserBenchOptions): Promise<Browse
       checkpoint,
       method:
         `Each throughput run in a fresh worker (and a fresh IndexedDB database when persist is on): ${warm} clicks produced and read first (warm-up), then N more, timed on the page with performance.now(). ` +
-        `fed: handle.produce in batches of ${batch} (at most ${inFlight} pending; the records built before the clock starts), from the first produce until metrics().records.in counts them all (polled every ${POLL_MS} ms). ` +
+        `fed: handle.produce in batches of ${batch} (at most ${inFlight} pending; the records built before the clock starts; each batch encoded by column on the page, adapters/browser/columns.ts, its typed arrays transferred), from the first produce until metrics().records.in counts them all (polled every ${POLL_MS} ms). ` +
         `preloaded: the job paused, the same N produced into its topic (untimed), then from resume() until metrics().records.in counts them all. ` +
         `Best of ${rounds} runs each, alternating order; fed_vs_preloaded = fed_eps / preloaded_eps. ` +
         `Clicks: ${USERS} users round robin, 10 ms of event time apart, every 6th a view. ` +
         `Checkpoint: ${keys} clicks of distinct users within 50 s of event time (one open window of ${keys} keys) produced and read, the job paused, then ${times} handle.checkpoint() calls timed on the page (the Comlink round trip included; with persist on, one IndexedDB transaction of the snapshot and the offsets); worker_ms is the job's own lastDurationMs. ` +
         `Chromium headless with vitest.config.ts's flags, a fresh profile; the page and worker bundled with esbuild from the sources, served from 127.0.0.1.`,
+      load_average: [Number(loadBefore.toFixed(2)), Number(loadAfter.toFixed(2))],
       ...(profiler ? { profiles: profiler.files } : {}),
     };
   } finally {
