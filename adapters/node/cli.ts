@@ -71,6 +71,10 @@ Options:
                               from its committed offsets (and checkpoint, with --state-dir)
   --guarantee <g>             exactly-once (default: Kafka transactions, outputs and offsets
                               commit atomically, read_committed) or at-least-once
+  --producer <client>         the client that writes: kafkajs (default) or platformatic
+                              (@platformatic/kafka, npm install @platformatic/kafka: ~1.3-1.4x
+                              the events/s per core; consumers stay on KafkaJS). Default: the
+                              environment variable RIVULET_KAFKA_PRODUCER if set
   --state-dir <dir>           keep checkpoints of window and keyed state in files in <dir>, so a
                               restart resumes with its state. Without it there is no state store:
                               state lives in memory only, a restart resumes from the committed
@@ -147,6 +151,7 @@ interface RunCommand {
   brokers: string[];
   group: string;
   guarantee: "exactly-once" | "at-least-once";
+  producer: "kafkajs" | "platformatic" | undefined;
   stateDir: string | undefined;
   kafkaState: boolean;
   tasks: TaskMode | undefined;
@@ -257,6 +262,9 @@ function parseRun(args: readonly string[], where: { env: NodeJS.ProcessEnv; cwd:
   const guarantee = v.guarantee ?? "exactly-once";
   if (guarantee !== "exactly-once" && guarantee !== "at-least-once")
     throw new UsageError(`--guarantee must be exactly-once or at-least-once, got "${guarantee}"`);
+  const producer = v.producer;
+  if (producer !== undefined && producer !== "kafkajs" && producer !== "platformatic")
+    throw new UsageError(`--producer must be kafkajs or platformatic, got "${producer}"`);
   const onError = v["on-error"];
   if (onError !== undefined && onError !== "fail" && onError !== "dead-letter")
     throw new UsageError(`--on-error must be fail or dead-letter, got "${onError}"`);
@@ -300,6 +308,7 @@ function parseRun(args: readonly string[], where: { env: NodeJS.ProcessEnv; cwd:
     brokers,
     group: v.group,
     guarantee,
+    producer,
     stateDir: v["state-dir"],
     kafkaState: stateKind === "kafka",
     tasks,
@@ -327,6 +336,7 @@ function parseRunArgs(args: readonly string[]) {
       brokers: { type: "string" },
       group: { type: "string" },
       guarantee: { type: "string" },
+      producer: { type: "string" },
       "state-dir": { type: "string" },
       state: { type: "string" },
       tasks: { type: "string" },
@@ -397,6 +407,7 @@ async function runCommand(cmd: RunCommand, io: CliIo, worker: WorkerChannel | un
       brokers: cmd.brokers,
       clientId: cmd.clientId,
       guarantee: cmd.guarantee,
+      ...(cmd.producer === undefined ? {} : { producer: cmd.producer }),
       ...cmd.security.config,
     });
     let closeState: (() => Promise<void>) | undefined;

@@ -72,7 +72,8 @@ export interface KafkaBrokerOptions {
    * optional peer dependency: `npm install @platformatic/kafka`), which encodes produce requests
    * at a fraction of KafkaJS's CPU cost (q1 through Kafka: ~1.6x the events per second per core).
    * Transactions, fencing and offsets work the same with either; consumers and the admin client
-   * are KafkaJS's in both cases. SASL: plain and SCRAM only with `platformatic`.
+   * are KafkaJS's in both cases. SASL: plain and SCRAM only with `platformatic`. Default: the
+   * environment variable `RIVULET_KAFKA_PRODUCER` if set, else `kafkajs`.
    */
   producer?: "kafkajs" | "platformatic";
 }
@@ -144,7 +145,7 @@ export class KafkaBroker implements Broker {
     this.connectionTimeout = options.connectionTimeout ?? 10_000;
     this.sessionTimeout = options.sessionTimeout ?? 30_000;
     this.heartbeatInterval = options.heartbeatInterval ?? 3_000;
-    this.producerKind = options.producer ?? "kafkajs";
+    this.producerKind = options.producer ?? defaultProducer();
     if (this.producerKind !== "kafkajs" && this.producerKind !== "platformatic")
       throw new RivuletError("INVALID_ARGUMENT", `KafkaBroker: producer must be "kafkajs" or "platformatic"`);
     this.kafka = new Kafka({
@@ -564,6 +565,20 @@ export class KafkaBroker implements Broker {
       throw brokerError(`cannot connect to Kafka at ${where} (${what})`, e);
     }
   }
+}
+
+/**
+ * The producer when the options name none: `RIVULET_KAFKA_PRODUCER` (`kafkajs` or `platformatic`)
+ * if set, so a deployment (or a test run) can switch every broker of its processes at once.
+ */
+function defaultProducer(): "kafkajs" | "platformatic" {
+  const env = process.env.RIVULET_KAFKA_PRODUCER;
+  if (env === undefined || env === "") return "kafkajs";
+  if (env === "kafkajs" || env === "platformatic") return env;
+  throw new RivuletError(
+    "INVALID_ARGUMENT",
+    `RIVULET_KAFKA_PRODUCER must be "kafkajs" or "platformatic", not "${env}"`,
+  );
 }
 
 /** A checkpoint riding in a commit: its companion store (a `KafkaChangelogStore`) says as what records. */

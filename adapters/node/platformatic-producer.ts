@@ -173,6 +173,11 @@ export class PlatformaticProducer implements ProducerClient {
       autocreateTopics: false,
       // InitProducerId takes the client's timeout as the transaction timeout.
       timeout: o.transactionTimeout,
+      // InitProducerId as a new producer (-1, -1), not as producer 0 at epoch 0 (the package's
+      // default): the broker answers the latter with PRODUCER_FENCED when an earlier producer
+      // of the same transactional id (a killed process) left its epoch higher.
+      producerId: -1n,
+      producerEpoch: -1,
       retries: RETRIES,
       retryDelay: (_client, _op, attempt) => retryDelay(attempt),
       ...(o.transactionalId === undefined ? {} : { transactionalId: o.transactionalId }),

@@ -9,9 +9,12 @@ import {
   startWorker,
 } from "./workers.js";
 
-describe("exactly-once on the real broker", () => {
+// The job processes write with KafkaJS (the default) and with @platformatic/kafka.
+describe.each(["kafkajs", "platformatic"])("exactly-once on the real broker (producer: %s)", (producer) => {
   it("survives SIGKILL at random moments: the committed output is the uninterrupted one, no duplicate, no loss", async () => {
-    const { kafka, input, output, env } = scenario(inject("kafkaBootstrap"), "crash");
+    const s = scenario(inject("kafkaBootstrap"), "crash");
+    const { kafka, input, output } = s;
+    const env = (i: number) => s.env(i, { RIVULET_KAFKA_PRODUCER: producer });
     const events = eosEvents(20_000);
     await produceEvents(kafka, input, events, 6);
     const expected = await expectedOutput(events, 6);
