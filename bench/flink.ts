@@ -5,6 +5,8 @@
  * queries, bench/kafka.ts for q1 through Kafka.
  *
  *   npx tsx bench/flink.ts check     # build, then compare the generators (exit 1 if they differ)
+ *   taskset -c 1 npx tsx bench/flink.ts generate --cpu=1 [--events=N]
+ *                                    # each generator alone, TypeScript and Java, on one core
  *
  * Maven resolves into ~/.m2 (offline, `-o`, once the first build has downloaded everything);
  * target/ is gitignored. Nothing here throws for a missing Java or Maven: `buildFlink` says why.
@@ -13,7 +15,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { generateNexmark, type NexmarkConfig } from "../core/testing.js";
+import { generateNexmark, generateNexmarkBatch, type NexmarkConfig } from "../core/testing.js";
 
 const PROJECT = join(dirname(fileURLToPath(import.meta.url)), "flink");
 export const FLINK_VERSION = "2.3.0";
@@ -240,12 +242,56 @@ export function flinkKafkaQ1(
   });
 }
 
-// Standalone: npx tsx bench/flink.ts check
+export interface GeneratorSpeed {
+  events: number;
+  /** Best round's events per second: generateNexmarkBatch in polls of 1000, as the generator broker calls it. */
+  typescript_eps: number;
+  typescript_rounds: number[];
+  /** The Java port (Main generate): one event at a time, as Flink's DataGeneratorSource calls it. */
+  java_eps: number;
+  java_rounds: number[];
+}
+
+/**
+ * Each generator alone, `events` events per round, best of 5 rounds after a warm-up round: the
+ * TypeScript one in this process, the Java port in a JVM pinned to `cpu` (run this process
+ * pinned to the same core: `taskset -c 0 npx tsx bench/flink.ts generate`).
+ */
+export function generatorSpeed(classpath: string, events: number, cpu?: string): GeneratorSpeed {
+  const rounds: number[] = [];
+  let sink = 0;
+  for (let r = 0; r <= 5; r++) {
+    const t = performance.now();
+    for (let i = 0; i < events; i += 1000)
+      sink += generateNexmarkBatch({ seed: 42 }, Math.min(1000, events - i), i).timestamps[0]!;
+    if (r > 0) rounds.push(Math.round(events / ((performance.now() - t) / 1000)));
+  }
+  if (Number.isNaN(sink)) throw new Error("unreachable");
+  const [cmd, args] = javaCommand(classpath, ["generate", `--n=${events}`, "--seed=42", "--rounds=5"], cpu);
+  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`the Java generator failed: ${r.stderr.split("\n")[0]}`);
+  const java = lastJsonLine<{ eps: number; rounds: number[] }>(r.stdout, "Java generate");
+  return {
+    events,
+    typescript_eps: Math.max(...rounds),
+    typescript_rounds: rounds,
+    java_eps: java.eps,
+    java_rounds: java.rounds,
+  };
+}
+
+// Standalone: npx tsx bench/flink.ts check | generate [--events=N] [--cpu=K]
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const b = buildFlink();
   if ("error" in b) {
     console.error(b.error);
     process.exit(1);
+  }
+  if (process.argv[2] === "generate") {
+    const opt = (name: string) =>
+      process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+    console.log(JSON.stringify(generatorSpeed(b.classpath, Number(opt("events") ?? 5_000_000), opt("cpu"))));
+    process.exit(0);
   }
   const c = checkGenerator(b.classpath, { seed: 42 });
   console.log(JSON.stringify(c));
