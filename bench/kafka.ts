@@ -530,10 +530,11 @@ async function engine(
   const commit = broker.commit.bind(broker);
   broker.commit = async (tx) => {
     const t = now();
-    await commit(tx);
+    const result = await commit(tx);
     commits.count++;
     commits.ms += now() - t;
     commits.records += tx.records.length;
+    return result;
   };
   let job: Job;
   try {

@@ -13,6 +13,7 @@
 export type {
   Broker,
   BrokerCapabilities,
+  CommitResult,
   CommittedOffset,
   Consumer,
   ConsumerOptions,

@@ -11,6 +11,7 @@ import type {
 import type {
   Broker,
   BrokerCapabilities,
+  CommitResult,
   CommittedOffset,
   Consumer,
   ConsumerOptions,
@@ -257,7 +258,7 @@ export class KafkaBroker implements Broker {
     return member;
   }
 
-  async commit(tx: Transaction): Promise<void> {
+  async commit(tx: Transaction): Promise<CommitResult | undefined> {
     this.open();
     // Everything is checked and encoded before anything is sent, so a bad record sends nothing.
     const records = tx.records instanceof OutputBuffer ? tx.records.toArray() : [...tx.records];
@@ -265,19 +266,22 @@ export class KafkaBroker implements Broker {
     const chunks = await this.encode(records);
     const offsets = tx.offsets;
     const group = offsets?.group;
-    if (chunks.length === 0 && !offsets?.positions.length) return;
-    const run = this.commits.then(async () => {
+    if (chunks.length === 0 && !offsets?.positions.length) return undefined;
+    const run = this.commits.then(async (): Promise<CommitResult | undefined> => {
       if (group) await this.confirmMembership(group);
       const positions = offsets ? this.ownPositions(offsets.group, offsets.positions) : [];
-      if (chunks.length === 0 && positions.length === 0) return;
+      const skipped = offsets ? offsets.positions.filter((p) => !positions.includes(p)) : [];
+      const result = skipped.length > 0 ? { skipped } : undefined;
+      if (chunks.length === 0 && positions.length === 0) return result;
       if (this.guarantee === "exactly-once") await this.commitTransaction(chunks, group, positions);
       else await this.commitAtLeastOnce(chunks, group, positions);
       // The group's members release what the commit covers (KafkaJS may fetch, and rejoin, again).
       if (group && positions.length > 0)
         for (const m of this.members) if (m.group === group) m.noteCommitted(positions);
+      return result;
     });
     this.commits = run.catch(() => {});
-    await run;
+    return run;
   }
 
   /** Closes every consumer this broker opened, then its producer and admin connections. */

@@ -59,8 +59,11 @@ export interface Broker {
    * the same commit again is safe: nothing of it landed (atomic brokers), or what landed is
    * harmless to write again (records with their `rivulet.id`, offsets). A commit whose outcome
    * is unknown (the end of a transaction sent, no answer) must not be marked retriable.
+   * A broker that leaves out positions of partitions another member of the group took over
+   * says which ({@link CommitResult}): the checkpoint they name stays the one to restore from.
    */
-  commit(tx: Transaction): Promise<void>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a broker that skips nothing returns nothing
+  commit(tx: Transaction): Promise<void | CommitResult>;
   /** Committed offsets of a group for one topic (partitions without a commit are absent). */
   committed(group: string, topic: string): Promise<CommittedOffset[]>;
 }
@@ -91,6 +94,15 @@ export interface Transaction {
    * IndexedDB topics and state in one database. The broker hands it to its companion store.
    */
   checkpoint?: { store: StateStore; checkpoint: Checkpoint };
+}
+
+/** What a commit left out; a broker that commits every position it is given returns nothing. */
+export interface CommitResult {
+  /**
+   * Positions not committed: their partitions belong to another member of the group now (a
+   * rebalance the job has not seen yet), which resumes them from the last commit that named them.
+   */
+  skipped?: readonly TopicPartition[];
 }
 
 export interface CommittedOffset extends TopicPartition {

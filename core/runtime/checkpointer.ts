@@ -1,6 +1,7 @@
 import {
   type Broker,
   type BrokerCapabilities,
+  type CommitResult,
   type CommittedOffset,
   FULL_CAPABILITIES,
 } from "../broker/broker.js";
@@ -113,24 +114,26 @@ export class Checkpointer {
       const cp = this.take(tasks);
       await this.io(`storing checkpoint "${cp.id}"`, () => state.put(cp));
       const positions = this.positions(tasks, undefined);
-      if (positions.length > 0)
-        await this.io("committing offsets", () =>
-          broker.commit({ records: [], offsets: { group, positions } }),
-        );
-      await this.done(tasks, cp, now, started);
+      const result =
+        positions.length > 0
+          ? await this.io("committing offsets", () =>
+              broker.commit({ records: [], offsets: { group, positions } }),
+            )
+          : undefined;
+      await this.done(tasks, cp, now, started, result);
       return;
     }
     const cp = this.take(tasks);
     const positions = this.positions(tasks, this.caps.commitMetadata ? cp.id : undefined);
     if (this.protocol === "named") await this.io(`storing checkpoint "${cp.id}"`, () => state.put(cp));
-    await this.io(`committing checkpoint "${cp.id}"`, () =>
+    const result = await this.io(`committing checkpoint "${cp.id}"`, () =>
       broker.commit(
         this.protocol === "in-commit"
           ? { records, offsets: { group, positions }, checkpoint: { store: state, checkpoint: cp } }
           : { records, offsets: { group, positions } },
       ),
     );
-    await this.done(tasks, cp, now, started);
+    await this.done(tasks, cp, now, started, result);
   }
 
   /**
@@ -210,10 +213,22 @@ export class Checkpointer {
     return out;
   }
 
-  /** A checkpoint is committed: older ones may go; the stats move on. */
-  private async done(tasks: Tasks, cp: Checkpoint, now: number, started: number): Promise<void> {
+  /**
+   * A checkpoint is committed: older ones may go; the stats move on. Not when the broker left
+   * positions out: a partition moved to another member before this job saw the rebalance, and
+   * that member restores its section from the checkpoint the last commit with its position
+   * named, which dropping older checkpoints would delete (the next commit drops them).
+   */
+  private async done(
+    tasks: Tasks,
+    cp: Checkpoint,
+    now: number,
+    started: number,
+    // biome-ignore lint/suspicious/noConfusingVoidType: what Broker.commit resolves with
+    result: void | CommitResult,
+  ): Promise<void> {
     const state = this.state!;
-    if (state.retain)
+    if (state.retain && !result?.skipped?.length)
       for (const n of tasks.ownedSections()) {
         const section = this.section(n);
         await this.io("dropping old checkpoints", () => state.retain!(section, cp.id));

@@ -292,3 +292,36 @@ describe("static assignment", () => {
     ).rejects.toThrow(/has no partition 7/);
   });
 });
+
+describe("a commit that leaves positions out keeps the checkpoint they name", () => {
+  it("older checkpoints are dropped only after a commit of every position", async () => {
+    const inner = await loaded(new MemoryBroker(), 40);
+    const broker = Object.create(inner) as Broker;
+    // As a Kafka member whose partition 1 moved to another member before its job saw the rebalance.
+    let skip = false;
+    broker.commit = async (tx) => {
+      await inner.commit(tx);
+      const moved = tx.offsets?.positions.filter((p) => p.partition === 1) ?? [];
+      return skip && moved.length > 0 ? { skipped: moved } : undefined;
+    };
+    const state = new MemoryStateStore();
+    const job = await run(perKey(), { broker, state, manual: true, group: "g" });
+    await job.runFor({ maxRecords: 10 });
+    const first = job.metrics().checkpoints.lastId!;
+    expect(state.ids()).toEqual({ "g/0": [first], "g/1": [first] });
+
+    skip = true;
+    await job.runFor({ maxRecords: 10 });
+    const second = job.metrics().checkpoints.lastId!;
+    expect(second).not.toBe(first);
+    // The first stays (with every checkpoint since): the other member restores partition 1 from
+    // the checkpoint its offset names.
+    for (const section of ["g/0", "g/1"])
+      expect(state.ids()[section]).toEqual(expect.arrayContaining([first, second]));
+
+    skip = false;
+    await job.runFor({ maxRecords: 10 });
+    const third = job.metrics().checkpoints.lastId!;
+    expect(state.ids()).toEqual({ "g/0": [third], "g/1": [third] });
+  });
+});

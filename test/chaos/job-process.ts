@@ -114,8 +114,9 @@ broker.commit = async (tx) => {
   const n = ++commits;
   if (events) console.log(`event commit-start ${n}`);
   try {
-    await commit(tx);
+    const result = await commit(tx);
     if (events) console.log(`event commit-end ${n} ok`);
+    return result;
   } catch (e) {
     console.log(`event commit-end ${n} fail ${String(e).slice(0, 300).replaceAll("\n", " ")}`);
     throw e;

@@ -138,7 +138,10 @@ describe("rivulet CLI usage", () => {
     [["run", fixture, "--brokers", "localhost"], /"localhost" is not host:port/],
     [["run", fixture, "--brokers", "h:1"], /--group <id> is required/],
     [["run", fixture, "--brokers", "h:1", "--group", "g", "--guarantee", "maybe"], /--guarantee must be/],
-    [["run", fixture, "--brokers", "h:1", "--group", "g", "--producer", "rdkafka"], /--producer must be kafkajs or platformatic/],
+    [
+      ["run", fixture, "--brokers", "h:1", "--group", "g", "--producer", "rdkafka"],
+      /--producer must be kafkajs or platformatic/,
+    ],
     [["run", fixture, "--brokers", "h:1", "--group", "g", "--on-error", "ignore"], /--on-error must be/],
     [
       ["run", fixture, "--brokers", "h:1", "--group", "g", "--tasks", "many"],
