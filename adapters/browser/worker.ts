@@ -50,6 +50,8 @@ class WorkerJob implements WorkerJobApi {
   private readonly subscriptions = new Map<number, Subscription>();
   private nextId = 1;
   private lagWaiters: (() => void)[] = [];
+  /** The produce calls' turn to write (see `produce`). */
+  private producing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly pipeline: PipelineSource,
@@ -94,15 +96,26 @@ class WorkerJob implements WorkerJobApi {
 
   async produce(topic: string, batch: RecordColumns | EncodedRecords): Promise<number> {
     const broker = this.started();
-    await this.underLag();
     const encoded = isEncoded(batch) ? batch : undefined;
     const c = encoded ? decodeRecords(encoded) : (batch as RecordColumns);
     // Into the topic as columns (a buffer the broker appends column by column): no object per
     // record; IndexedDB stores the batch as the page encoded it.
     const records = outputColumns(topic, c);
-    await (broker instanceof IndexedDbBroker
-      ? broker.produceColumns(records, encoded)
-      : broker.commit({ records }));
+    // In the order the calls came: one that waits for the job to catch up holds back those
+    // after it (otherwise a call that came later, when the lag had just dropped, would be
+    // written first: seen as thousands of late records). The write itself is not awaited here:
+    // the broker keeps its order, and IndexedDB writes waiting calls together.
+    let written: Promise<unknown> | undefined;
+    const turn = this.producing.then(async () => {
+      await this.underLag();
+      written =
+        broker instanceof IndexedDbBroker
+          ? broker.produceColumns(records, encoded)
+          : broker.commit({ records });
+    });
+    this.producing = turn.catch(() => {});
+    await turn;
+    await written;
     this.wake?.();
     return c.values.length;
   }

@@ -96,6 +96,32 @@ describe("a job in a Web Worker", () => {
 });
 
 describe("what a page that manages the worker's topics needs (the playground)", () => {
+  it("a produce call that waits for the job to catch up (maxLag) holds back the calls after it", async () => {
+    const job = await start({ persist: false, maxLag: 100, run: { maxBatch: 100 } });
+    await job.pause();
+    const input = clicks(0, 900);
+    await job.produce("clicks", input.slice(0, 300));
+    await job.step(); // reads 100 of them: 200 behind, more than maxLag
+    const order: string[] = [];
+    const waiting = job.produce("clicks", input.slice(300, 600)).then(() => order.push("waiting"));
+    await job.step(); // 100 behind: no more than maxLag, but the call before still waits
+    const after = job.produce("clicks", input.slice(600, 900)).then(() => order.push("after"));
+    await job.metrics(); // a round trip: the worker has taken both calls
+    expect(order).toEqual([]); // the first waits for the lag, the second for the first
+    await job.resume();
+    await Promise.all([waiting, after]);
+    expect(order).toEqual(["waiting", "after"]);
+    await readAll(job, input.length);
+    expect((await job.metrics()).records.late).toBe(0);
+    // Each partition holds its records in the order produced.
+    const held = await job.records<Click>("clicks");
+    expect(held.length).toBe(input.length);
+    for (const p of [0, 1]) {
+      const ts = held.filter((r) => r.partition === p).map((r) => r.value.ts);
+      expect(ts).toEqual([...ts].sort((a, b) => a - b));
+    }
+  });
+
   it("topics: every topic with its offsets and the job's lag; createTopic; describe: the plan as data", async () => {
     const job = await start({ database: db() });
     const plan = await job.describe();
