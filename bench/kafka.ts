@@ -35,7 +35,7 @@
  * fails. A warm-up (each path over a small separate input) comes first, so that no timed run
  * pays for compiling its path.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -66,6 +66,11 @@ export interface KafkaBenchOptions {
    * each round after Rivulet's paths: the classpath buildFlink made.
    */
   flink?: { classpath: string; checkpointMs?: number };
+  /**
+   * Also time `rivulet run` (the CLI, at-least-once, producer platformatic) with `--workers 1`
+   * and `--workers N`: how the figure scales with processes. Default 2; 0 skips it.
+   */
+  workers?: number;
 }
 
 /** Flink's q1 through Kafka, and Rivulet's figures over it (same broker, input and rounds). */
@@ -137,6 +142,15 @@ export interface KafkaBenchResult {
   };
   /** With `flink`: the same q1 on Flink, or why there are no figures. */
   flink?: KafkaFlinkResult | { error: string };
+  /** `rivulet run --workers 1` and `--workers N` (processes started inside the timing). */
+  workers?: {
+    n: number;
+    one_eps: number;
+    n_eps: number;
+    scaling: number;
+    runs: { one: KafkaRun; n: KafkaRun };
+    notes: string;
+  };
 }
 
 const PARTITIONS = 6;
@@ -560,6 +574,71 @@ async function engine(
 }
 
 /**
+ * q1 through the CLI as a user starts it: `rivulet run bench/kafka-q1-job.ts q1Job --workers N`
+ * (at-least-once, producer platformatic), its processes on every CPU (not pinned: N processes on
+ * one core could not scale), stopped with SIGTERM by the pid started here.
+ */
+async function cliWorkers(
+  bootstrap: string,
+  workers: number,
+  input: Input,
+  output: string,
+  group: string,
+): Promise<Running> {
+  const root = new URL("..", import.meta.url).pathname;
+  const args = [
+    `${root}bin/rivulet.mjs`,
+    "run",
+    `${root}bench/kafka-q1-job.ts`,
+    "q1Job",
+    "--brokers",
+    bootstrap,
+    "--group",
+    group,
+    "--guarantee",
+    "at-least-once",
+    "--producer",
+    "platformatic",
+    "--workers",
+    String(workers),
+    "--status-interval",
+    "0",
+  ];
+  const cpusAll = cpus()
+    .map((_, i) => i)
+    .join(",");
+  const pinned = process.platform === "linux" && existsSync("/usr/bin/taskset");
+  const child = spawn(
+    pinned ? "/usr/bin/taskset" : process.execPath,
+    pinned ? ["-c", cpusAll, process.execPath, ...args] : args,
+    {
+      env: { ...process.env, BENCH_INPUT: input.topic, BENCH_OUTPUT: output },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const failed = exited.then((code) => {
+    throw new Error(`rivulet run --workers ${workers} exited (${code}) before the end: ${stderr}`);
+  });
+  failed.catch(() => {});
+  return {
+    failed,
+    stop: async () => {
+      child.kill("SIGTERM");
+      const code = await Promise.race([exited, sleep(30_000).then(() => "timeout" as const)]);
+      if (code === "timeout") {
+        child.kill("SIGKILL");
+        throw new Error(`rivulet run --workers ${workers} did not stop within 30 s`);
+      }
+    },
+  };
+}
+
+/**
  * q1 on Flink (KafkaQ1.java in a JVM of its own, on this process's CPUs): its warm-up job over
  * `warm`, then the timed job over `input`, timed inside the JVM from the job's submission to its
  * end; then the output read back and checked as every other path's.
@@ -750,6 +829,55 @@ export async function kafkaBench(options: KafkaBenchOptions): Promise<KafkaBench
         }
       }
     }
+    let workersResult: KafkaBenchResult["workers"];
+    const nWorkers = options.workers ?? 2;
+    if (nWorkers > 0) {
+      const cli: [string, number][] = [
+        ["one", 1],
+        ["n", nWorkers],
+      ];
+      const wRuns: Partial<Record<string, KafkaRun>> = {};
+      for (const [, w] of cli)
+        await timed(
+          kafka,
+          admin,
+          k.pid,
+          `cli-workers-${w}`,
+          warm,
+          (i, o, g) => cliWorkers(bs, w, i, o, g),
+          60_000,
+        );
+      for (let round = 0; round < rounds; round++)
+        for (const [what, w] of round % 2 === 0 ? cli : [...cli].reverse()) {
+          const r = await timed(
+            kafka,
+            admin,
+            k.pid,
+            `cli-workers-${w}`,
+            input,
+            (i, o, g) => cliWorkers(bs, w, i, o, g),
+            timeoutMs,
+          );
+          log(
+            `rivulet run --workers ${w}: ${fmt(r.eps)} events/s (${(r.ms / 1000).toFixed(2)} s, processes started inside; CPU: broker ${pct(r.broker_cpu)}, machine ${pct(r.machine_busy)} busy)`,
+          );
+          keep(wRuns, what, r);
+        }
+      const one = wRuns.one!;
+      const many = wRuns.n!;
+      workersResult = {
+        n: nWorkers,
+        one_eps: one.eps,
+        n_eps: many.eps,
+        scaling: Number((many.eps / one.eps).toFixed(3)),
+        runs: { one, n: many },
+        notes:
+          `rivulet run bench/kafka-q1-job.ts q1Job --guarantee at-least-once --producer platformatic --workers 1 and --workers ${nWorkers}, ` +
+          `as a user starts it, its processes on every CPU of the machine (${cpus().length}; the broker shares them), timed from spawning the CLI ` +
+          `(process start and tsx loading included, ~1-2 s) until the group's committed offsets reach the input's end; outputs read back and checked. ` +
+          `Best of ${rounds} rounds, alternating order, after a warm-up run of each.`,
+      };
+    }
     log(`done in ${((now() - began) / 1000).toFixed(0)} s`);
     const {
       raw,
@@ -825,6 +953,7 @@ export async function kafkaBench(options: KafkaBenchOptions): Promise<KafkaBench
         platformatic_exactly_once,
       },
       ...(flink ? { flink } : {}),
+      ...(workersResult ? { workers: workersResult } : {}),
     };
   } finally {
     await admin.disconnect().catch(() => {});
@@ -844,6 +973,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   if (option("max-batch")) opts.maxBatch = Number(option("max-batch"));
   if (option("checkpoint-interval")) opts.checkpointInterval = Number(option("checkpoint-interval"));
   if (option("rounds")) opts.rounds = Number(option("rounds"));
+  if (option("workers")) opts.workers = Number(option("workers"));
   if (argv.includes("--flink")) {
     const { buildFlink } = await import("./flink.js");
     const b = buildFlink();
