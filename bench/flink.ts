@@ -155,13 +155,16 @@ export interface FlinkQueryRun {
   warmup_ms: number;
   /** source "array": how long making the events up front took (before any job). */
   preload_ms: number;
+  /** Each timed job's events per second (`repeat` of them; `eps` is the best). */
+  samples: number[];
 }
 
 export type FlinkSource = "generator" | "array";
 
 /**
  * Runs one query on Flink in a fresh JVM pinned to `cpu` (every JVM thread on that core), its
- * events generated as the source reads them or (source "array") made up front. The array of 10M
+ * events generated as the source reads them or (source "array") made up front; the timed job
+ * `repeat` times in that JVM, the best kept. The array of 10M
  * events takes ~2.5 GB, so that JVM gets a fixed 8 GB heap (no resizing, no full GC in the run).
  */
 export function flinkQuery(
@@ -171,10 +174,18 @@ export function flinkQuery(
   seed: number,
   cpu?: string,
   source: FlinkSource = "generator",
+  repeat = 1,
 ) {
   const [cmd, args] = javaCommand(
     classpath,
-    ["query", `--query=${query}`, `--events=${events}`, `--seed=${seed}`, `--source=${source}`],
+    [
+      "query",
+      `--query=${query}`,
+      `--events=${events}`,
+      `--seed=${seed}`,
+      `--source=${source}`,
+      `--repeat=${repeat}`,
+    ],
     cpu,
     source === "array" ? ["8g", "8g"] : undefined,
   );

@@ -426,6 +426,8 @@ interface FlinkQueryFigures {
    * Rivulet's engine_preloaded_eps; timed the same way. Null when Flink's run failed.
    */
   flink_no_generation_eps: number | null;
+  /** Each of Flink's timed jobs without generation (best of these is flink_no_generation_eps). */
+  flink_no_generation_samples: number[];
   flink_no_generation_outputs: number | null;
   rivulet_no_generation_eps: number;
   rivulet_vs_flink_no_generation: number | null;
@@ -487,7 +489,9 @@ function flinkStart(): FlinkSetup {
 function flinkRun(classpath: string, q: QueryName, source: FlinkSource): FlinkQueryRun | { error: string } {
   try {
     const pin = flag("no-pin") ? undefined : (option("cpu") ?? "0");
-    return flinkQuery(classpath, q, eventsFor(q), CONFIG.seed ?? 0, pin, source);
+    // Without generation, best of `runs` timed jobs, as Rivulet's preloaded path.
+    const repeat = source === "array" ? engineRuns() : 1;
+    return flinkQuery(classpath, q, eventsFor(q), CONFIG.seed ?? 0, pin, source, repeat);
   } catch (e) {
     return { error: e instanceof Error ? e.message.split("\n")[0]! : String(e) };
   }
@@ -520,6 +524,7 @@ function flinkSection(
       outputs_equal: f.outputs === r.outputs && (pre === null || pre.outputs === r.outputs),
       rivulet_vs_flink: ratio(r.engine_with_generation_eps, f.eps),
       flink_no_generation_eps: pre?.eps ?? null,
+      flink_no_generation_samples: pre?.samples ?? [],
       flink_no_generation_outputs: pre?.outputs ?? null,
       rivulet_no_generation_eps: r.engine_preloaded_eps,
       rivulet_vs_flink_no_generation: pre ? ratio(r.engine_preloaded_eps, pre.eps) : null,
@@ -534,7 +539,7 @@ function flinkSection(
   return {
     version: FLINK_VERSION,
     method:
-      "per query, Flink's DataStream job (bench/flink/src/main/java/rivulet/bench/Queries.java, the semantics of bench/nexmark/queries.ts) in a fresh JVM pinned to the same core as Rivulet's paths (taskset -c, every JVM thread), a local MiniCluster with parallelism 1 and object reuse on; a DataGeneratorSource over a Java port of generateNexmark (checked equal: generator_check) makes events as it is read, a discarding sink counts outputs; a warm-up job over 200K events first, then the timed job over the same number of events as Rivulet's, timed from its 200,001st event to the end of the sink's input (Rivulet's engine_with_generation_eps is timed the same way, and measured just before in this run). rivulet_vs_flink = Rivulet with generation / Flink with generation. Without generation (flink_no_generation_eps): another fresh JVM (8 GB heap) makes the query's events up front into an array, then a full GC, and the same source hands out the array's elements instead of generating them, timed the same way; against Rivulet's engine_preloaded_eps (events made up front, each poll a window of that array, outputs dropped): rivulet_vs_flink_no_generation. Output counts must be equal (outputs_equal, both runs).",
+      "per query, Flink's DataStream job (bench/flink/src/main/java/rivulet/bench/Queries.java, the semantics of bench/nexmark/queries.ts) in a fresh JVM pinned to the same core as Rivulet's paths (taskset -c, every JVM thread), a local MiniCluster with parallelism 1 and object reuse on; a DataGeneratorSource over a Java port of generateNexmark (checked equal: generator_check) makes events as it is read, a discarding sink counts outputs; a warm-up job over 200K events first, then the timed job over the same number of events as Rivulet's, timed from its 200,001st event to the end of the sink's input (Rivulet's engine_with_generation_eps is timed the same way, and measured just before in this run). rivulet_vs_flink = Rivulet with generation / Flink with generation. Without generation (flink_no_generation_eps): another fresh JVM (8 GB heap) makes the query's events up front into an array, then a full GC, and the same source hands out the array's elements instead of generating them, timed the same way, the timed job `runs` times in that JVM (best kept, as Rivulet's); against Rivulet's engine_preloaded_eps (events made up front, each poll a window of that array, outputs dropped): rivulet_vs_flink_no_generation. Output counts must be equal (outputs_equal, both runs).",
     generator_check: setup.generator_check,
     queries,
     errors,
@@ -944,8 +949,9 @@ type Path = (typeof PATHS)[number];
 
 /**
  * One path of one query: a warm-up on a 200K-event prefix (JIT), then its timed runs: the
- * engine with generation once, preloaded once, the loops best of 2, the engine best of `runs`. `getEvents` makes
- * the pre-generated events (at least `eventsFor(q)`), only for the paths that read them.
+ * engine with generation once, the loops best of 2, the engine and preloaded best of `runs`.
+ * `getEvents` makes the pre-generated events (at least `eventsFor(q)`), only for the paths that
+ * read them.
  */
 async function measurePath(
   q: QueryName,
@@ -962,7 +968,10 @@ async function measurePath(
   if (path === "preloaded") {
     const events = getEvents();
     await enginePreloaded(q, events.slice(0, warmN));
-    return [await enginePreloaded(q, qn === events.length ? events : events.slice(0, qn))];
+    const timed = qn === events.length ? events : events.slice(0, qn);
+    const out: Sample[] = [];
+    for (let i = 0; i < engineRuns(); i++) out.push(await enginePreloaded(q, timed));
+    return out;
   }
   const loop = path === "handwritten" ? HANDWRITTEN[q] : path === "rxjs" ? rx?.[q] : undefined;
   if (path !== "engine" && loop === undefined) return [];
@@ -1191,7 +1200,7 @@ async function main(): Promise<void> {
     pinned: process.env[CHILD_ENV],
     generator: { ...CONFIG, note: "generateNexmark defaults otherwise (10,000 events/s of event time)" },
     method:
-      "each path (generation, preloaded, hand-written, rxjs, engine) of each query in a fresh process pinned to one core (unless process_per_path is false), after a warm-up of that path on a 200K-event prefix: engine_eps, best of `runs`: run + drain over `events` already in a 1-partition in-memory topic (a full GC first); engine_with_generation_eps, one run: events generated as the job polls (a generator source) and outputs dropped (a blackhole sink), as Flink's Nexmark runs; engine_preloaded_eps, one run: events made up front, each poll a window of that array (no copy), outputs dropped: the engine's path alone, against Flink's run over an array; handwritten_eps / rxjs_eps, best of 2 passes: a loop over the same pre-generated array, outputs to an array; every timed run starts after a full GC and a wait until V8's background GC threads are idle (settle)",
+      "each path (generation, preloaded, hand-written, rxjs, engine) of each query in a fresh process pinned to one core (unless process_per_path is false), after a warm-up of that path on a 200K-event prefix: engine_eps, best of `runs`: run + drain over `events` already in a 1-partition in-memory topic (a full GC first); engine_with_generation_eps, one run: events generated as the job polls (a generator source) and outputs dropped (a blackhole sink), as Flink's Nexmark runs; engine_preloaded_eps, best of `runs`: events made up front, each poll a window of that array (no copy), outputs dropped: the engine's path alone, against Flink's run over an array; handwritten_eps / rxjs_eps, best of 2 passes: a loop over the same pre-generated array, outputs to an array; every timed run starts after a full GC and a wait until V8's background GC threads are idle (settle)",
     runs,
     process_per_path: !sameProcess,
     nexmark: results,
