@@ -399,6 +399,11 @@ function kafkaTable(k: KafkaSection): string {
     line(widths.map((w) => "-".repeat(w))),
     ...cells.map(line),
     `(${fmt(k.events!)} events, ${k.partitions} partitions, ${fmt(k.expected_outputs!)} outputs checked per run; ${k.broker})`,
+    ...(k.workers
+      ? [
+          `rivulet run --workers 1: ${fmt(k.workers.one_eps)}/s, --workers ${k.workers.n}: ${fmt(k.workers.n_eps)}/s (${fmtRatio(k.workers.scaling)}; unpinned, the broker on the same cores)`,
+        ]
+      : []),
   ].join("\n");
 }
 
