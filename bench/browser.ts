@@ -6,14 +6,14 @@
  *
  *   npx tsx bench/browser.ts [--quick] [--events=N] [--idb-events=N] [--rounds=N] [--keys=N]
  *                            [--checkpoints=N] [--batch=N] [--in-flight=N] [--profile=DIR]
- *                            [--parts=memory,indexeddb,checkpoint]
+ *                            [--parts=memory,indexeddb,checkpoint,boundary]
  *   (progress on stderr, the result as JSON on the last line of stdout; bench/run.ts runs it in a
  *   child process after the edge part, --no-browser skips it)
  *
  * The page script and the worker module (bench/browser/page.mjs, worker.mjs) are bundled with
  * esbuild (`rivulet`, `rivulet/browser`, `rivulet/testing` taken from the sources, as
  * test/infra/bundle-worker.ts does for workerd) and served by a static server of this process on
- * 127.0.0.1 (stopped at the end). Two parts:
+ * 127.0.0.1 (stopped at the end). Three parts:
  *
  * 1. Events/s fed from the page through Comlink against the same pipeline on data already in the
  *    worker, with persistence off (`persist: false`: MemoryBroker topics, MemoryStateStore) and
@@ -32,6 +32,11 @@
  *    a few times (with IndexedDB: one transaction of the snapshot and the offsets); min and
  *    median (target <= 250 ms). The same in memory (MemoryStateStore: snapshot and encoding,
  *    no IndexedDB) for comparison.
+ *
+ * 3. Boundary (`--parts=boundary`): what one click costs at each step of the crossing, timed on
+ *    the page's own thread (no page/worker contention): structured clone of the plain columns
+ *    (what produce sent before), and the encoded path's encode, clone with its buffers
+ *    transferred, decode and append to an in-memory topic; 7 rounds of 40 batches, ns per record.
  *
  * `--profile=DIR`: CPU profiles of the worker and of the page's main thread (Chrome's sampling
  * profiler, over CDP, 200 us) over each timed region (the last round of each throughput path, the
@@ -67,11 +72,11 @@ export interface BrowserBenchOptions {
   inFlight?: number;
   /** Directory for CPU profiles of the worker (IndexedDB parts); none when undefined. */
   profile?: string;
-  /** Parts to run (default all): `memory`, `indexeddb`, `checkpoint`; a part left out has null figures. */
+  /** Parts to run (default all): `memory`, `indexeddb`, `checkpoint`, `boundary`; a part left out has null figures. */
   parts?: readonly Part[];
 }
 
-export const PARTS = ["memory", "indexeddb", "checkpoint"] as const;
+export const PARTS = ["memory", "indexeddb", "checkpoint", "boundary"] as const;
 export type Part = (typeof PARTS)[number];
 
 /** One throughput run, as the page measured it. */
@@ -114,6 +119,20 @@ export interface CheckpointFigures {
   fill_ms: number;
 }
 
+/**
+ * What one click costs at each step of the crossing, on the page's thread (one thread, so no
+ * contention between page and worker): min and median over the rounds, ns per record.
+ */
+export interface BoundaryFigures {
+  batches: number;
+  batch: number;
+  rounds: number;
+  ns_per_record: Record<
+    "structured_clone" | "encode" | "clone_encoded" | "decode" | "append",
+    { min: number; median: number; samples: number[] }
+  >;
+}
+
 export interface BrowserBenchResult {
   memory_fed_eps: number | null;
   memory_preloaded_eps: number | null;
@@ -137,6 +156,8 @@ export interface BrowserBenchResult {
   /** persist: true. */
   indexeddb: ThroughputPair | null;
   checkpoint: { indexeddb: CheckpointFigures; memory: CheckpointFigures } | null;
+  /** Per-record costs of the crossing's steps (part `boundary`). */
+  boundary: BoundaryFigures | null;
   method: string;
   /** The machine's 1-minute load average before and after (it is shared: the page and the worker need two cores). */
   load_average: [number, number];
@@ -276,6 +297,12 @@ type PageBench = {
   }): Promise<
     Omit<CheckpointFigures, "storage" | "min_ms" | "median_ms" | "samples_ms"> & { page_ms: number[] }
   >;
+  boundary(a: {
+    batches: number;
+    size: number;
+    rounds: number;
+    users: number;
+  }): Promise<Record<keyof BoundaryFigures["ns_per_record"], number[]>>;
   userAgent(): string;
 };
 
@@ -338,6 +365,23 @@ async function throughputPair(
     preloaded,
     samples: { fed: runs.fed.map((r) => r.eps), preloaded: runs.preloaded.map((r) => r.eps) },
   };
+}
+
+async function boundaryPart(page: Page, batch: number): Promise<BoundaryFigures> {
+  const batches = 40;
+  const rounds = 7;
+  const samples = await onPage(page, "boundary", { batches, size: batch, rounds, users: USERS });
+  const ns = {} as BoundaryFigures["ns_per_record"];
+  for (const [step, xs] of Object.entries(samples) as [keyof typeof samples, number[]][])
+    ns[step] = { min: Math.min(...xs), median: median(xs), samples: xs };
+  log(
+    `boundary, ns per click (min-median, ${rounds} rounds of ${batches} x ${batch}, on the page's thread): ${Object.entries(
+      ns,
+    )
+      .map(([k, v]) => `${k} ${v.min.toFixed(0)}-${v.median.toFixed(0)}`)
+      .join(", ")}`,
+  );
+  return { batches, batch, rounds, ns_per_record: ns };
 }
 
 async function checkpointPart(
@@ -533,6 +577,7 @@ export async function browserBench(options: BrowserBenchOptions): Promise<Browse
           memory: await checkpointPart(page, false, keys, times, profiler),
         }
       : null;
+    const boundary = parts.has("boundary") ? await boundaryPart(page, batch) : null;
     const loadAfter = loadavg()[0]!;
     log(
       `done in ${((now() - began) / 1000).toFixed(0)} s (load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after)`,
@@ -559,6 +604,7 @@ export async function browserBench(options: BrowserBenchOptions): Promise<Browse
       memory,
       indexeddb,
       checkpoint,
+      boundary,
       method:
         `Each throughput run in a fresh worker (and a fresh IndexedDB database when persist is on): ${warm} clicks produced and read first (warm-up), then N more, timed on the page with performance.now(). ` +
         `fed: handle.produce in batches of ${batch} (at most ${inFlight} pending; the records built before the clock starts; each batch encoded by column on the page, adapters/browser/columns.ts, its typed arrays transferred), from the first produce until metrics().records.in counts them all (polled every ${POLL_MS} ms). ` +
@@ -566,6 +612,7 @@ export async function browserBench(options: BrowserBenchOptions): Promise<Browse
         `Best of ${rounds} runs each, alternating order; fed_vs_preloaded = fed_eps / preloaded_eps. ` +
         `Clicks: ${USERS} users round robin, 10 ms of event time apart, every 6th a view. ` +
         `Checkpoint: ${keys} clicks of distinct users within 50 s of event time (one open window of ${keys} keys) produced and read, the job paused, then ${times} handle.checkpoint() calls timed on the page (the Comlink round trip included; with persist on, one IndexedDB transaction of the snapshot and the offsets); worker_ms is the job's own lastDurationMs. ` +
+        `Boundary: 7 rounds of 40 batches of ${batch} clicks on the page's thread, each step timed over all 40 (structured clone of the plain columns; encode, structuredClone with the buffers transferred, decode, append to a MemoryBroker topic), ns per record, min and median. ` +
         `Chromium headless with vitest.config.ts's flags, a fresh profile; the page and worker bundled with esbuild from the sources, served from 127.0.0.1.`,
       load_average: [Number(loadBefore.toFixed(2)), Number(loadAfter.toFixed(2))],
       ...(profiler ? { profiles: profiler.files } : {}),

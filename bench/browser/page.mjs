@@ -4,7 +4,10 @@
 // `performance.now()`. Plain JavaScript: tsconfig.json, which covers bench/, has no DOM types.
 // `globalThis.bench` is what the driver calls (page.evaluate); the log goes to the console,
 // which the driver prints on stderr.
-import { startWorker } from "rivulet/browser";
+import { OutputBuffer } from "rivulet";
+import { columns, startWorker } from "rivulet/browser";
+import { MemoryBroker } from "rivulet/testing";
+import { decodeRecords, encodeRecords } from "../../adapters/browser/columns.ts";
 
 const WORKER = new URL("./worker.js", import.meta.url);
 const CLICKS = "clicks";
@@ -190,5 +193,55 @@ async function checkpoint({ persist, keys, times, batch }) {
   });
 }
 
-globalThis.bench = { throughput, checkpoint, userAgent: () => navigator.userAgent };
+/**
+ * What one record costs at each step of the crossing, here on the page's thread (one thread: no
+ * page/worker contention): `batches` batches of `size` clicks per round, every step timed over all
+ * of them, `rounds` rounds; ns per record, each step's samples. The steps: structured clone of the
+ * plain columns (what produce sent before: serialize and deserialize), and the encoded path:
+ * encoding (the page's share), the clone of the encoded batch with its buffers transferred (the
+ * dictionaries and the message), decoding, and appending to an in-memory topic (a buffer, then
+ * the log; the worker's share is these three).
+ */
+async function boundary({ batches, size, rounds, users }) {
+  const steps = { structured_clone: [], encode: [], clone_encoded: [], decode: [], append: [] };
+  const keep = [];
+  for (let round = 0; round < rounds; round++) {
+    const list = [];
+    for (let b = 0; b < batches; b++) list.push(clicks((round * batches + b) * size, size, users));
+    const perRecord = (ms) => round3((ms / (batches * size)) * 1e6);
+    let t = performance.now();
+    for (const records of list) keep.push(structuredClone(columns(records)));
+    steps.structured_clone.push(perRecord(performance.now() - t));
+    keep.length = 0;
+    const encoded = [];
+    t = performance.now();
+    for (const records of list) {
+      const transfer = [];
+      encoded.push({ batch: encodeRecords(records, transfer), transfer });
+    }
+    steps.encode.push(perRecord(performance.now() - t));
+    const arrived = [];
+    t = performance.now();
+    for (const e of encoded) arrived.push(structuredClone(e.batch, { transfer: e.transfer }));
+    steps.clone_encoded.push(perRecord(performance.now() - t));
+    const decoded = [];
+    t = performance.now();
+    for (const e of arrived) decoded.push(decodeRecords(e));
+    steps.decode.push(perRecord(performance.now() - t));
+    const broker = new MemoryBroker();
+    await broker.createTopic(CLICKS);
+    t = performance.now();
+    for (const d of decoded) {
+      const out = new OutputBuffer();
+      for (let i = 0; i < d.values.length; i++) out.push(CLICKS, d.keys[i], d.values[i], d.timestamps[i]);
+      await broker.commit({ records: out });
+    }
+    steps.append.push(perRecord(performance.now() - t));
+  }
+  return steps;
+}
+
+const round3 = (x) => Number(x.toFixed(1));
+
+globalThis.bench = { throughput, checkpoint, boundary, userAgent: () => navigator.userAgent };
 log("bench page ready");
