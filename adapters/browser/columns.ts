@@ -12,10 +12,12 @@ import type { Headers, ProduceRecord } from "../../core/index.js";
  * numbers, strings, booleans, null or undefined; and values, keys, timestamps and partitions
  * that are such primitives themselves. Anything else (nested objects, arrays, dates, bigints,
  * another shape) is carried as is, structured-cloned with the message as before, so the worker
- * gets values deep-equal to those produced, property order included, whatever they are. One
- * difference: an object shared by several records arrives as separate copies when one of them
+ * gets values deep-equal to those produced, property order included, whatever they are. The
+ * differences: an object shared by several records arrives as separate copies when one of them
  * is encoded by column (a topic holds data, not references: through Kafka or IndexedDB they
- * are copies too).
+ * are copies too); a getter of a value that turns out not to fit (a nested object after it) runs
+ * twice, once here and once in the structured clone; a Proxy of a plain object, which structured
+ * clone refuses, is encoded by its properties (nothing can tell it from the object).
  */
 export interface EncodedRecords {
   /** What this is (the worker also takes plain `RecordColumns`). */
