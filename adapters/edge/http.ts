@@ -42,7 +42,8 @@ export class RestClient {
 
   /**
    * Sends a request and returns its parsed JSON body (undefined for 204). `accept` is the
-   * content type wanted back; `body` is sent as JSON with content type `contentType`.
+   * content type wanted back; `body` is sent as JSON (or `json`, already JSON) with content type
+   * `contentType`.
    * `retryIf` may treat a 4xx as transient too (e.g. an expired consumer instance, after the
    * caller made a new one); `onRetry` runs before each retry.
    */
@@ -51,6 +52,8 @@ export class RestClient {
     path: string,
     init: {
       body?: unknown;
+      /** The body already as JSON text (instead of `body`). */
+      json?: string;
       contentType?: string;
       accept?: string;
       what: string;
@@ -90,15 +93,12 @@ export class RestClient {
   private async once<T>(
     method: string,
     path: string,
-    init: { body?: unknown; contentType?: string; accept?: string; what: string },
+    init: { body?: unknown; json?: string; contentType?: string; accept?: string; what: string },
   ): Promise<T> {
     const headers = new Headers({ Accept: init.accept ?? V2 });
     if (this.options.token) headers.set("Authorization", `Bearer ${this.options.token}`);
-    let body: string | undefined;
-    if (init.body !== undefined) {
-      body = JSON.stringify(init.body);
-      headers.set("Content-Type", init.contentType ?? V2);
-    }
+    const body = init.json ?? (init.body === undefined ? undefined : JSON.stringify(init.body));
+    if (body !== undefined) headers.set("Content-Type", init.contentType ?? V2);
     const timeout = this.options.requestTimeout ?? 30_000;
     const request = new Request(`${this.base}${path}`, {
       method,

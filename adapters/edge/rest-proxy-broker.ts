@@ -4,7 +4,6 @@ import {
   type CommittedOffset,
   type Consumer,
   type ConsumerOptions,
-  type OutputBuffer,
   outputOf,
   RivuletError,
   type TopicOptions,
@@ -13,7 +12,7 @@ import {
 } from "../../core/index.js";
 import { errorCodeOf, RestClient, type RestClientOptions } from "./http.js";
 import { RestProxyConsumer } from "./rest-proxy-consumer.js";
-import { base64Text, base64Value, type WireRecord, wireHeaders } from "./wire.js";
+import { type ProduceBody, produceBodies } from "./wire.js";
 
 export interface RestProxyBrokerOptions extends RestClientOptions {
   /** Bytes of records per produce request, before base64 (default 4 MiB; Rivulet's proxy takes 8 MiB bodies). */
@@ -122,15 +121,9 @@ export class RestProxyBroker implements Broker {
     const out = outputOf(tx.records);
     if (tx.checkpoint)
       throw new RivuletError("INVALID_ARGUMENT", "a REST proxy cannot write a checkpoint inside a commit");
-    // Every record is encoded before anything is sent: a bad one sends nothing.
-    const byTopic = new Map<string, WireRecord[]>();
-    for (let r = 0; r < out.runs; r++) {
-      const topic = out.runTopic(r);
-      let list = byTopic.get(topic);
-      if (!list) byTopic.set(topic, (list = []));
-      for (let i = out.runStart(r), end = out.runEnd(r); i < end; i++) list.push(this.wire(out, topic, i));
-    }
-    for (const [topic, records] of byTopic) await this.produce(topic, records);
+    // Every request body is made before anything is sent: a bad record sends nothing.
+    const requests = produceBodies(out, this.options.produceBytes ?? 4 * 1024 * 1024);
+    for (const r of requests) await this.produce(r);
     const offsets = tx.offsets;
     if (offsets && offsets.positions.length > 0) {
       const c = this.consumers.get(offsets.group);
@@ -173,53 +166,17 @@ export class RestProxyBroker implements Broker {
     await Promise.allSettled([...this.consumers.values()].map((c) => c.close()));
   }
 
-  /** Record `i` of a buffer as the wire has it, read from the buffer's columns. */
-  private wire(out: OutputBuffer, topic: string, i: number): WireRecord {
-    const key = out.keys?.[i] ?? null;
-    const w: WireRecord & { timestamp?: number } = {
-      key: key === null ? null : base64Text(key),
-      value: base64Value(topic, out.values[i]),
-    };
-    const partition = out.partitions?.[i];
-    if (partition !== undefined) w.partition = partition;
-    const headers = wireHeaders(out.headers?.[i], out.ids?.[i]);
-    if (headers) w.headers = headers;
-    const ts = out.timestamps[i]!;
-    if (!Number.isNaN(ts)) w.timestamp = ts;
-    return w;
-  }
-
-  private async produce(topic: string, records: WireRecord[]): Promise<void> {
-    const limit = this.options.produceBytes ?? 4 * 1024 * 1024;
-    let chunk: WireRecord[] = [];
-    let bytes = 0;
-    const send = async () => {
-      if (chunk.length === 0) return;
-      const body = { records: chunk };
-      const res = await this.http.call<{ offsets: { error_code?: number | null; error?: string | null }[] }>(
-        "POST",
-        `/topics/${enc(topic)}`,
-        { body, contentType: BINARY, what: `writing ${chunk.length} records to topic "${topic}"` },
-      );
-      const failed = res.offsets?.find((o) => o.error_code !== null && o.error_code !== undefined);
-      if (failed)
-        throw new RivuletError(
-          "BROKER",
-          `writing to topic "${topic}": ${failed.error ?? "a record failed"}`,
-          {
-            retriable: failed.error_code === 2,
-          },
-        );
-      chunk = [];
-      bytes = 0;
-    };
-    for (const r of records) {
-      const size = 64 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
-      if (bytes > 0 && bytes + size > limit) await send();
-      chunk.push(r);
-      bytes += size;
-    }
-    await send();
+  private async produce({ topic, json, count }: ProduceBody): Promise<void> {
+    const res = await this.http.call<{ offsets: { error_code?: number | null; error?: string | null }[] }>(
+      "POST",
+      `/topics/${enc(topic)}`,
+      { json, contentType: BINARY, what: `writing ${count} records to topic "${topic}"` },
+    );
+    const failed = res.offsets?.find((o) => o.error_code !== null && o.error_code !== undefined);
+    if (failed)
+      throw new RivuletError("BROKER", `writing to topic "${topic}": ${failed.error ?? "a record failed"}`, {
+        retriable: failed.error_code === 2,
+      });
   }
 }
 

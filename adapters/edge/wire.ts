@@ -1,18 +1,12 @@
-import type { Headers as RecordHeaders } from "../../core/index.js";
+import type { OutputBuffer, Headers as RecordHeaders } from "../../core/index.js";
 import { ID_HEADER, RivuletError } from "../../core/index.js";
 
-/**
- * Records as the v2 API's binary embedded format carries them: keys, values and header values
+/*
+ * Records travel in the v2 API's binary embedded format: keys, values and header values
  * base64-encoded, so the bytes in Kafka are exactly what `rivulet/node` writes (strings as UTF-8,
- * bytes as they are, anything else as JSON), whatever runtime wrote them.
+ * bytes as they are, anything else as JSON), whatever runtime wrote them. Headers are Rivulet's
+ * extension (Confluent's v2 has none): a list of `{ name, value }`, values base64-encoded.
  */
-export interface WireRecord {
-  key: string | null;
-  value: string | null;
-  partition?: number;
-  /** Rivulet's extension (Confluent's v2 has no headers): header values base64-encoded. */
-  headers?: { name: string; value: string | null }[];
-}
 
 /** A record as `GET .../records` returns it (binary format). */
 export interface FetchedRecord {
@@ -76,13 +70,66 @@ export function base64Value(topic: string, value: unknown): string | null {
 }
 export const fromUtf8 = (b: Uint8Array): string => decoder.decode(b);
 
-/** Headers (and an output's id) as the wire's list. */
-export function wireHeaders(h: RecordHeaders | undefined, id?: string): WireRecord["headers"] {
-  const out: { name: string; value: string }[] = [];
-  if (h !== undefined)
-    for (const name in h) if (Object.hasOwn(h, name)) out.push({ name, value: base64Text(h[name]!) });
-  if (id !== undefined) out.push({ name: ID_HEADER, value: base64Text(id) });
-  return out.length > 0 ? out : undefined;
+/** One `POST /topics/{topic}` of records: its body, already JSON. */
+export interface ProduceBody {
+  topic: string;
+  json: string;
+  count: number;
+}
+
+/** The id header's name as JSON, and what precedes its value in a header list. */
+const ID_ENTRY = `{"name":${JSON.stringify(ID_HEADER)},"value":"`;
+
+/**
+ * The records of an output buffer as produce request bodies (binary format), per topic in the
+ * order topics first appear, each body holding records of at most `limit` bytes (key and value
+ * in base64, plus 64 per record), at least one. Written as JSON text record by record, straight
+ * from the buffer's columns: base64 needs no escaping, so only header names go through
+ * `JSON.stringify`, and no object is made per record.
+ */
+export function produceBodies(out: OutputBuffer, limit: number): ProduceBody[] {
+  const bodies: ProduceBody[] = [];
+  const open = new Map<string, { records: string[]; bytes: number }>();
+  const close = (topic: string, records: string[]) =>
+    bodies.push({ topic, json: `{"records":[${records.join(",")}]}`, count: records.length });
+  const { keys, partitions, headers, ids, values, timestamps } = out;
+  for (let r = 0; r < out.runs; r++) {
+    const topic = out.runTopic(r);
+    let o = open.get(topic);
+    if (!o) open.set(topic, (o = { records: [], bytes: 0 }));
+    for (let i = out.runStart(r), end = out.runEnd(r); i < end; i++) {
+      const key = keys?.[i] ?? null;
+      const k = key === null ? null : base64Text(key);
+      const v = base64Value(topic, values[i]);
+      let json = `{"key":${k === null ? "null" : `"${k}"`},"value":${v === null ? "null" : `"${v}"`}`;
+      const partition = partitions?.[i];
+      if (partition !== undefined) json += `,"partition":${partition}`;
+      const h = headers?.[i];
+      const id = ids?.[i];
+      if (h !== undefined || id !== undefined) {
+        let list = "";
+        if (h !== undefined)
+          for (const name in h)
+            if (Object.hasOwn(h, name))
+              list += `${list ? "," : ""}{"name":${JSON.stringify(name)},"value":"${base64Text(h[name]!)}"}`;
+        if (id !== undefined) list += `${list ? "," : ""}${ID_ENTRY}${base64Text(id)}"}`;
+        if (list) json += `,"headers":[${list}]`;
+      }
+      const ts = timestamps[i]!;
+      if (!Number.isNaN(ts)) json += `,"timestamp":${Number.isFinite(ts) ? ts : "null"}`;
+      json += "}";
+      const size = 64 + (k?.length ?? 0) + (v?.length ?? 0);
+      if (o.records.length > 0 && o.bytes + size > limit) {
+        close(topic, o.records);
+        o.records = [];
+        o.bytes = 0;
+      }
+      o.records.push(json);
+      o.bytes += size;
+    }
+  }
+  for (const [topic, o] of open) if (o.records.length > 0) close(topic, o.records);
+  return bodies;
 }
 
 /** Headers from the wire (a list, or an object of strings from a proxy that prefers it). */
