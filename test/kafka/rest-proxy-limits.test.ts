@@ -179,6 +179,17 @@ describe("rivulet proxy (command line)", () => {
     expect(noPort.stderr).toContain("--port <n> is required");
     const badBroker = await run(["proxy", "--brokers", "nope", "--port", "0"]);
     expect(badBroker.code).toBe(2);
+    const badProducer = await run([
+      "proxy",
+      "--brokers",
+      "127.0.0.1:1",
+      "--port",
+      "0",
+      "--producer",
+      "rdkafka",
+    ]);
+    expect(badProducer.code).toBe(2);
+    expect(badProducer.stderr).toContain('--producer must be kafkajs or platformatic, got "rdkafka"');
     const unreachable = await run(["proxy", "--brokers", "127.0.0.1:1", "--port", "0"]);
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toContain("cannot reach Kafka at 127.0.0.1:1");

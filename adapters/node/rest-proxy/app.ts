@@ -44,6 +44,12 @@ export interface RestProxyOptions {
   clientId?: string;
   /** KafkaJS log level (default `warn`). */
   logLevel?: ProxyLogLevel;
+  /**
+   * The client that writes produce requests: `kafkajs`, or `platformatic` (@platformatic/kafka,
+   * an optional peer dependency; with `brokers`), which spends a fraction of KafkaJS's CPU time
+   * encoding them. Default: the environment variable `RIVULET_KAFKA_PRODUCER` if set, else `kafkajs`.
+   */
+  producer?: "kafkajs" | "platformatic";
   /** How long `GET .../records` waits for data when neither request nor instance says (ms, default 1000). */
   fetchTimeout?: number;
   /** Longest any fetch waits (ms, default 30 000). */
@@ -105,6 +111,7 @@ export function restProxy(options: RestProxyOptions): RestProxy {
   if (options.ssl !== undefined) clientOptions.ssl = options.ssl;
   if (options.clientId !== undefined) clientOptions.clientId = options.clientId;
   if (options.logLevel !== undefined) clientOptions.logLevel = options.logLevel;
+  if (options.producer !== undefined) clientOptions.producer = options.producer;
   const clients = new KafkaClients(clientOptions);
   const metadata = new Metadata(clients);
   const instances = new Instances(positive("instanceTimeout", options.instanceTimeout, 300_000));

@@ -39,6 +39,8 @@ Options:
   --base-url <url>          base URL in base_uri answers (default: the request's origin)
   --client-id <id>          Kafka client id (default rivulet-rest-proxy)
   --log-level <level>       KafkaJS logs: nothing, error, warn (default), info, debug
+  --producer <client>       the client that writes: kafkajs (default, or RIVULET_KAFKA_PRODUCER)
+                            or platformatic (@platformatic/kafka: npm install @platformatic/kafka)
   -h, --help                show this help
 
 Kafka security (the proxy's clients: producer, admin, every consumer instance):
@@ -63,6 +65,7 @@ interface ProxyCommand {
   baseUrl: string | undefined;
   clientId: string | undefined;
   logLevel: "nothing" | "error" | "warn" | "info" | "debug" | undefined;
+  producer: "kafkajs" | "platformatic" | undefined;
   security: KafkaSecurity;
 }
 
@@ -104,6 +107,9 @@ function parse(args: readonly string[], env: NodeJS.ProcessEnv, cwd: string): Pr
   const level = v["log-level"];
   if (level !== undefined && !["nothing", "error", "warn", "info", "debug"].includes(level))
     throw new UsageError(`--log-level must be nothing, error, warn, info or debug, got "${level}"`);
+  const producer = v.producer;
+  if (producer !== undefined && producer !== "kafkajs" && producer !== "platformatic")
+    throw new UsageError(`--producer must be kafkajs or platformatic, got "${producer}"`);
   if (v["base-url"] !== undefined && !/^https?:\/\/[^/]/.test(v["base-url"]))
     throw new UsageError(`--base-url must be an http(s) URL, got "${v["base-url"]}"`);
   const security = kafkaSecurity(v, { env, cwd });
@@ -119,6 +125,7 @@ function parse(args: readonly string[], env: NodeJS.ProcessEnv, cwd: string): Pr
     baseUrl: v["base-url"],
     clientId: v["client-id"],
     logLevel: level as ProxyCommand["logLevel"],
+    producer,
     security,
   };
 }
@@ -135,6 +142,7 @@ const OPTIONS = {
   "base-url": { type: "string" },
   "client-id": { type: "string" },
   "log-level": { type: "string" },
+  producer: { type: "string" },
   ...KAFKA_SECURITY_OPTIONS,
 } as const;
 
@@ -180,6 +188,7 @@ export async function proxyCommand(args: readonly string[], io: CliIo, env = pro
     if (cmd.baseUrl !== undefined) options.baseUrl = cmd.baseUrl;
     if (cmd.clientId !== undefined) options.clientId = cmd.clientId;
     if (cmd.logLevel !== undefined) options.logLevel = cmd.logLevel;
+    if (cmd.producer !== undefined) options.producer = cmd.producer;
     const { sasl, ssl } = cmd.security.config;
     if (sasl !== undefined) options.sasl = sasl;
     if (ssl !== undefined) options.ssl = ssl;

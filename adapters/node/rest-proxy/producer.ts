@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { Message, RecordMetadata } from "kafkajs";
+import type { Message } from "kafkajs";
 import { describeError } from "../../../core/index.js";
 import { isRetriable } from "../kafka-errors.js";
 import { Partitioners } from "../kafkajs.js";
@@ -94,12 +94,10 @@ export async function produce(
     if (failure === undefined) {
       try {
         const producer = await clients.producer();
-        const result = await producer.send({
-          topic: topic.name,
-          messages: round.map((p) => p.message),
-          acks: -1,
-        });
-        const base = baseOffsets(result);
+        const base = await producer.send(
+          topic.name,
+          round.map((p) => p.message),
+        );
         const seen = new Map<number, number>();
         for (const p of round) {
           const n = seen.get(p.partition) ?? 0;
@@ -127,11 +125,4 @@ export async function produce(
       };
   }
   return out;
-}
-
-/** The offset of the first record written to each partition, from KafkaJS's answer. */
-function baseOffsets(result: RecordMetadata[]): Map<number, number> {
-  const base = new Map<number, number>();
-  for (const r of result) base.set(r.partition, Number(r.baseOffset ?? r.offset));
-  return base;
 }
