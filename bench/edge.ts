@@ -4,6 +4,8 @@
  *
  *   npx tsx bench/edge.ts [--quick] [--events=N] [--rounds=N] [--requests=N] [--max-batch=N]
  *                         [--checkpoint-interval=MS] [--produce-bytes=N] [--proxy-cpus=LIST]
+ *                         [--q1-only] [--q1-paths=raw,engine]
+ *                         [--proxy-producer=kafkajs|platformatic]
  *   (progress on stderr, the result as JSON on the last line of stdout; bench/run.ts runs it in a
  *   child process after the Kafka part, --no-edge skips it)
  *
@@ -67,6 +69,10 @@ export interface EdgeBenchOptions {
   produceBytes?: number;
   /** CPUs for the proxy (a taskset list); default: off this process's CPU, as the broker. */
   proxyCpus?: string;
+  /** The proxy's producer (`rivulet proxy --producer`); default its own (KafkaJS). */
+  proxyProducer?: "kafkajs" | "platformatic";
+  /** Part 1's paths (default both; one alone only with {@link edgeQ1Bench}, for profiling). */
+  q1Paths?: Q1Name[];
 }
 
 /** HTTP calls a run made, by kind: how many, and the time to their response headers. */
@@ -426,6 +432,8 @@ function instrumentPolls(
     return c;
   };
 }
+
+type Q1Name = "raw" | "engine";
 
 type Q1Path = (ctx: Ctx, input: Input, output: string, group: string) => Promise<EdgeRun>;
 
@@ -869,26 +877,21 @@ function pinTo(pid: number, cpus: string): string | undefined {
 const describeRun = (r: EdgeRun) =>
   `(${(r.ms / 1000).toFixed(2)} s; CPU: client ${pct(r.client_cpu)}, proxy ${pct(r.proxy_cpu)}, broker ${pct(r.broker_cpu)}, machine ${pct(r.machine_busy)} busy)`;
 
-/**
- * Runs the edge benchmark: finds or starts a broker, starts the proxy, produces the input, runs
- * parts 1-3, checks every output, stops what it started.
- */
-export async function edgeBench(options: EdgeBenchOptions): Promise<EdgeBenchResult> {
+interface Setup {
+  ctx: Ctx;
+  producer: Producer;
+  brokerWhere: string;
+  proxyWhere: string;
+  input: Input;
+  warm: Input;
+  /** Stops what the setup started. */
+  close(): Promise<void>;
+}
+
+/** Finds or starts a broker, starts the proxy, produces the input and the warm-up input. */
+async function setUp(options: EdgeBenchOptions, log: (s: string) => void): Promise<Setup> {
   const n = options.events;
-  if (!Number.isInteger(n) || n < PARTITIONS)
-    throw new Error(`edge bench: events must be an integer >= ${PARTITIONS}`);
-  const rounds = options.rounds ?? 2;
-  if (!Number.isInteger(rounds) || rounds < 1)
-    throw new Error("edge bench: rounds must be a positive integer");
-  const requests = options.requests ?? (options.quick ? 200 : 300);
-  // As rivulet/edge's JobRunner (what an edge pull runs) sets them.
-  const extra: Partial<RunOptions> = {
-    maxBatch: options.maxBatch ?? 10_000,
-    checkpointInterval: options.checkpointInterval ?? Number.POSITIVE_INFINITY,
-  };
-  const log = (s: string) => console.error(`  edge: ${s}`);
-  const began = now();
-  let t = began;
+  let t = now();
   const k = await startBroker();
   log(`${k.where} at ${k.bootstrap} (${((now() - t) / 1000).toFixed(1)} s)`);
   let proxy: ProxyProcess | undefined;
@@ -899,13 +902,20 @@ export async function edgeBench(options: EdgeBenchOptions): Promise<EdgeBenchRes
   });
   const admin = kafka.admin();
   const producer = kafka.producer({ allowAutoTopicCreation: false });
+  const close = async () => {
+    await producer.disconnect().catch(() => {});
+    await admin.disconnect().catch(() => {});
+    await proxy?.stop();
+    await k.stop();
+  };
   try {
     t = now();
-    proxy = await startProxy(k.bootstrap, ["--rate-limit", "0", "--log-level", "nothing"]);
+    const producerArgs = options.proxyProducer ? ["--producer", options.proxyProducer] : [];
+    proxy = await startProxy(k.bootstrap, ["--rate-limit", "0", "--log-level", "nothing", ...producerArgs]);
     const pid = proxy.child.pid;
     const moved =
       pid === undefined ? undefined : options.proxyCpus ? pinTo(pid, options.proxyCpus) : moveOffOurCpu(pid);
-    const proxyWhere = `rivulet proxy (bin/rivulet.mjs proxy --rate-limit 0) at ${proxy.url}${moved ? `, on CPUs ${moved}` : ""}`;
+    const proxyWhere = `rivulet proxy (bin/rivulet.mjs proxy --rate-limit 0${producerArgs.map((a) => ` ${a}`).join("")}) at ${proxy.url}${moved ? `, on CPUs ${moved}` : ""}`;
     log(`${proxyWhere} (${((now() - t) / 1000).toFixed(1)} s)`);
     await Promise.all([admin.connect(), producer.connect()]);
     // The job's dead-letter topic (a REST proxy cannot create topics): created here, as a user would.
@@ -919,28 +929,104 @@ export async function edgeBench(options: EdgeBenchOptions): Promise<EdgeBenchRes
       `produced ${fmt(n)} events (${fmt(input.bids)} bids, ${(input.bytes / 1e6).toFixed(0)} MB of JSON) to ` +
         `${PARTITIONS} partitions, and ${fmt(warmN)} to warm up, in ${((now() - t) / 1000).toFixed(1)} s`,
     );
+    return { ctx, producer, brokerWhere: k.where, proxyWhere, input, warm, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
 
+function checkOptions(options: EdgeBenchOptions): number {
+  if (!Number.isInteger(options.events) || options.events < PARTITIONS)
+    throw new Error(`edge bench: events must be an integer >= ${PARTITIONS}`);
+  const rounds = options.rounds ?? 2;
+  if (!Number.isInteger(rounds) || rounds < 1)
+    throw new Error("edge bench: rounds must be a positive integer");
+  return rounds;
+}
+
+/** Part 1: both q1 paths warmed up, then `rounds` rounds in alternating order; the best of each. */
+async function q1Part(
+  s: Setup,
+  options: EdgeBenchOptions,
+  rounds: number,
+  log: (s: string) => void,
+): Promise<Partial<Record<Q1Name, EdgeRun>>> {
+  // As rivulet/edge's JobRunner (what an edge pull runs) sets them.
+  const extra: Partial<RunOptions> = {
+    maxBatch: options.maxBatch ?? 10_000,
+    checkpointInterval: options.checkpointInterval ?? Number.POSITIVE_INFINITY,
+  };
+  const all: [Q1Name, Q1Path][] = [
+    ["raw", rawQ1],
+    ["engine", engineQ1(extra, options.produceBytes)],
+  ];
+  const q1Paths = all.filter(([what]) => (options.q1Paths ?? ["raw", "engine"]).includes(what));
+  let t = now();
+  for (const [what, path] of q1Paths) await timedQ1(s.ctx, what, s.warm, path);
+  log(`warm-up: ${fmt(s.warm.events)} events through each q1 path in ${((now() - t) / 1000).toFixed(1)} s`);
+  t = now();
+  const q1Runs: Partial<Record<Q1Name, EdgeRun>> = {};
+  for (let round = 0; round < rounds; round++)
+    for (const [what, path] of round % 2 === 0 ? q1Paths : [...q1Paths].reverse()) {
+      const r = await timedQ1(s.ctx, what, s.input, path);
+      const calls = Object.entries(r.http ?? {})
+        .map(([kind, c]) => `${c.count} ${kind}`)
+        .join(", ");
+      const polls = r.polls
+        ? `; ${r.polls.count} polls of ${fmt(r.polls.records_per_poll)} records from ${r.polls.partitions_per_poll} partitions, ${r.polls.checkpoints} checkpoints`
+        : "";
+      log(`q1 ${what}: ${fmt(r.eps)} events/s ${describeRun(r)}; ${calls}${polls}`);
+      keepBest(q1Runs, what, r);
+    }
+  return q1Runs;
+}
+
+/**
+ * Part 1 alone (for exploring and profiling: `--q1-only`, and `--q1-paths=engine` for one path):
+ * the same setup and runs as {@link edgeBench}'s.
+ */
+export async function edgeQ1Bench(options: EdgeBenchOptions): Promise<{
+  q1_engine_eps: number | null;
+  q1_raw_rest_eps: number | null;
+  q1_engine_vs_raw: number | null;
+  q1: Partial<Record<Q1Name, EdgeRun>>;
+}> {
+  const rounds = checkOptions(options);
+  const log = (s: string) => console.error(`  edge: ${s}`);
+  const s = await setUp(options, log);
+  try {
+    const q1 = await q1Part(s, options, rounds, log);
+    return {
+      q1_engine_eps: q1.engine?.eps ?? null,
+      q1_raw_rest_eps: q1.raw?.eps ?? null,
+      q1_engine_vs_raw: q1.engine && q1.raw ? round3(q1.engine.eps / q1.raw.eps) : null,
+      q1,
+    };
+  } finally {
+    await s.close();
+  }
+}
+
+/**
+ * Runs the edge benchmark: finds or starts a broker, starts the proxy, produces the input, runs
+ * parts 1-3, checks every output, stops what it started.
+ */
+export async function edgeBench(options: EdgeBenchOptions): Promise<EdgeBenchResult> {
+  const n = options.events;
+  const rounds = checkOptions(options);
+  const requests = options.requests ?? (options.quick ? 200 : 300);
+  const log = (s: string) => console.error(`  edge: ${s}`);
+  const began = now();
+  let t = began;
+  const s = await setUp(options, log);
+  const { ctx, producer, input, warm, proxyWhere } = s;
+  const warmN = warm.events;
+  try {
     // Part 1.
-    const q1Paths: ["raw" | "engine", Q1Path][] = [
-      ["raw", rawQ1],
-      ["engine", engineQ1(extra, options.produceBytes)],
-    ];
-    t = now();
-    for (const [what, path] of q1Paths) await timedQ1(ctx, what, warm, path);
-    log(`warm-up: ${fmt(warmN)} events through each q1 path in ${((now() - t) / 1000).toFixed(1)} s`);
-    const q1Runs: Partial<Record<"raw" | "engine", EdgeRun>> = {};
-    for (let round = 0; round < rounds; round++)
-      for (const [what, path] of round % 2 === 0 ? q1Paths : [...q1Paths].reverse()) {
-        const r = await timedQ1(ctx, what, input, path);
-        const calls = Object.entries(r.http ?? {})
-          .map(([kind, c]) => `${c.count} ${kind}`)
-          .join(", ");
-        const polls = r.polls
-          ? `; ${r.polls.count} polls of ${fmt(r.polls.records_per_poll)} records from ${r.polls.partitions_per_poll} partitions, ${r.polls.checkpoints} checkpoints`
-          : "";
-        log(`q1 ${what}: ${fmt(r.eps)} events/s ${describeRun(r)}; ${calls}${polls}`);
-        keepBest(q1Runs, what, r);
-      }
+    const q1 = await q1Part(s, { ...options, q1Paths: ["raw", "engine"] }, rounds, log);
+    const engine = q1.engine!;
+    const raw = q1.raw!;
 
     // Part 2.
     type P2 = "proxy_produce" | "kafkajs_produce" | "proxy_fetch" | "kafkajs_fetch";
@@ -973,8 +1059,6 @@ export async function edgeBench(options: EdgeBenchOptions): Promise<EdgeBenchRes
     );
     log(`done in ${((now() - began) / 1000).toFixed(0)} s`);
 
-    const engine = q1Runs.engine!;
-    const raw = q1Runs.raw!;
     const pp = p2Runs.proxy_produce!;
     const kp = p2Runs.kafkajs_produce!;
     const pf = p2Runs.proxy_fetch!;
@@ -998,7 +1082,7 @@ export async function edgeBench(options: EdgeBenchOptions): Promise<EdgeBenchRes
       max_batch: options.maxBatch ?? null,
       checkpoint_interval_ms: options.checkpointInterval ?? null,
       produce_bytes: options.produceBytes ?? null,
-      broker: k.where,
+      broker: s.brokerWhere,
       proxy: proxyWhere,
       notes:
         `q1 over ${n} Nexmark events (${input.bids} bids; JSON, ${PARTITIONS} partitions, produced with KafkaJS before timing), ` +
@@ -1016,15 +1100,13 @@ export async function edgeBench(options: EdgeBenchOptions): Promise<EdgeBenchRes
       push,
     };
   } finally {
-    await producer.disconnect().catch(() => {});
-    await admin.disconnect().catch(() => {});
-    await proxy?.stop();
-    await k.stop();
+    await s.close();
   }
 }
 
 // Standalone: npx tsx bench/edge.ts [--quick] [--events=N] [--rounds=N] [--requests=N] [--max-batch=N]
-//   [--checkpoint-interval=MS] [--produce-bytes=N] [--proxy-cpus=LIST]
+//   [--checkpoint-interval=MS] [--produce-bytes=N] [--proxy-cpus=LIST] [--q1-only] [--q1-paths=raw,engine]
+//   [--proxy-producer=kafkajs|platformatic]
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const argv = process.argv.slice(2);
   const option = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -1036,5 +1118,10 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   if (option("checkpoint-interval")) opts.checkpointInterval = Number(option("checkpoint-interval"));
   if (option("proxy-cpus")) opts.proxyCpus = option("proxy-cpus")!;
   if (option("produce-bytes")) opts.produceBytes = Number(option("produce-bytes"));
-  console.log(JSON.stringify(await edgeBench(opts)));
+  const producer = option("proxy-producer");
+  if (producer === "kafkajs" || producer === "platformatic") opts.proxyProducer = producer;
+  else if (producer !== undefined) throw new Error("--proxy-producer must be kafkajs or platformatic");
+  if (option("q1-paths")) opts.q1Paths = option("q1-paths")!.split(",") as Q1Name[];
+  const only = argv.includes("--q1-only") || opts.q1Paths !== undefined;
+  console.log(JSON.stringify(only ? await edgeQ1Bench(opts) : await edgeBench(opts)));
 }
