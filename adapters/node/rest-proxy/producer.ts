@@ -21,7 +21,7 @@ import { Partitioners } from "../kafkajs.js";
 import { proxyErrors } from "./errors.js";
 import type { KafkaClients } from "./kafka-clients.js";
 import type { TopicInfo } from "./metadata.js";
-import { kafkaHeaders, type ProduceRecord } from "./records.js";
+import type { ProduceRecord } from "./records.js";
 
 export interface RecordOffset {
   partition: number | null;
@@ -51,8 +51,8 @@ export async function produce(
         `records[${i}] takes about ${r.size} bytes, more than the ${topic.maxMessageBytes} bytes of topic "${topic.name}"'s max.message.bytes; nothing was written`,
       );
     const message: Message = { key: r.key, value: r.value };
-    const headers = kafkaHeaders(r.headers);
-    if (headers) message.headers = headers;
+    // KafkaJS writes a null header value as null (its type says Buffer | string).
+    if (r.headers) message.headers = r.headers as NonNullable<Message["headers"]>;
     if (r.timestamp !== undefined) message.timestamp = String(r.timestamp);
     const partition =
       r.partition ?? partitioner({ topic: topic.name, partitionMetadata: topic.partitions, message });

@@ -19,15 +19,19 @@
  */
 import type { KafkaMessage } from "kafkajs";
 import { ProxyError, proxyErrors } from "./errors.js";
-import { int, list, object, string } from "./fields.js";
+import { int, list, object } from "./fields.js";
 import type { EmbeddedFormat } from "./http.js";
+
+/** Headers as KafkaJS takes them: repeated names as arrays, `__proto__` as any other name (no prototype). */
+export type KafkaHeaders = Record<string, Buffer | null | (Buffer | null)[]>;
 
 /** A record of a produce request, decoded and checked. */
 export interface ProduceRecord {
   key: Buffer | null;
   value: Buffer | null;
   partition: number | undefined;
-  headers: { name: string; value: Buffer | null }[];
+  /** Undefined when it has none. */
+  headers: KafkaHeaders | undefined;
   timestamp: number | undefined;
   /** Bytes in Kafka, roughly (key, value, headers and a record's overhead). */
   size: number;
@@ -48,11 +52,15 @@ export interface WireRecord {
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const RECORD_OVERHEAD = 70;
 
-function fromBase64(v: unknown, path: string): Buffer | null {
+/** `records[i]` and a field of it, for an error (made only then). */
+const at = (i: number, field = "", j?: number, sub = "") =>
+  `records[${i}]${field ? `.${field}` : ""}${j === undefined ? "" : `[${j}]`}${sub ? `.${sub}` : ""}`;
+
+function fromBase64(v: unknown, where: () => string): Buffer | null {
   if (v === null || v === undefined) return null;
-  if (typeof v !== "string") throw proxyErrors.badRequest(`${path} is not a base64 string`);
+  if (typeof v !== "string") throw proxyErrors.badRequest(`${where()} is not a base64 string`);
   if (v.length % 4 !== 0 || !BASE64.test(v))
-    throw proxyErrors.badRequest(`${path} is not a valid base64 string`);
+    throw proxyErrors.badRequest(`${where()} is not a valid base64 string`);
   return Buffer.from(v, "base64");
 }
 
@@ -61,17 +69,19 @@ function fromJson(v: unknown): Buffer | null {
   return Buffer.from(JSON.stringify(v), "utf8");
 }
 
-function headerValue(v: unknown, path: string, format: EmbeddedFormat): Buffer | null {
+function headerValue(v: unknown, i: number, j: number, format: EmbeddedFormat): Buffer | null {
   if (v === null || v === undefined) return null;
-  if (format === "binary") return fromBase64(v, path);
-  if (typeof v !== "string") throw proxyErrors.unprocessable(`${path} must be a string or null`);
+  if (format === "binary") return fromBase64(v, () => at(i, "headers", j, "value"));
+  if (typeof v !== "string")
+    throw proxyErrors.unprocessable(`${at(i, "headers", j, "value")} must be a string or null`);
   return Buffer.from(v, "utf8");
 }
 
 /**
  * The records of a produce request, every one decoded and checked before any is written (a bad
  * record refuses the whole request). `pathPartition` is the partition of
- * `POST /topics/{t}/partitions/{p}`.
+ * `POST /topics/{t}/partitions/{p}`. One pass per record, headers straight into KafkaJS's shape;
+ * the field paths of error messages are made only for an error.
  */
 export function produceRecords(
   body: unknown,
@@ -80,50 +90,54 @@ export function produceRecords(
 ): ProduceRecord[] {
   if (body === undefined) throw proxyErrors.unprocessable("Request body is empty. Data is required.");
   const records = list(object(body, "the request body").records, "records", { nonEmpty: true });
-  return records.map((item, i): ProduceRecord => {
-    const at = `records[${i}]`;
-    const r = object(item, at);
-    const key = format === "binary" ? fromBase64(r.key, `${at}.key`) : fromJson(r.key);
-    const value = format === "binary" ? fromBase64(r.value, `${at}.value`) : fromJson(r.value);
+  const out: ProduceRecord[] = new Array(records.length);
+  let lastName = "";
+  let lastNameBytes = 0;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i] as Record<string, unknown>;
+    if (typeof r !== "object" || r === null || Array.isArray(r))
+      throw proxyErrors.unprocessable(`${at(i)} must be a JSON object`);
+    const key = format === "binary" ? fromBase64(r.key, () => at(i, "key")) : fromJson(r.key);
+    const value = format === "binary" ? fromBase64(r.value, () => at(i, "value")) : fromJson(r.value);
     let partition: number | undefined;
     if (r.partition !== undefined && r.partition !== null) {
-      partition = int(r.partition, `${at}.partition`, 0, 2 ** 31 - 1);
+      partition = int(r.partition, at(i, "partition"), 0, 2 ** 31 - 1);
       if (pathPartition !== undefined && partition !== pathPartition)
         throw proxyErrors.unprocessable(
-          `${at}.partition is ${partition}, but the request produces to partition ${pathPartition}`,
+          `${at(i, "partition")} is ${partition}, but the request produces to partition ${pathPartition}`,
         );
     } else partition = pathPartition;
-    const headers: ProduceRecord["headers"] = [];
-    if (r.headers !== undefined && r.headers !== null) {
-      if (!Array.isArray(r.headers))
-        throw proxyErrors.unprocessable(`${at}.headers must be a list of { "name": ..., "value": ... }`);
-      r.headers.forEach((h, j) => {
-        const o = object(h, `${at}.headers[${j}]`);
-        headers.push({
-          name: string(o.name, `${at}.headers[${j}].name`),
-          value: headerValue(o.value, `${at}.headers[${j}].value`, format),
-        });
-      });
+    let size = RECORD_OVERHEAD + (key?.length ?? 0) + (value?.length ?? 0);
+    let headers: KafkaHeaders | undefined;
+    const headerList = r.headers;
+    if (headerList !== undefined && headerList !== null) {
+      if (!Array.isArray(headerList))
+        throw proxyErrors.unprocessable(
+          `${at(i, "headers")} must be a list of { "name": ..., "value": ... }`,
+        );
+      for (let j = 0; j < headerList.length; j++) {
+        const h = headerList[j] as Record<string, unknown>;
+        if (typeof h !== "object" || h === null || Array.isArray(h))
+          throw proxyErrors.unprocessable(`${at(i, "headers", j)} must be a JSON object`);
+        const name = h.name;
+        if (typeof name !== "string" || name === "")
+          throw proxyErrors.unprocessable(`${at(i, "headers", j, "name")} must be a non-empty string`);
+        const v = headerValue(h.value, i, j, format);
+        // No prototype: `__proto__` is an own property like any other name.
+        headers ??= Object.create(null) as KafkaHeaders;
+        const prev = headers[name];
+        // KafkaJS writes null as a null header value.
+        headers[name] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+        if (name !== lastName) {
+          lastName = name;
+          lastNameBytes = Buffer.byteLength(name);
+        }
+        size += 8 + lastNameBytes + (v?.length ?? 0);
+      }
     }
     const timestamp =
-      r.timestamp === undefined || r.timestamp === null ? undefined : int(r.timestamp, `${at}.timestamp`);
-    let size = RECORD_OVERHEAD + (key?.length ?? 0) + (value?.length ?? 0);
-    for (const h of headers) size += 8 + Buffer.byteLength(h.name) + (h.value?.length ?? 0);
-    return { key, value, partition, headers, timestamp, size };
-  });
-}
-
-/** Headers as KafkaJS takes them: repeated names as arrays, `__proto__` as any other name. */
-export function kafkaHeaders(
-  headers: ProduceRecord["headers"],
-): Record<string, Buffer | Buffer[]> | undefined {
-  if (headers.length === 0) return undefined;
-  const out: Record<string, Buffer | Buffer[]> = Object.create(null);
-  for (const { name, value } of headers) {
-    const v = value as Buffer; // KafkaJS writes null as a null header value
-    const prev = out[name];
-    // No prototype: `__proto__` is an own property like any other name.
-    out[name] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+      r.timestamp === undefined || r.timestamp === null ? undefined : int(r.timestamp, at(i, "timestamp"));
+    out[i] = { key, value, partition, headers, timestamp, size };
   }
   return out;
 }
