@@ -10,7 +10,7 @@ import {
 } from "../../core/index.js";
 import { errorCodeOf } from "./http.js";
 import { enc, type RestProxyBroker } from "./rest-proxy-broker.js";
-import { type FetchedRecord, fromBase64, fromUtf8, recordHeaders } from "./wire.js";
+import { Base64Slab, type FetchedRecord, fromBase64, fromUtf8, recordHeaders } from "./wire.js";
 
 const BINARY = "application/vnd.kafka.binary.v2+json";
 const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
@@ -120,7 +120,9 @@ export class RestProxyConsumer implements Consumer {
     const out: PartitionBatch[] = [];
     for (const [key, b] of this.buffered) {
       const n = Math.min(maxRecords, b.offsets.length);
-      const take = (a: unknown[]) => a.splice(0, n);
+      // All of a partition's records: its arrays themselves (no copy), and the buffer goes.
+      const all = n === b.offsets.length;
+      const take = (a: unknown[]) => (all ? a : a.splice(0, n));
       const batch = columnBatch(
         b,
         {
@@ -133,7 +135,7 @@ export class RestProxyConsumer implements Consumer {
         this.ends.get(key) ?? 0,
       );
       this.positions.set(key, batch.offsets[batch.offsets.length - 1]! + 1);
-      if (b.offsets.length === 0) this.buffered.delete(key);
+      if (all) this.buffered.delete(key);
       out.push(batch);
     }
     return out;
@@ -219,7 +221,9 @@ export class RestProxyConsumer implements Consumer {
       throw e;
     }
     let taken = 0;
-    for (const r of records ?? []) {
+    const list = records ?? [];
+    const slab = new Base64Slab(list.map((r) => r.value));
+    for (const r of list) {
       const key = tpKey(r.topic, r.partition);
       const offset = Number(r.offset);
       const b = this.buffered.get(key);
@@ -238,7 +242,7 @@ export class RestProxyConsumer implements Consumer {
         };
         this.buffered.set(key, buf);
       }
-      buf.values.push(r.value === null ? null : fromBase64(r.value));
+      buf.values.push(r.value === null ? null : slab.decode(r.value));
       buf.timestamps.push(typeof r.timestamp === "number" ? r.timestamp : Number.NaN);
       buf.keys.push(r.key === null ? null : fromUtf8(fromBase64(r.key)));
       buf.headers.push(recordHeaders(r.headers));

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ID_HEADER, OutputBuffer } from "../../core/index.js";
-import { fromBase64, fromUtf8, produceBodies, toBase64, utf8 } from "./wire.js";
+import { Base64Slab, fromBase64, fromUtf8, produceBodies, toBase64, utf8 } from "./wire.js";
 
 /** What the bytes of a base64 string say, as text. */
 const text = (b64: string) => fromUtf8(fromBase64(b64));
@@ -131,5 +131,37 @@ describe("produceBodies", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("Base64Slab", () => {
+  it("decodes every value into one buffer, a separate view each, as fromBase64 does", () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 40 }), (values) => {
+        const texts = values.map(toBase64);
+        const slab = new Base64Slab(texts);
+        const views = texts.map((t) => slab.decode(t));
+        views.forEach((v, i) => {
+          expect([...v]).toEqual([...values[i]!]);
+          expect([...v]).toEqual([...fromBase64(texts[i]!)]);
+        });
+        // One buffer, views side by side (writing one leaves the others as they are).
+        if (views.length > 1) expect(new Set(views.map((v) => v.buffer)).size).toBe(1);
+        views.forEach((v, i) => v.fill(i));
+        views.forEach((v, i) => {
+          expect(v.every((b) => b === i)).toBe(true);
+        });
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("takes text without padding, and values it was not sized for (a buffer of their own)", () => {
+    const slab = new Base64Slab(["YQ", null, undefined]);
+    expect(fromUtf8(slab.decode("YQ"))).toBe("a");
+    expect(fromUtf8(slab.decode(toBase64(utf8("é€ beyond the room it has"))))).toBe(
+      "é€ beyond the room it has",
+    );
+    expect(() => slab.decode("not base64!")).toThrow();
   });
 });

@@ -43,6 +43,35 @@ export function fromBase64(text: string): Uint8Array {
 
 export const utf8 = (s: string): Uint8Array => encoder.encode(s);
 
+/**
+ * Base64 values decoded into one buffer, a view of it per value: one allocation per fetch
+ * instead of one per record (V8 keeps the bytes of a typed array longer than 64 bytes outside
+ * its heap, and allocating them cost more than decoding them: 1.9 against 1.0 us for a 315-byte
+ * value on Node 20). A value's view keeps its fetch's buffer alive, as Node's pooled `Buffer`s do.
+ */
+export class Base64Slab {
+  private readonly bytes: Uint8Array;
+  private at = 0;
+
+  /** Room for these texts (at most 3 bytes per 4 characters each). */
+  constructor(texts: readonly (string | null | undefined)[]) {
+    let n = 0;
+    for (const t of texts) if (typeof t === "string") n += Math.ceil((t.length * 3) / 4);
+    this.bytes = new Uint8Array(n);
+  }
+
+  decode(text: string): Uint8Array {
+    const binary = atob(text);
+    const n = binary.length;
+    const start = this.at;
+    if (start + n > this.bytes.length) return fromBase64(text);
+    const bytes = this.bytes;
+    for (let i = 0; i < n; i++) bytes[start + i] = binary.charCodeAt(i);
+    this.at = start + n;
+    return bytes.subarray(start, start + n);
+  }
+}
+
 /** Only ASCII: then a string's UTF-8 bytes are its characters, and `btoa` takes it as it is. */
 const ASCII = /^[^\u0080-\uffff]*$/;
 
