@@ -76,11 +76,17 @@ const cpuNow = cpuMs;
 // Re-exec: pinned, --expose-gc, and a big heap for the 10M-event arrays (not for the memory
 // measurements: a 16 GB limit makes V8 grow the heap lazily, which inflates RSS).
 
-function reexec(extra: string[], pin: boolean, bigHeap = true): ReturnType<typeof spawnSync> {
+function reexec(
+  extra: string[],
+  pin: boolean,
+  bigHeap = true,
+  nodeFlags: readonly string[] = [],
+): ReturnType<typeof spawnSync> {
   const node = [
     ...process.execArgv.filter((a) => a !== "--expose-gc" && !a.startsWith("--max-old-space-size")),
     "--expose-gc",
     ...(bigHeap ? [`--max-old-space-size=${HEAP_MB}`] : []),
+    ...nodeFlags,
     process.argv[1]!,
     ...argv,
     ...extra,
@@ -297,8 +303,8 @@ function peakRssBytes(): number {
   return process.resourceUsage().maxRSS * 1024;
 }
 
-function child(args: string[], bigHeap = false): unknown {
-  const r = reexec(args, true, bigHeap);
+function child(args: string[], bigHeap = false, nodeFlags: readonly string[] = []): unknown {
+  const r = reexec(args, true, bigHeap, nodeFlags);
   if (r.status !== 0) throw new Error(`child ${args.join(" ")} failed (${r.status})`);
   return JSON.parse(String(r.stdout).trim().split("\n").pop()!);
 }
@@ -937,6 +943,15 @@ function chart(results: Partial<Record<QueryName, QueryResult>>, flink: FlinkSec
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * V8's young generation for the preloaded path, as the JVM's heap is sized for Flink's run over
+ * an array (-Xms8g: a young generation of ~2.7 GB). With V8's default (16 MB semi-spaces) more of
+ * a query's short-lived objects get promoted, and each major GC then marks the whole array of
+ * events made up front (10M events: ~3 GB), a cost of the method, not of the engine: q1's
+ * preloaded run made 18-29M/s with the default and 28-41M/s with this (10M events, by CPU time).
+ */
+const PRELOADED_NODE_FLAGS = ["--max-semi-space-size=64"];
+
 /** Light queries get the full count; the joins with per-record keyed state fewer. */
 function eventsFor(q: QueryName): number {
   const full = Number(option("events") ?? (flag("quick") ? 1_000_000 : 10_000_000));
@@ -1105,7 +1120,11 @@ async function main(): Promise<void> {
     for (const path of PATHS)
       samples[path] = sameProcess
         ? await measurePath(q, path, () => events!, rx)
-        : (child([`--child=path`, `--query=${q}`, `--path=${path}`], true) as unknown as Sample[]);
+        : (child(
+            [`--child=path`, `--query=${q}`, `--path=${path}`],
+            true,
+            path === "preloaded" ? PRELOADED_NODE_FLAGS : [],
+          ) as unknown as Sample[]);
     const r = (results[q] = queryResult(q, samples));
     console.log(
       `${q}: engine ${fmt(r.engine_eps)}/s, +generation ${fmt(r.engine_with_generation_eps)}/s, preloaded ${fmt(r.engine_preloaded_eps)}/s, hand-written ${fmt(r.handwritten_eps)}/s${r.rxjs_eps ? `, rxjs ${fmt(r.rxjs_eps)}/s` : ""} (${((now() - t) / 1000).toFixed(1)} s)`,
@@ -1205,7 +1224,7 @@ async function main(): Promise<void> {
     pinned: process.env[CHILD_ENV],
     generator: { ...CONFIG, note: "generateNexmark defaults otherwise (10,000 events/s of event time)" },
     method:
-      "each path (generation, preloaded, hand-written, rxjs, engine) of each query in a fresh process pinned to one core (unless process_per_path is false), after a warm-up of that path on a 200K-event prefix: engine_eps, best of `runs`: run + drain over `events` already in a 1-partition in-memory topic (a full GC first); engine_with_generation_eps, one run: events generated as the job polls (a generator source) and outputs dropped (a blackhole sink), as Flink's Nexmark runs; engine_preloaded_eps, best of `runs`: events made up front, each poll a window of that array (no copy), outputs dropped: the engine's path alone, against Flink's run over an array; handwritten_eps / rxjs_eps, best of 2 passes: a loop over the same pre-generated array, outputs to an array; every timed run starts after a full GC and a wait until V8's background GC threads are idle (settle)",
+      "each path (generation, preloaded, hand-written, rxjs, engine) of each query in a fresh process pinned to one core (unless process_per_path is false), after a warm-up of that path on a 200K-event prefix: engine_eps, best of `runs`: run + drain over `events` already in a 1-partition in-memory topic (a full GC first); engine_with_generation_eps, one run: events generated as the job polls (a generator source) and outputs dropped (a blackhole sink), as Flink's Nexmark runs; engine_preloaded_eps, best of `runs`: events made up front, each poll a window of that array (no copy), outputs dropped: the engine's path alone, against Flink's run over an array (that process with --max-semi-space-size=64, as Flink's JVM gets an 8 GB heap for it: the array of events would otherwise make every major GC costly); handwritten_eps / rxjs_eps, best of 2 passes: a loop over the same pre-generated array, outputs to an array; every timed run starts after a full GC and a wait until V8's background GC threads are idle (settle)",
     runs,
     process_per_path: !sameProcess,
     nexmark: results,
