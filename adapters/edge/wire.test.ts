@@ -147,7 +147,9 @@ describe("Base64Slab", () => {
         });
         // One buffer, views side by side (writing one leaves the others as they are).
         if (views.length > 1) expect(new Set(views.map((v) => v.buffer)).size).toBe(1);
-        views.forEach((v, i) => v.fill(i));
+        views.forEach((v, i) => {
+          v.fill(i);
+        });
         views.forEach((v, i) => {
           expect(v.every((b) => b === i)).toBe(true);
         });
