@@ -31,6 +31,8 @@ export interface RestProxyBrokerOptions extends RestClientOptions {
 }
 
 const BINARY = "application/vnd.kafka.binary.v2+json";
+/** How long a partition count read through the proxy stands for making a consumer (ms). */
+const PARTITIONS_FRESH_MS = 1_000;
 
 /**
  * The {@link Broker} seam over a Kafka REST proxy speaking Confluent's v2 API (Rivulet's own,
@@ -60,7 +62,8 @@ export class RestProxyBroker implements Broker {
   /** @internal */
   readonly http: RestClient;
   private readonly consumers = new Map<string, RestProxyConsumer>();
-  private readonly partitionCounts = new Map<string, number>();
+  /** Partition counts read, and when: a consumer made right after the job read them reuses them. */
+  private readonly partitionCounts = new Map<string, { n: number; at: number }>();
 
   constructor(readonly options: RestProxyBrokerOptions) {
     this.http = new RestClient(options);
@@ -83,7 +86,7 @@ export class RestProxyBroker implements Broker {
       const parts = await this.http.call<{ partition: number }[]>("GET", `/topics/${enc(topic)}/partitions`, {
         what: `reading the partitions of topic "${topic}"`,
       });
-      this.partitionCounts.set(topic, parts.length);
+      this.partitionCounts.set(topic, { n: parts.length, at: Date.now() });
       return parts.length;
     } catch (e) {
       if (errorCodeOf(e) === 40401) return undefined;
@@ -95,7 +98,11 @@ export class RestProxyBroker implements Broker {
     const partitions = [...(options.partitions ?? [])];
     if (options.partitions === undefined)
       for (const topic of options.topics) {
-        const n = await this.partitions(topic);
+        // A job reads its sources' partition counts as it starts, then makes its consumer: one
+        // request instead of two (counts only grow; this one is at most PARTITIONS_FRESH_MS old).
+        const known = this.partitionCounts.get(topic);
+        const n =
+          known && Date.now() - known.at < PARTITIONS_FRESH_MS ? known.n : await this.partitions(topic);
         if (n === undefined) throw new RivuletError("UNKNOWN_TOPIC", `topic "${topic}" does not exist`);
         for (let p = 0; p < n; p++) partitions.push({ topic, partition: p });
       }
