@@ -742,39 +742,29 @@ export async function kafkaBench(options: KafkaBenchOptions): Promise<KafkaBench
         `${PARTITIONS} partitions, and ${fmt(warmN)} to warm up, in ${((now() - t) / 1000).toFixed(1)} s`,
     );
     const bs = k.bootstrap;
+    // Exactly-once with a state store, so that checkpointInterval paces the transactions.
+    const checkpointed =
+      (producer: "kafkajs" | "platformatic"): Path =>
+      (i, o, g) =>
+        engine(
+          bs,
+          "exactly-once",
+          { ...batch, state: new MemoryStateStore(), checkpointInterval: interval },
+          i,
+          o,
+          g,
+          producer,
+        );
     const paths: [keyof KafkaBenchResult["runs"], Path][] = [
       ["raw", (i, o, g) => rawLoop(bs, i, o, g)],
       ["at_least_once", (i, o, g) => engine(bs, "at-least-once", batch, i, o, g)],
-      [
-        "exactly_once",
-        (i, o, g) =>
-          engine(
-            bs,
-            "exactly-once",
-            { ...batch, state: new MemoryStateStore(), checkpointInterval: interval },
-            i,
-            o,
-            g,
-          ),
-      ],
+      ["exactly_once", checkpointed("kafkajs")],
       ["exactly_once_per_poll", (i, o, g) => engine(bs, "exactly-once", batch, i, o, g)],
       [
         "platformatic_at_least_once",
         (i, o, g) => engine(bs, "at-least-once", batch, i, o, g, "platformatic"),
       ],
-      [
-        "platformatic_exactly_once",
-        (i, o, g) =>
-          engine(
-            bs,
-            "exactly-once",
-            { ...batch, state: new MemoryStateStore(), checkpointInterval: interval },
-            i,
-            o,
-            g,
-            "platformatic",
-          ),
-      ],
+      ["platformatic_exactly_once", checkpointed("platformatic")],
     ];
     t = now();
     for (const [what, path] of paths) await timed(kafka, admin, k.pid, what, warm, path, 60_000);
