@@ -111,14 +111,28 @@ function connectionOptions(o: PlatformaticProducerOptions): Platformatic.Connect
   return out;
 }
 
+/** Header names as bytes, encoded once: a job's records carry the same few (`rivulet.id`, ...). */
+const headerNames = new Map<string, Buffer>();
+
+function headerName(key: string): Buffer {
+  let b = headerNames.get(key);
+  if (b === undefined) {
+    if (headerNames.size >= 1_000) headerNames.clear();
+    b = Buffer.from(key);
+    headerNames.set(key, b);
+  }
+  return b;
+}
+
 /** A header value of KafkaJS's shape (string, bytes, or a list of them) as entries. */
 function addHeader(into: Map<Buffer, Buffer>, key: string, value: IHeaders[string]): void {
   if (value === undefined) return;
   if (Array.isArray(value)) {
-    for (const v of value) addHeader(into, key, v);
+    // Repeated names need keys of their own: the map is keyed by the buffer's identity.
+    for (const v of value) into.set(Buffer.from(key), typeof v === "string" ? Buffer.from(v) : v);
     return;
   }
-  into.set(Buffer.from(key), typeof value === "string" ? Buffer.from(value) : value);
+  into.set(headerName(key), typeof value === "string" ? Buffer.from(value) : value);
 }
 
 /** KafkaJS messages (every one with its partition set) as @platformatic/kafka's. */
