@@ -205,7 +205,9 @@ export class OutputBuffer {
   headersAt(i: number): Headers | undefined {
     const h = this.headers?.[i];
     const id = this.ids?.[i];
-    return id === undefined ? h : { ...h, [ID_HEADER]: id };
+    if (id === undefined) return h;
+    // A literal, not a spread of nothing: every output of an at-least-once job comes here.
+    return h === undefined ? { "rivulet.id": id } : { ...h, [ID_HEADER]: id };
   }
 
   runTopic(r: number): string {
