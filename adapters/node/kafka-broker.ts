@@ -268,17 +268,26 @@ export class KafkaBroker implements Broker {
     const group = offsets?.group;
     if (chunks.length === 0 && !offsets?.positions.length) return undefined;
     const run = this.commits.then(async (): Promise<CommitResult | undefined> => {
-      if (group) await this.confirmMembership(group);
-      const positions = offsets ? this.ownPositions(offsets.group, offsets.positions) : [];
-      const skipped = offsets ? offsets.positions.filter((p) => !positions.includes(p)) : [];
-      const result = skipped.length > 0 ? { skipped } : undefined;
-      if (chunks.length === 0 && positions.length === 0) return result;
-      if (this.guarantee === "exactly-once") await this.commitTransaction(chunks, group, positions);
-      else await this.commitAtLeastOnce(chunks, group, positions);
-      // The group's members release what the commit covers (KafkaJS may fetch, and rejoin, again).
-      if (group && positions.length > 0)
-        for (const m of this.members) if (m.group === group) m.noteCommitted(positions);
-      return result;
+      const members = group ? [...this.members].filter((m) => m.group === group) : [];
+      // Nothing of the group's members is let go while the commit is under way (KafkaJS
+      // rejoins only once every batch is), so the partitions it covers stay theirs.
+      for (const m of members) m.beginCommit();
+      try {
+        if (group) await this.confirmMembership(group);
+        // The members as they stand now: which partitions they own, in which generation.
+        const fence = members.map((m) => ({ member: m, joins: m.joins }));
+        const positions = offsets ? this.ownPositions(offsets.group, offsets.positions) : [];
+        const skipped = offsets ? offsets.positions.filter((p) => !positions.includes(p)) : [];
+        const result = skipped.length > 0 ? { skipped } : undefined;
+        if (chunks.length === 0 && positions.length === 0) return result;
+        if (this.guarantee === "exactly-once") await this.commitTransaction(chunks, group, positions, fence);
+        else await this.commitAtLeastOnce(chunks, group, positions);
+        // The group's members release what the commit covers (KafkaJS may fetch, and rejoin, again).
+        if (group && positions.length > 0) for (const m of members) m.noteCommitted(positions);
+        return result;
+      } finally {
+        for (const m of members) m.endCommit();
+      }
     });
     this.commits = run.catch(() => {});
     return run;
@@ -304,6 +313,7 @@ export class KafkaBroker implements Broker {
     chunks: TopicMessages[][],
     group: string | undefined,
     positions: readonly CommittedOffset[],
+    fence: readonly Fence[],
   ): Promise<void> {
     const producer = await this.producer();
     let transaction: TransactionClient | undefined;
@@ -312,9 +322,29 @@ export class KafkaBroker implements Broker {
       transaction = await producer.transaction();
       for (const topicMessages of chunks) await transaction.sendBatch({ topicMessages });
       if (group && positions.length > 0) {
-        await transaction.sendOffsets({ consumerGroupId: group, topics: offsetTopics(positions) });
+        // The member's generation, when known, lets the group coordinator refuse the offsets
+        // of a member that has left it (KIP-447; the platformatic writer sends it).
+        const only = fence.length === 1 ? fence[0]!.member : undefined;
+        const member =
+          only?.generationId !== undefined && only.memberId !== undefined && only.joins === fence[0]!.joins
+            ? { generationId: only.generationId, memberId: only.memberId }
+            : undefined;
+        try {
+          await transaction.sendOffsets({
+            consumerGroupId: group,
+            topics: offsetTopics(positions),
+            ...(member ? { member } : {}),
+          });
+        } catch (e) {
+          const type = protocolType(e);
+          if (type === "ILLEGAL_GENERATION" || type === "UNKNOWN_MEMBER_ID" || type === "FENCED_INSTANCE_ID")
+            for (const { member: m } of fence)
+              m.markLost(`the group refused the offsets of member ${m.memberId} (${type})`);
+          throw e;
+        }
         // Again just before the end: a pause within the transaction must not commit it either.
         await this.confirmMembership(group);
+        this.confirmAssignment(group, fence);
       }
       ending = true;
       await transaction.commit();
@@ -370,7 +400,8 @@ export class KafkaBroker implements Broker {
    * Refuses a commit from a member the group has given up on (a pause past its session timeout:
    * a GC pause, a stopped process, a blocked event loop). Its partitions belong to others now,
    * which redo the work from the last commit; its own commit would move their offsets back.
-   * KafkaJS's TxnOffsetCommit carries no generation (KIP-447), so the check is ours: a member
+   * KafkaJS's TxnOffsetCommit carries no generation (KIP-447; the platformatic writer sends the
+   * member's once a heartbeat has confirmed it), so the check is ours as well: a member
    * the group listed in answer to a request sent less than half a session timeout ago cannot
    * have been expelled since (it keeps its partitions until it rejoins); otherwise the group's
    * member list is asked again.
@@ -397,6 +428,24 @@ export class KafkaBroker implements Broker {
           `not committed: ${lost}; its partitions belong to other members, which redo this work from the last commit`,
           { retriable: true },
         );
+    }
+  }
+
+  /**
+   * Refuses a commit that spans a join of one of the group's members: the group may have
+   * moved the partitions it covers, and their new owner may have read their offsets already.
+   * Nothing of it lands; the member reports its assignment lost, so the job goes back to its
+   * last commit and restores what it owns now.
+   */
+  private confirmAssignment(group: string, fence: readonly Fence[]): void {
+    for (const { member, joins } of fence) {
+      if (member.joins === joins) continue;
+      member.markLost(`member ${member.memberId} rejoined group "${group}" during a commit`);
+      throw new RivuletError(
+        "PARTITIONS_LOST",
+        `not committed: member ${member.memberId} rejoined group "${group}" while committing; the partitions it covers may belong to others now`,
+        { retriable: true },
+      );
     }
   }
 
@@ -569,6 +618,12 @@ export class KafkaBroker implements Broker {
       throw brokerError(`cannot connect to Kafka at ${where} (${what})`, e);
     }
   }
+}
+
+/** A member of a commit's group as it stood when the commit began. */
+interface Fence {
+  readonly member: KafkaConsumer;
+  readonly joins: number;
 }
 
 /**

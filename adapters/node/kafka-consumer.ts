@@ -73,8 +73,13 @@ export class KafkaConsumer implements Consumer {
   /** Highest offset committed for the group through this broker, per partition. */
   private readonly committedTo = new Map<string, number>();
   private readonly highWatermarks = new Map<string, number>();
-  /** Whether the group's offsets are committed through this broker (a job); else poll releases. */
+  /**
+   * Whether the group's offsets are committed through this broker (a job: from the moment it
+   * registers with {@link holdsUncommitted}, before its first commit); else poll releases.
+   */
   private commits = false;
+  /** Commits of this member's group under way on the broker (nothing is let go meanwhile). */
+  private committing = 0;
   private listeners: ((e: RebalanceEvent) => void | Promise<void>)[] = [];
   private waiters = new Set<() => void>();
   /** More data may be on its way: an empty poll waits for a fetch that comes back empty. */
@@ -94,6 +99,14 @@ export class KafkaConsumer implements Consumer {
   private restartDelay = 0;
   /** This member's id in the group, from its last join. */
   memberId: string | undefined;
+  /**
+   * The group generation this member is in, once a heartbeat has confirmed it since the last
+   * join (KafkaJS reports no generation with the join itself); fences transactional offset
+   * commits of a member that has left it (KIP-447).
+   */
+  generationId: number | undefined;
+  /** Joins so far: a commit that spans one may cover partitions the group moved meanwhile. */
+  joins = 0;
   /**
    * When the request was sent by which the group last confirmed this member (set by the broker
    * before a commit). Only a send time counts: a response read after a stall of the process
@@ -118,12 +131,18 @@ export class KafkaConsumer implements Consumer {
       if (this.memberId !== undefined && payload.memberId !== this.memberId)
         this.lostReason ??= `the group expelled member ${this.memberId} (its session expired)`;
       this.memberId = payload.memberId;
+      this.generationId = undefined;
+      this.joins++;
       this.pending = payload.memberAssignment;
       this.joined = true;
       this.restartDelay = 0;
       this.rejoining = false;
       this.expectData = true;
       this.notify();
+    });
+    kc.on(kc.events.HEARTBEAT, ({ payload }) => {
+      // A heartbeat succeeds only in the member's current generation.
+      if (payload.memberId === this.memberId) this.generationId = payload.groupGenerationId;
     });
     kc.on(kc.events.FETCH_START, ({ payload }) => {
       this.fetchStarts.set(payload.nodeId, (this.fetchStarts.get(payload.nodeId) ?? 0) + 1);
@@ -408,8 +427,28 @@ export class KafkaConsumer implements Consumer {
     return this.commits && this.inFlight.length > 0 && this.queued() === 0;
   }
 
+  /**
+   * A job registers here, so the group's offsets are committed through the broker from its
+   * first batch on: what it takes is held until committed, not let go by the next poll (which
+   * before the job's first commit let KafkaJS rejoin while the job held uncommitted outputs of
+   * partitions the group then gave to others, which did the same records again).
+   */
   holdsUncommitted(probe: () => boolean): void {
     this.jobHolds = probe;
+    this.commits = true;
+  }
+
+  /** @internal The broker starts a commit of this member's group: nothing is let go until it ends. */
+  beginCommit(): void {
+    this.commits = true;
+    this.committing++;
+  }
+
+  /** @internal The commit {@link beginCommit} announced has ended (committed or not). */
+  endCommit(): void {
+    this.committing = Math.max(0, this.committing - 1);
+    this.rejoinIfClean();
+    this.notify();
   }
 
   /**
@@ -418,7 +457,8 @@ export class KafkaConsumer implements Consumer {
    */
   private dirty(): boolean {
     if (!this.commits) return false;
-    if (this.jobHolds()) return true;
+    // A commit under way holds outputs the job no longer counts as its own (timers' too).
+    if (this.committing > 0 || this.jobHolds()) return true;
     for (const [key, end] of this.handedOut) if (end > (this.committedTo.get(key) ?? -1)) return true;
     return false;
   }

@@ -20,7 +20,7 @@
 import type * as Platformatic from "@platformatic/kafka";
 import type { IHeaders, KafkaConfig, Message, TopicMessages } from "kafkajs";
 import { RivuletError } from "../../core/index.js";
-import { isRetriable } from "./kafka-errors.js";
+import { isRetriable, protocolType } from "./kafka-errors.js";
 
 type Plt = typeof Platformatic;
 type PltProducer = Platformatic.Producer;
@@ -55,10 +55,28 @@ export interface ProducerClient {
 
 export interface TransactionClient {
   sendBatch(batch: { topicMessages: TopicMessages[] }): Promise<unknown>;
-  sendOffsets(offsets: { consumerGroupId: string; topics: OffsetTopic[] }): Promise<void>;
+  /**
+   * With `member`, the group coordinator accepts the offsets only from that member in that
+   * generation (KIP-447): a member the group has moved on without cannot commit. KafkaJS's
+   * TxnOffsetCommit has no such fields and ignores it.
+   */
+  sendOffsets(offsets: {
+    consumerGroupId: string;
+    topics: OffsetTopic[];
+    member?: GroupMember;
+  }): Promise<void>;
   commit(): Promise<void>;
   abort(): Promise<void>;
 }
+
+/** A consumer group member as the group knows it: its id and the generation it is in. */
+export interface GroupMember {
+  generationId: number;
+  memberId: string;
+}
+
+/** Errors by which the group coordinator refuses a member's offsets: trying again cannot help. */
+const FENCED = new Set(["ILLEGAL_GENERATION", "UNKNOWN_MEMBER_ID", "FENCED_INSTANCE_ID"]);
 
 interface OffsetTopic {
   topic: string;
@@ -218,18 +236,28 @@ export class PlatformaticProducer implements ProducerClient {
     const tx: PltTransaction = await producer.beginTransaction();
     return {
       sendBatch: ({ topicMessages }) => tx.send({ messages: toMessages(topicMessages) }),
-      sendOffsets: async ({ consumerGroupId, topics }) => {
+      sendOffsets: async ({ consumerGroupId, topics, member }) => {
         // AddOffsetsToTxn: the transaction coordinator adds the group's offsets partition.
         await tx.addConsumer({ groupId: consumerGroupId } as unknown as Platformatic.Consumer);
-        await this.txnOffsetCommit(producer, consumerGroupId, topics);
+        await this.txnOffsetCommit(producer, consumerGroupId, topics, member);
       },
       commit: () => tx.commit(),
       abort: () => tx.abort(),
     };
   }
 
-  /** TxnOffsetCommit to the group's coordinator, metadata included, retried while it moves. */
-  private async txnOffsetCommit(producer: PltProducer, group: string, topics: OffsetTopic[]): Promise<void> {
+  /**
+   * TxnOffsetCommit to the group's coordinator, metadata included, retried while it moves. With
+   * the member's id and generation, the coordinator refuses the offsets (ILLEGAL_GENERATION,
+   * UNKNOWN_MEMBER_ID) once the group has moved on without it; without them (a generation not
+   * confirmed yet), it does not check, and KafkaBroker's own checks are all there is.
+   */
+  private async txnOffsetCommit(
+    producer: PltProducer,
+    group: string,
+    topics: OffsetTopic[],
+    member: GroupMember | undefined,
+  ): Promise<void> {
     const plt = this.plt as Plt;
     const request = topics.map((t) => ({
       name: t.topic,
@@ -247,23 +275,22 @@ export class PlatformaticProducer implements ProducerClient {
         const epoch = producer.producerEpoch;
         if (producerId === undefined || epoch === undefined)
           throw new RivuletError("BROKER", "the transactional producer has no producer id");
-        // Generation -1 and no member id: the offsets are not checked against the group's
-        // generation (as KafkaJS sends them); KafkaBroker confirms the membership itself.
         await plt.txnOffsetCommitV3.api.async(
           connection,
           this.options.transactionalId as string,
           group,
           producerId,
           epoch,
-          -1,
-          "",
+          member?.generationId ?? -1,
+          member?.memberId ?? "",
           null,
           request,
         );
         return;
       } catch (e) {
         this.coordinators.delete(group);
-        if (attempt >= RETRIES || !isRetriable(e)) throw e;
+        const type = protocolType(e);
+        if (attempt >= RETRIES || !isRetriable(e) || (type !== undefined && FENCED.has(type))) throw e;
         await new Promise((r) => setTimeout(r, retryDelay(attempt)));
       }
     }

@@ -1,6 +1,7 @@
 // KafkaBroker against a real Kafka 4.1 broker (started once for the `kafka` vitest project).
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { KafkaBroker } from "../../adapters/node/index.js";
+import type { KafkaConsumer } from "../../adapters/node/kafka-consumer.js";
 import {
   batchRecords,
   type CommittedOffset,
@@ -12,7 +13,7 @@ import {
   run,
   type StoredRecord,
 } from "../../core/index.js";
-import { kafkaAdmin, readTopic, uniq } from "./kafka-helpers.js";
+import { kafkaAdmin, readTopic, uniq, until } from "./kafka-helpers.js";
 
 const bootstrap = inject("kafkaBootstrap");
 const broker = new KafkaBroker({ brokers: [bootstrap], clientId: "rivulet-test" });
@@ -329,5 +330,64 @@ describe("KafkaBroker errors", () => {
     const p = Pipeline.source(missing).to(uniq("out"));
     await expect(run(p, { broker })).rejects.toThrow(`source topic "${missing}" does not exist`);
     expect(await broker.partitions(missing)).toBeUndefined();
+  });
+});
+
+describe("KafkaBroker fencing of a member's offsets (KIP-447, platformatic writer)", () => {
+  it("sends the member's generation with its offsets: accepted in it, refused once the group is past it (nothing lands, the partitions are reported lost)", async () => {
+    const b = new KafkaBroker({
+      brokers: [bootstrap],
+      producer: "platformatic",
+      heartbeatInterval: 100,
+      sessionTimeout: 6_000,
+      logLevel: "nothing",
+    });
+    try {
+      const t = uniq("fence-in");
+      const out = uniq("fence-out");
+      const group = uniq("fence");
+      for (const topic of [t, out]) await b.createTopic(topic, { partitions: 1 });
+      await b.commit({ records: [{ topic: t, key: "k", value: "v" }] });
+      const c = (await b.consumer({ group, topics: [t] })) as KafkaConsumer;
+      const events: RebalanceEvent[] = [];
+      c.onRebalance((e) => {
+        events.push(e);
+      });
+      await pollUntil(c, (rs) => rs.length >= 1);
+      // A heartbeat confirms the generation the join gave it.
+      await until(async () => {
+        await c.poll({ maxRecords: 100 });
+        return c.generationId !== undefined;
+      }, "a heartbeat confirms the member's generation");
+      const position = (offset: number) => [{ topic: t, partition: 0, offset, metadata: `cp-${offset}` }];
+      // Its own generation: the coordinator takes the offsets (a wrong one would be refused).
+      await b.commit({
+        records: [{ topic: out, value: "in its generation" }],
+        offsets: { group, positions: position(1) },
+      });
+      expect(await b.committed(group, t)).toEqual([{ topic: t, partition: 0, offset: 1, metadata: "cp-1" }]);
+
+      // As if the group had moved on without it (a stall past its session, a rejoin elsewhere).
+      c.generationId = (c.generationId ?? 0) + 1;
+      const stale = await b
+        .commit({ records: [{ topic: out, value: "stale" }], offsets: { group, positions: position(2) } })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(isRivuletError(stale) && stale.code, String(stale)).toBe("PARTITIONS_LOST");
+      expect(await b.committed(group, t)).toEqual([{ topic: t, partition: 0, offset: 1, metadata: "cp-1" }]);
+      expect((await readTopic(bootstrap, out, { min: 1 })).map((r) => r.value)).toEqual([
+        "in its generation",
+      ]);
+      // The next poll reports its partitions lost; it rejoins as a new member.
+      await until(async () => {
+        await c.poll({ maxRecords: 100 });
+        return events.some((e) => e.lost === true);
+      }, "the member reports its partitions lost");
+      await c.close();
+    } finally {
+      await b.close();
+    }
   });
 });
