@@ -7,7 +7,12 @@
  *
  * @module
  */
-export { MemoryBroker, type MemoryBrokerOptions, REST_PROXY_CAPABILITIES } from "./broker/memory-broker.js";
+export {
+  type AdoptedColumns,
+  MemoryBroker,
+  type MemoryBrokerOptions,
+  REST_PROXY_CAPABILITIES,
+} from "./broker/memory-broker.js";
 export { FakeClock } from "./testing/fake-clock.js";
 export {
   type Auction,

@@ -14,7 +14,7 @@ import {
   run,
   type StateStore,
 } from "../../core/index.js";
-import { MemoryBroker } from "../../core/testing.js";
+import { type AdoptedColumns, MemoryBroker } from "../../core/testing.js";
 import { type DecodedRecords, decodeRecords, type EncodedRecords, isEncoded } from "./columns.js";
 import { IndexedDbBroker } from "./idb-broker.js";
 import { IndexedDbStateStore } from "./idb-state-store.js";
@@ -98,9 +98,11 @@ class WorkerJob implements WorkerJobApi {
     const broker = this.started();
     const encoded = isEncoded(batch) ? batch : undefined;
     const c = encoded ? decodeRecords(encoded) : (batch as RecordColumns);
-    // Into the topic as columns (a buffer the broker appends column by column): no object per
-    // record; IndexedDB stores the batch as the page encoded it.
-    const records = outputColumns(topic, c);
+    // In memory, the decoded columns become the topic's own (they are this call's: no copy);
+    // otherwise into the topic as columns (a buffer the broker appends column by column): no
+    // object per record either way. IndexedDB stores the batch as the page encoded it.
+    const adopted = broker instanceof IndexedDbBroker ? undefined : adoptable(c);
+    const records = adopted ? undefined : outputColumns(topic, c);
     // In the order the calls came: one that waits for the job to catch up holds back those
     // after it (otherwise a call that came later, when the lag had just dropped, would be
     // written first: seen as thousands of late records). The write itself is not awaited here:
@@ -108,10 +110,12 @@ class WorkerJob implements WorkerJobApi {
     let written: Promise<unknown> | undefined;
     const turn = this.producing.then(async () => {
       await this.underLag();
-      written =
-        broker instanceof IndexedDbBroker
-          ? broker.produceColumns(records, encoded)
-          : broker.commit({ records });
+      if (adopted) this.memory!.adoptColumns(topic, adopted);
+      else
+        written =
+          broker instanceof IndexedDbBroker
+            ? broker.produceColumns(records!, encoded)
+            : broker.commit({ records: records! });
     });
     this.producing = turn.catch(() => {});
     await turn;
@@ -344,6 +348,43 @@ function nextTurn(): Promise<void> {
     t.waiting.push(resolve);
     t.port.postMessage(null);
   });
+}
+
+/**
+ * Produced columns as the in-memory broker adopts them (`MemoryBroker.adoptColumns`), or
+ * undefined when some record names its partition (the broker's checks then apply). The
+ * columns are this call's own (decoded or structured-cloned from the message), so keys are made
+ * what the broker stores and missing timestamps NaN (its clock) in place.
+ */
+function adoptable(c: DecodedRecords | RecordColumns): AdoptedColumns | undefined {
+  const { values, keys, timestamps, headers, partitions } = c;
+  const n = values.length;
+  // Columns of other lengths than the values (plain columns made by hand) go the old way.
+  if (
+    partitions?.some((p) => p !== undefined) ||
+    (timestamps !== undefined && timestamps.length !== n) ||
+    (keys !== undefined && keys.length !== n) ||
+    (headers !== undefined && headers.length !== n)
+  )
+    return undefined;
+  let ts: Float64Array | Int32Array | number[];
+  if (timestamps === undefined) ts = new Float64Array(n).fill(Number.NaN);
+  else if (!Array.isArray(timestamps)) ts = timestamps as Float64Array | Int32Array;
+  else {
+    for (let i = 0; i < n; i++) if (typeof timestamps[i] !== "number") timestamps[i] = Number.NaN;
+    ts = timestamps as number[];
+  }
+  let ks: (string | null)[] | undefined;
+  if (keys !== undefined) {
+    for (let i = 0; i < n; i++) {
+      const k = keys[i];
+      if (typeof k !== "string" && k !== null) keys[i] = k === undefined ? null : String(k);
+    }
+    ks = keys as (string | null)[];
+  }
+  const out: AdoptedColumns = { values, timestamps: ts, keys: ks };
+  if (headers !== undefined) out.headers = headers;
+  return out;
 }
 
 /** Produced records as a transaction's buffer: keys as the broker stores them, NaN for no timestamp. */

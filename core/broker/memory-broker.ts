@@ -1,5 +1,5 @@
 import { RivuletError } from "../errors.js";
-import type { ProduceRecord, StoredRecord, TopicPartition } from "../types.js";
+import type { Headers, ProduceRecord, StoredRecord, TopicPartition } from "../types.js";
 import type {
   Broker,
   BrokerCapabilities,
@@ -26,6 +26,16 @@ interface Group {
   committed: Map<string, CommittedOffset>;
   members: MemoryConsumer[];
   generation: number;
+}
+
+/** Records in columns, handed over to {@link MemoryBroker.adoptColumns}. */
+export interface AdoptedColumns {
+  values: unknown[];
+  /** Event times; NaN: the broker's clock. */
+  timestamps: Float64Array | Int32Array | number[];
+  /** Keys (absent: all null). */
+  keys?: (string | null)[] | undefined;
+  headers?: (Headers | undefined)[] | undefined;
 }
 
 const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
@@ -104,6 +114,44 @@ export class MemoryBroker implements Broker {
     const out = records.map((r) => this.append(t, r)) as StoredRecord<V>[];
     this.wake();
     return out;
+  }
+
+  /**
+   * Appends records given in columns, handing the columns over: in a one-partition topic, when
+   * every record has its timestamp, they become the log's own (no copy; see `MemoryLog.adopt`),
+   * so the caller must not change them afterwards. Otherwise each record is placed as `produce`
+   * places it (murmur2 of the key, or round robin; NaN timestamps: the broker's clock). The
+   * same records as `produce` would store, without an object per record: for columns decoded
+   * from a message (the browser worker's `produce`).
+   *
+   * @example
+   * broker.adoptColumns("clicks", { values: [{ userId: "u1" }], timestamps: new Float64Array([1000]), keys: ["u1"] });
+   */
+  adoptColumns(topic: string, columns: AdoptedColumns): void {
+    const t = this.topic(topic);
+    const { values, timestamps, keys, headers } = columns;
+    const n = values.length;
+    if (
+      timestamps.length !== n ||
+      (keys !== undefined && keys.length !== n) ||
+      (headers !== undefined && headers.length !== n)
+    )
+      throw new RivuletError("INVALID_ARGUMENT", "adoptColumns: columns of different lengths");
+    let stamped = true;
+    for (let i = 0; i < n && stamped; i++) stamped = !Number.isNaN(timestamps[i]);
+    if (t.logs.length === 1 && stamped) t.logs[0]!.adopt(values, timestamps, keys, headers);
+    else
+      for (let i = 0; i < n; i++) {
+        const key = keys?.[i] ?? null;
+        const ts = timestamps[i]!;
+        t.logs[this.partitionFor(t, key)]!.append(
+          key,
+          values[i],
+          Number.isNaN(ts) ? this.now() : ts,
+          headers?.[i],
+        );
+      }
+    if (n > 0) this.wake();
   }
 
   /** Every record of a topic, partition by partition, in offset order. */

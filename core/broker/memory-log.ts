@@ -1,27 +1,40 @@
 import type { Headers, StoredRecord } from "../types.js";
 import { type PartitionBatch, recordAt } from "./records.js";
 
-/** Records `[base, base + n)` of a log, in preallocated columns of `capacity`. */
+/**
+ * Records `[base, base + n)` of a log, in columns of `capacity`: preallocated by the log, or
+ * handed over by `adopt` (then full from the start: nothing is ever written into them).
+ */
 interface Chunk {
   readonly base: number;
   n: number;
-  readonly capacity: number;
+  /** Records the columns hold; once `n` reaches it, the chunk is never written again. */
+  capacity: number;
   readonly values: unknown[];
-  readonly timestamps: Float64Array;
+  /** A `Float64Array` of the log's own; an adopted chunk's as it came (an `Int32Array`, an array). */
+  timestamps: Float64Array | Int32Array | number[];
   /** Absent while every key is null. */
   keys: (string | null)[] | undefined;
   headers: (Headers | undefined)[] | undefined;
+  /** Columns handed over by `adopt`. */
+  readonly adopted: boolean;
 }
 
 const FIRST_CHUNK = 256;
 const MAX_CHUNK = 65_536;
+/**
+ * Batches smaller than this are copied by `adopt`: a chunk per tiny batch would cut consumers'
+ * polls (a poll reads within one chunk) into tiny batches.
+ */
+const MIN_ADOPTED = 1_024;
 
 /**
  * One partition of an in-memory topic: columns in chunks that double in size up to 64K
  * records. Appending a record stores into preallocated arrays (timestamps unboxed, off the JS
  * heap) and allocates nothing per record; consumers are handed slices of the chunks as they
  * are. So neither side makes an object per record, which is what a topic holding millions of
- * records would otherwise cost the GC.
+ * records would otherwise cost the GC. Columns that arrive whole (a batch decoded from a worker
+ * message) can become a chunk themselves (`adopt`): chunks then vary in size.
  */
 export class MemoryLog {
   private readonly chunks: Chunk[] = [];
@@ -79,6 +92,35 @@ export class MemoryLog {
       this.length += k;
       from += k;
     }
+  }
+
+  /**
+   * Appends `values.length` records whose columns are handed over: they become a chunk of the
+   * log as they are, not copied (a batch smaller than 1,024 records is copied). The caller gives
+   * them up: nothing may change them afterwards. Timestamps must all be numbers (not NaN); keys
+   * strings or null (absent: all null).
+   */
+  adopt(
+    values: unknown[],
+    timestamps: Float64Array | Int32Array | number[],
+    keys: (string | null)[] | undefined,
+    headers: (Headers | undefined)[] | undefined,
+  ): void {
+    const n = values.length;
+    if (
+      timestamps.length !== n ||
+      (keys !== undefined && keys.length !== n) ||
+      (headers !== undefined && headers.length !== n)
+    )
+      throw new Error("adopt: columns of different lengths");
+    if (n < MIN_ADOPTED) {
+      this.appendColumns(0, n, values, timestamps, keys, headers);
+      return;
+    }
+    const last = this.chunks[this.chunks.length - 1];
+    if (last !== undefined && last.n < last.capacity) seal(last);
+    this.chunks.push({ base: this.length, n, capacity: n, values, timestamps, keys, headers, adopted: true });
+    this.length += n;
   }
 
   /** Starts an empty log at `offset` (a log restored from storage that retention had cut). */
@@ -140,7 +182,9 @@ export class MemoryLog {
 
   private grow(): Chunk {
     const prev = this.chunks[this.chunks.length - 1];
-    const capacity = prev === undefined ? FIRST_CHUNK : Math.min(MAX_CHUNK, prev.capacity * 2);
+    // After an adopted chunk, small again: appends between adopted batches are few, as a rule.
+    const capacity =
+      prev === undefined || prev.adopted ? FIRST_CHUNK : Math.min(MAX_CHUNK, prev.capacity * 2);
     const c: Chunk = {
       base: this.length,
       n: 0,
@@ -149,6 +193,7 @@ export class MemoryLog {
       timestamps: new Float64Array(capacity),
       keys: undefined,
       headers: undefined,
+      adopted: false,
     };
     this.chunks.push(c);
     return c;
@@ -166,4 +211,20 @@ export class MemoryLog {
     }
     return lo;
   }
+}
+
+/**
+ * Closes a chunk of the log's own that is not full (an adopted one follows it): no more appends
+ * go there, and columns much longer than its records are given back (batches handed out before
+ * keep the arrays they were given; they read no further than `n`).
+ */
+function seal(c: Chunk): void {
+  const n = c.n;
+  const waste = c.capacity > 2 * n;
+  c.capacity = n;
+  c.values.length = n;
+  if (c.keys !== undefined) c.keys.length = n;
+  if (c.headers !== undefined) c.headers.length = n;
+  // Only a log's own chunks are sealed: their timestamps are a Float64Array.
+  if (waste) c.timestamps = (c.timestamps as Float64Array).slice(0, n);
 }

@@ -1,6 +1,6 @@
 // rivulet/browser in real Chromium: the clicks pipeline in a module Web Worker behind Comlink,
 // its topics, offsets and checkpoints in IndexedDB.
-import { type Job, run } from "rivulet";
+import { type Job, type ProduceRecord, run } from "rivulet";
 import { startWorker, type TopicBatch, type WorkerJobHandle } from "rivulet/browser";
 import { MemoryBroker } from "rivulet/testing";
 import { afterEach, describe, expect, it } from "vitest";
@@ -119,6 +119,48 @@ describe("what a page that manages the worker's topics needs (the playground)", 
     for (const p of [0, 1]) {
       const ts = held.filter((r) => r.partition === p).map((r) => r.value.ts);
       expect(ts).toEqual([...ts].sort((a, b) => a - b));
+    }
+  });
+
+  it("in memory, batches handed to a one-partition topic as they are decoded are stored as produce stores them", async () => {
+    const job = await start({ persist: false });
+    await job.createTopic("raw", 1);
+    await job.createTopic("raw-many", 3);
+    // Batches large enough to become chunks of the topic (1,024 records or more) and small ones,
+    // with keys that are not strings, records without a timestamp, headers, values of every kind.
+    const batch = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => {
+        const k = from + i;
+        const r: ProduceRecord = {
+          key: k % 7 === 0 ? null : k % 5 === 0 ? k : `u${k % 13}`,
+          value: k % 9 === 0 ? [k, { nested: true }] : { userId: `u${k % 13}`, n: k, ok: k % 2 === 0 },
+        };
+        if (k % 11 !== 0) r.timestamp = k * 10;
+        if (k % 17 === 0) r.headers = { h: `${k}` };
+        return r;
+      });
+    const input = [batch(0, 3_000), batch(3_000, 10), batch(3_010, 1_500), batch(4_510, 1_024)];
+    const reference = new MemoryBroker();
+    reference.now = () => -1;
+    await reference.createTopic("raw", { partitions: 1 });
+    await reference.createTopic("raw-many", { partitions: 3 });
+    for (const b of input) {
+      await job.produce("raw", b);
+      await job.produce("raw-many", b);
+      await reference.produce("raw", b);
+      await reference.produce("raw-many", b);
+    }
+    for (const topic of ["raw", "raw-many"]) {
+      const held = await job.records(topic);
+      const expected = await reference.records(topic);
+      expect(held.length).toBe(expected.length);
+      // The worker's clock stamps what came without a timestamp; everything else is as produced.
+      const unstamped = held.filter((_r, i) => expected[i]!.timestamp === -1);
+      expect(unstamped.length).toBeGreaterThan(0);
+      expect(unstamped.every((r) => r.timestamp > 1e12)).toBe(true);
+      expect(held.map((r, i) => (expected[i]!.timestamp === -1 ? { ...r, timestamp: -1 } : r))).toEqual(
+        expected,
+      );
     }
   });
 
