@@ -87,12 +87,18 @@ class ColumnWriter {
   private dictionary: string[] | undefined;
   private lookup: Map<string, number> | undefined;
   private others: unknown[] | undefined;
+  /** The last string set and its index: runs of one string skip the dictionary's lookup. */
+  private lastString: string | undefined;
+  private lastAt = 0;
+  /** The value of the last `set` (what its row holds). */
+  last: unknown;
 
   constructor(private readonly length: number) {}
 
   /** Sets row `i` to `v`; returns its kind (Other: `v` is kept for structured clone). */
   set(i: number, v: unknown): Kind {
     let k: Kind;
+    this.last = v;
     switch (typeof v) {
       case "number":
         k = Kind.Number;
@@ -101,12 +107,18 @@ class ColumnWriter {
         break;
       case "string": {
         k = Kind.String;
-        const lookup = (this.lookup ??= new Map());
-        let at = lookup.get(v);
-        if (at === undefined) {
-          at = (this.dictionary ??= []).length;
-          this.dictionary.push(v);
-          lookup.set(v, at);
+        let at: number | undefined;
+        if (v === this.lastString) at = this.lastAt;
+        else {
+          const lookup = (this.lookup ??= new Map());
+          at = lookup.get(v);
+          if (at === undefined) {
+            at = (this.dictionary ??= []).length;
+            this.dictionary.push(v);
+            lookup.set(v, at);
+          }
+          this.lastString = v;
+          this.lastAt = at;
         }
         (this.indexes ??= new Uint32Array(this.length))[i] = at;
         break;
@@ -206,9 +218,15 @@ export function encodeRecords(records: readonly ProduceRecord[], transfer: Array
   // Inherited enumerable properties (a polluted Object.prototype) would pass for-in as the
   // value's own: then no value is encoded by column.
   const plain = !hasEnumerable({});
+  // While every key so far is a property of its value (a click keyed by its user id), the keys
+  // are that property's column: the message carries the one column twice (structured clone
+  // keeps the reference), and the page spends no dictionary lookup on the keys. -1: not (yet).
+  let keyField = -1;
+  let shared = true;
   for (let i = 0; i < n; i++) {
     const r = records[i]!;
     const v = r.value;
+    let object = false;
     if (typeof v !== "object" || v === null) values.set(i, v);
     else {
       const proto = getPrototypeOf(v);
@@ -219,13 +237,31 @@ export function encodeRecords(records: readonly ProduceRecord[], transfer: Array
           for (const k in v) fields.push(k);
           columns = fields.map(() => new ColumnWriter(n));
         }
-        if (shaped(v as Record<string, unknown>, i, fields, columns!)) values.setObject(i);
-        else values.setOther(i, v);
+        if (shaped(v as Record<string, unknown>, i, fields, columns!)) {
+          values.setObject(i);
+          object = true;
+        } else values.setOther(i, v);
       }
     }
     const k = r.key;
-    if (k !== undefined && k !== null) (keys ??= nulls(n, i)).set(i, k);
-    else keys?.set(i, null);
+    let keyed = false;
+    if (shared) {
+      if (object && i === 0 && typeof k === "string") keyField = columns!.findIndex((c) => c.last === k);
+      if (object && keyField >= 0 && Object.is(k, columns![keyField]!.last)) keyed = true;
+      else {
+        // Not this one: from here on, the keys have a column of their own (the rows before
+        // get theirs, each its value's property).
+        shared = false;
+        if (i > 0) {
+          keys = new ColumnWriter(n);
+          for (let j = 0; j < i; j++) keys.set(j, records[j]!.key);
+        }
+      }
+    }
+    if (!keyed) {
+      if (k !== undefined && k !== null) (keys ??= nulls(n, i)).set(i, k);
+      else keys?.set(i, null);
+    }
     const t = r.timestamp;
     if (t !== undefined) (timestamps ??= undefineds(n, i)).set(i, t);
     else timestamps?.set(i, undefined);
@@ -243,6 +279,7 @@ export function encodeRecords(records: readonly ProduceRecord[], transfer: Array
   if (fields !== undefined) {
     out.fields = fields;
     out.columns = columns!.map((c) => c.finish(transfer));
+    if (shared && keyField >= 0) out.keys = out.columns[keyField];
   }
   if (keys) out.keys = keys.finish(transfer);
   if (timestamps) out.timestamps = timestamps.finish(transfer);

@@ -124,15 +124,27 @@ const record: fc.Arbitrary<ProduceRecord> = fc
     { requiredKeys: ["value"] },
   )
   .map((r) => r as ProduceRecord);
+/** Records keyed by their value's `userId` when it has one (the keys then share its column). */
+const keyedByValue: fc.Arbitrary<ProduceRecord> = record.map((r) => {
+  const v = r.value as { userId?: unknown } | null;
+  const id = typeof v === "object" && v !== null && Object.hasOwn(v, "userId") ? v.userId : undefined;
+  return typeof id === "string" || typeof id === "number" ? { ...r, key: id } : r;
+});
 
 describe("records across the worker boundary, encoded in columns", () => {
   it("arrive exactly as structured clone of the plain columns gives them (property)", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(record, { maxLength: 40 }), async (records) => {
-        const { expected, actual } = await bothWays(records);
-        expect(actual).toEqual(expected);
-      }),
-      { numRuns: 300 },
+      fc.asyncProperty(
+        fc.oneof(
+          fc.array(record, { maxLength: 40 }),
+          fc.array(fc.oneof(keyedByValue, record), { maxLength: 40 }),
+        ),
+        async (records) => {
+          const { expected, actual } = await bothWays(records);
+          expect(actual).toEqual(expected);
+        },
+      ),
+      { numRuns: 400 },
     );
   });
 
@@ -185,13 +197,38 @@ describe("records across the worker boundary, encoded in columns", () => {
     expect(encoded.columns![2]!.numbers).toBeInstanceOf(Int32Array);
     expect(encoded.timestamps!.numbers).toBeInstanceOf(Int32Array);
     expect(encoded.columns![1]!.dictionary).toEqual(["view", "click"]);
-    expect(transfer.length).toBe(5); // user ids, kinds, ts; keys; timestamps
+    expect(transfer.length).toBe(4); // user ids (the keys too), kinds, ts; timestamps
+    expect(encoded.keys).toBe(encoded.columns![0]); // every key is its value's user id
     const arrived = await viaChannel(encoded, transfer);
     expect(transfer.every((b) => b.byteLength === 0)).toBe(true);
+    expect(arrived.keys).toBe(arrived.columns![0]); // structured clone keeps the one column
     const decoded = decodeRecords(arrived);
     expect(decoded.values).toEqual(records.map((r) => r.value));
     expect(Array.from(decoded.timestamps!)).toEqual(records.map((r) => r.timestamp));
     expect(decoded.keys).toEqual(records.map((r) => r.key));
+  });
+
+  it("keys that are their value's property share its column until one is not", async () => {
+    const click = (i: number) => ({ userId: `u${i % 3}`, kind: "click", ts: i });
+    const batches: ProduceRecord[][] = [
+      Array.from({ length: 6 }, (_, i) => ({ key: `u${i % 3}`, value: click(i) })),
+      // Row 4: another key; row 5: no key; then a number key equal to a number field.
+      Array.from({ length: 7 }, (_, i) => ({
+        key: i === 4 ? "other" : i === 5 ? null : i === 6 ? 6 : `u${i % 3}`,
+        value: i === 6 ? { userId: 6, kind: "click", ts: i } : click(i),
+      })),
+      // Row 3's value is not of the batch's shape.
+      Array.from({ length: 5 }, (_, i) => ({ key: `u${i % 3}`, value: i === 3 ? "text" : click(i) })),
+      // Keys equal to a later field than the first.
+      Array.from({ length: 4 }, (_, i) => ({ key: "click", value: click(i) })),
+    ];
+    const sharedAt: number[] = [];
+    for (const records of batches) {
+      const { expected, actual, encoded } = await bothWays(records);
+      expect(actual).toEqual(expected);
+      sharedAt.push(encoded.columns!.indexOf(encoded.keys!));
+    }
+    expect(sharedAt).toEqual([0, -1, -1, 1]);
   });
 
   it("dictionary indexes take 8, 16 or 32 bits, as the number of distinct strings needs", async () => {
