@@ -279,7 +279,7 @@ export function encodeRecords(records: readonly ProduceRecord[], transfer: Array
   if (fields !== undefined) {
     out.fields = fields;
     out.columns = columns!.map((c) => c.finish(transfer));
-    if (shared && keyField >= 0) out.keys = out.columns[keyField];
+    if (shared && keyField >= 0) out.keys = out.columns[keyField]!;
   }
   if (keys) out.keys = keys.finish(transfer);
   if (timestamps) out.timestamps = timestamps.finish(transfer);

@@ -128,7 +128,8 @@ const record: fc.Arbitrary<ProduceRecord> = fc
 const keyedByValue: fc.Arbitrary<ProduceRecord> = record.map((r) => {
   const v = r.value as { userId?: unknown } | null;
   const id = typeof v === "object" && v !== null && Object.hasOwn(v, "userId") ? v.userId : undefined;
-  return typeof id === "string" || typeof id === "number" ? { ...r, key: id } : r;
+  // A number key too (the type says string; the broker makes it one, as structured clone keeps it).
+  return typeof id === "string" || typeof id === "number" ? ({ ...r, key: id } as ProduceRecord) : r;
 });
 
 describe("records across the worker boundary, encoded in columns", () => {
@@ -214,7 +215,7 @@ describe("records across the worker boundary, encoded in columns", () => {
       Array.from({ length: 6 }, (_, i) => ({ key: `u${i % 3}`, value: click(i) })),
       // Row 4: another key; row 5: no key; then a number key equal to a number field.
       Array.from({ length: 7 }, (_, i) => ({
-        key: i === 4 ? "other" : i === 5 ? null : i === 6 ? 6 : `u${i % 3}`,
+        key: i === 4 ? "other" : i === 5 ? null : i === 6 ? (6 as unknown as string) : `u${i % 3}`,
         value: i === 6 ? { userId: 6, kind: "click", ts: i } : click(i),
       })),
       // Row 3's value is not of the batch's shape.

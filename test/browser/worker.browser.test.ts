@@ -132,7 +132,8 @@ describe("what a page that manages the worker's topics needs (the playground)", 
       Array.from({ length: n }, (_, i) => {
         const k = from + i;
         const r: ProduceRecord = {
-          key: k % 7 === 0 ? null : k % 5 === 0 ? k : `u${k % 13}`,
+          // A number key is outside the type; the broker makes it a string.
+          key: k % 7 === 0 ? null : k % 5 === 0 ? (k as unknown as string) : `u${k % 13}`,
           value: k % 9 === 0 ? [k, { nested: true }] : { userId: `u${k % 13}`, n: k, ok: k % 2 === 0 },
         };
         if (k % 11 !== 0) r.timestamp = k * 10;
