@@ -612,7 +612,7 @@ export async function browserBench(options: BrowserBenchOptions): Promise<Browse
         `Best of ${rounds} runs each, alternating order; fed_vs_preloaded = fed_eps / preloaded_eps. ` +
         `Clicks: ${USERS} users round robin, 10 ms of event time apart, every 6th a view. ` +
         `Checkpoint: ${keys} clicks of distinct users within 50 s of event time (one open window of ${keys} keys) produced and read, the job paused, then ${times} handle.checkpoint() calls timed on the page (the Comlink round trip included; with persist on, one IndexedDB transaction of the snapshot and the offsets); worker_ms is the job's own lastDurationMs. ` +
-        `Boundary: 7 rounds of 40 batches of ${batch} clicks on the page's thread, each step timed over all 40 (structured clone of the plain columns; encode, structuredClone with the buffers transferred, decode, append to a MemoryBroker topic), ns per record, min and median. ` +
+        `Boundary: 7 rounds of 40 batches of ${batch} clicks on the page's thread, each step timed over all 40 (structured clone of the plain columns; encode, structuredClone with the buffers transferred, decode, append to a MemoryBroker topic by adoptColumns as the worker does in memory), ns per record, min and median. ` +
         `Chromium headless with vitest.config.ts's flags, a fresh profile; the page and worker bundled with esbuild from the sources, served from 127.0.0.1.`,
       load_average: [Number(loadBefore.toFixed(2)), Number(loadAfter.toFixed(2))],
       ...(profiler ? { profiles: profiler.files } : {}),

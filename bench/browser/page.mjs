@@ -4,7 +4,6 @@
 // `performance.now()`. Plain JavaScript: tsconfig.json, which covers bench/, has no DOM types.
 // `globalThis.bench` is what the driver calls (page.evaluate); the log goes to the console,
 // which the driver prints on stderr.
-import { OutputBuffer } from "rivulet";
 import { columns, startWorker } from "rivulet/browser";
 import { MemoryBroker } from "rivulet/testing";
 import { decodeRecords, encodeRecords } from "../../adapters/browser/columns.ts";
@@ -199,8 +198,9 @@ async function checkpoint({ persist, keys, times, batch }) {
  * of them, `rounds` rounds; ns per record, each step's samples. The steps: structured clone of the
  * plain columns (what produce sent before: serialize and deserialize), and the encoded path:
  * encoding (the page's share), the clone of the encoded batch with its buffers transferred (the
- * dictionaries and the message), decoding, and appending to an in-memory topic (a buffer, then
- * the log; the worker's share is these three).
+ * dictionaries and the message), decoding, and appending to an in-memory topic (the decoded
+ * columns handed to its log, `adoptColumns`, as the worker's produce does in memory; the
+ * worker's share is these three).
  */
 async function boundary({ batches, size, rounds, users }) {
   const steps = { structured_clone: [], encode: [], clone_encoded: [], decode: [], append: [] };
@@ -231,11 +231,9 @@ async function boundary({ batches, size, rounds, users }) {
     const broker = new MemoryBroker();
     await broker.createTopic(CLICKS);
     t = performance.now();
-    for (const d of decoded) {
-      const out = new OutputBuffer();
-      for (let i = 0; i < d.values.length; i++) out.push(CLICKS, d.keys[i], d.values[i], d.timestamps[i]);
-      await broker.commit({ records: out });
-    }
+    // As the worker's produce does in memory: the decoded columns become the topic's own.
+    for (const d of decoded)
+      broker.adoptColumns(CLICKS, { values: d.values, timestamps: d.timestamps, keys: d.keys });
     steps.append.push(perRecord(performance.now() - t));
   }
   return steps;
