@@ -1,4 +1,5 @@
 // The chaos scenarios, in the order they run.
+import { browserFaults } from "./browser-worker.js";
 import type { Guarantee, Runtime, ScenarioContext, ScenarioResult } from "./common.js";
 import { edgeProxyFaults } from "./edge-proxy.js";
 import { kafkaBrokerFaults } from "./kafka-broker.js";
@@ -34,6 +35,13 @@ export const SCENARIOS: Scenario[] = [
     runtime: "edge-rest-proxy",
     guarantee: "at-least-once",
     run: edgeProxyFaults,
+  },
+  {
+    name: "browser",
+    what: "a job in a Web Worker of real Chromium: the worker terminated, the page reloaded (some mid-restore), the IndexedDB quota hit",
+    runtime: "browser",
+    guarantee: "exactly-once",
+    run: browserFaults,
   },
   {
     name: "soak",
