@@ -24,5 +24,13 @@ export {
 export { IndexedDbStateStore } from "./idb-state-store.js";
 export { columns, type StartWorkerOptions, startWorker, type WorkerJobHandle } from "./page.js";
 export type { RecordColumns, TopicBatch, TopicInfo, WorkerJobApi, WorkerJobOptions } from "./protocol.js";
-export { type Feed, type FeedOptions, fromEventSource, fromWebSocket } from "./sources.js";
+export {
+  type BrokerFeed,
+  type BrokerFeedOptions,
+  type Feed,
+  type FeedOptions,
+  fromBroker,
+  fromEventSource,
+  fromWebSocket,
+} from "./sources.js";
 export { exposeJob, type PipelineSource } from "./worker.js";

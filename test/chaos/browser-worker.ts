@@ -36,7 +36,7 @@ const CHUNK = 10_000;
 const QUOTA = 1_000_000;
 
 /** The page's API (test/chaos/browser/page.ts), as page.evaluate reaches it. */
-interface PageApi {
+export interface PageApi {
   start(database: string): Promise<{ persist: boolean; restored: boolean }>;
   produce(
     from: number,
@@ -45,10 +45,37 @@ interface PageApi {
   progress(): Promise<{ lag: number; read: number }>;
   checkpoint(): Promise<void>;
   terminate(): void;
-  finish(): Promise<{ rows: string[]; late: number; offsetsUnique: boolean; inputs: number }>;
+  finish(): Promise<{ rows: string[]; late: number; dead: string[]; offsetsUnique: boolean; inputs: number }>;
   usage(): Promise<{ usage: number; quota: number }>;
+  feed(url: string, topics: string[], group: string): void;
+  feedStats(): { received: number; produced: number; failed: number } | undefined;
+  stopFeed(): Promise<{ received: number; produced: number; failed: number }>;
 }
 declare const chaos: PageApi;
+
+/**
+ * Builds the scenario's page (test/chaos/browser/) with Vite into .cache/chaos-browser, the
+ * package's entries aliased to its sources as the browser tests have them. The Kafka project's
+ * browser-feed test uses it too.
+ */
+export async function buildPage(): Promise<string> {
+  await build({
+    configFile: false,
+    root: here,
+    base: "./",
+    logLevel: "warn",
+    resolve: {
+      alias: [
+        { find: /^rivulet\/browser$/, replacement: join(root, "adapters/browser/index.ts") },
+        { find: /^rivulet\/edge$/, replacement: join(root, "adapters/edge/index.ts") },
+        { find: /^rivulet$/, replacement: join(root, "core/index.ts") },
+      ],
+    },
+    worker: { format: "es" },
+    build: { outDir: site, emptyOutDir: true, target: "es2022", reportCompressedSize: false },
+  });
+  return site;
+}
 
 /** The same pipeline on the same input, in memory in Node, drained: the oracle. */
 async function oracle(n: number): Promise<{ rows: string[]; late: number }> {
@@ -87,20 +114,7 @@ export async function browserFaults(ctx: ScenarioContext): Promise<ScenarioResul
   const atFault: { kind: string; lag: number; read: number }[] = [];
 
   ctx.log(`browser: building the page (vite) into ${site}`);
-  await build({
-    configFile: false,
-    root: here,
-    base: "./",
-    logLevel: "warn",
-    resolve: {
-      alias: [
-        { find: /^rivulet\/browser$/, replacement: join(root, "adapters/browser/index.ts") },
-        { find: /^rivulet$/, replacement: join(root, "core/index.ts") },
-      ],
-    },
-    worker: { format: "es" },
-    build: { outDir: site, emptyOutDir: true, target: "es2022", reportCompressedSize: false },
-  });
+  await buildPage();
   const { url, server } = await serveStatic(site, "/chaos/");
   const servers = [server];
   // A profile on disk, as a visitor's browser has (an incognito context keeps IndexedDB in

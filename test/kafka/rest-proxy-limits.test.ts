@@ -4,6 +4,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { restProxy } from "../../adapters/node/rest-proxy/app.js";
 import { kafkaAdmin, uniq, until } from "./kafka-helpers.js";
 import { BINARY, b64, call, createTopics, type ProxyProcess, startProxy, V2 } from "./rest-proxy-helpers.js";
 
@@ -27,6 +28,8 @@ beforeAll(async () => {
       "1500",
       "--rate-limit",
       "0",
+      "--cors-origin",
+      "http://app.example:5173",
     ]),
     startProxy(bootstrap, ["--rate-limit", "2", "--rate-burst", "3"]),
   ]);
@@ -41,6 +44,45 @@ async function endOffset(): Promise<number> {
   const res = await call(secured.url, "GET", `/topics/${topic}/partitions/0/offsets`, { token: "t0ken-one" });
   return res.body.end_offset;
 }
+
+describe("CORS (--cors-origin): pages of the named origins only", () => {
+  const app = "http://app.example:5173";
+  it("a preflight from a named origin is answered before auth; other origins, and a proxy naming none, get no CORS headers", async () => {
+    const preflight = (url: string, origin: string) =>
+      fetch(`${url}/topics/${topic}`, {
+        method: "OPTIONS",
+        headers: {
+          origin,
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "authorization, content-type",
+        },
+      });
+    const ok = await preflight(secured.url, app);
+    expect(ok.status).toBe(204);
+    expect(ok.headers.get("access-control-allow-origin")).toBe(app);
+    expect(ok.headers.get("access-control-allow-methods")).toContain("POST");
+    expect(ok.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("authorization");
+    const other = await preflight(secured.url, "http://elsewhere.example");
+    expect(other.headers.get("access-control-allow-origin")).toBeNull();
+    // A proxy that names no origin (the default) answers no preflight (the app in-process: the
+    // limited proxy's rate budget is the next test's).
+    const plain = restProxy({ brokers: [bootstrap], rateLimit: false });
+    const none = await plain.request(`/topics/${topic}`, {
+      method: "OPTIONS",
+      headers: { origin: app, "access-control-request-method": "POST" },
+    });
+    expect(none.headers.get("access-control-allow-origin")).toBeNull();
+    await plain.close();
+    // The real request still needs its token; its answer carries the header for the page.
+    const refused = await fetch(`${secured.url}/topics`, { headers: { origin: app } });
+    expect(refused.status).toBe(401);
+    const served = await fetch(`${secured.url}/topics`, {
+      headers: { origin: app, authorization: "Bearer t0ken-one" },
+    });
+    expect(served.status).toBe(200);
+    expect(served.headers.get("access-control-allow-origin")).toBe(app);
+  });
+});
 
 describe("bearer tokens", () => {
   it("no token, a wrong one or a malformed header: refused with a v2 error body; either valid token works", async () => {
@@ -190,6 +232,11 @@ describe("rivulet proxy (command line)", () => {
     ]);
     expect(badProducer.code).toBe(2);
     expect(badProducer.stderr).toContain('--producer must be kafkajs or platformatic, got "rdkafka"');
+    const badOrigin = await run(["proxy", "--brokers", "127.0.0.1:1", "--port", "0", "--cors-origin", "*"]);
+    expect(badOrigin.code).toBe(2);
+    expect(badOrigin.stderr).toContain(
+      '--cors-origin must be an origin (scheme://host[:port], no path), got "*"',
+    );
     const unreachable = await run(["proxy", "--brokers", "127.0.0.1:1", "--port", "0"]);
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toContain("cannot reach Kafka at 127.0.0.1:1");

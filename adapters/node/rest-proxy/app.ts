@@ -32,6 +32,12 @@ export interface RestProxyOptions {
   token?: string;
   /** Several accepted bearer tokens (e.g. while rotating one). */
   tokens?: readonly string[];
+  /**
+   * Origins whose pages may call the proxy from a browser (CORS, e.g. `["https://app.example.com"]`);
+   * default none: browsers keep other sites' pages from reading its answers. Preflight requests
+   * are answered before auth and rate limits (they carry no token).
+   */
+  corsOrigins?: readonly string[];
   /** Largest request body in bytes (default 8 MiB); larger is a 413. */
   bodyLimit?: number;
   /** Requests per client (its token, else its address), or `false` for none (default 200/s, bursts of 400). */
@@ -68,6 +74,19 @@ export type RestProxy = Hono & {
   ready(): Promise<void>;
 };
 
+/** Origins as a browser sends them: scheme, host and port, no path (`*` is refused: name them). */
+function checkOrigins(origins: readonly string[]): readonly string[] {
+  if (!Array.isArray(origins))
+    throw new RivuletError("INVALID_ARGUMENT", "restProxy: corsOrigins must be an array of origins");
+  for (const o of origins)
+    if (typeof o !== "string" || !/^https?:\/\/[^/\s]+$/.test(o))
+      throw new RivuletError(
+        "INVALID_ARGUMENT",
+        `restProxy: corsOrigins: "${o}" is not an origin (scheme://host[:port], no path; "*" is not accepted)`,
+      );
+  return origins;
+}
+
 function positive(name: string, v: number | undefined, fallback: number): number {
   if (v === undefined) return fallback;
   if (typeof v !== "number" || !Number.isFinite(v) || v <= 0)
@@ -94,7 +113,7 @@ function positive(name: string, v: number | undefined, fallback: number): number
  * await proxy.close();
  */
 export function restProxy(options: RestProxyOptions): RestProxy {
-  const { Hono: HonoApp, bodyLimit } = honoParts();
+  const { Hono: HonoApp, bodyLimit, cors } = honoParts();
   if (!options || typeof options !== "object")
     throw new RivuletError("INVALID_ARGUMENT", "restProxy needs options: { brokers: ['host:port'] }");
   const tokens = checkTokens([
@@ -127,6 +146,17 @@ export function restProxy(options: RestProxyOptions): RestProxy {
   });
   app.notFound((c) => errorResponse(proxyErrors.notFound(`${c.req.method} ${c.req.path}`)));
 
+  const origins = checkOrigins(options.corsOrigins ?? []);
+  if (origins.length > 0)
+    app.use(
+      cors({
+        origin: [...origins],
+        allowMethods: ["GET", "POST", "DELETE"],
+        allowHeaders: ["Authorization", "Content-Type", "Accept"],
+        exposeHeaders: ["Retry-After"],
+        maxAge: 600,
+      }),
+    );
   if (options.rateLimit !== false) {
     const rl = options.rateLimit ?? { requestsPerSecond: 200, burst: 400 };
     app.use(rateLimit(rl, clientKey(tokens)));

@@ -31,6 +31,8 @@ Options:
   --host <addr>             interface to bind (default 127.0.0.1)
   --token <t>               bearer token clients must send (repeat for several); also read
                             from RIVULET_PROXY_TOKENS (comma-separated). None: no auth
+  --cors-origin <origin>    an origin whose pages may call the proxy from a browser
+                            (scheme://host[:port]; repeat for several; default none)
   --body-limit <bytes>      largest request body (default 8388608)
   --rate-limit <n>          requests per second per client (token or address; default 200,
                             0: no limit); beyond it 429 with Retry-After
@@ -58,6 +60,7 @@ interface ProxyCommand {
   port: number;
   host: string;
   tokens: string[];
+  corsOrigins: string[];
   bodyLimit: number | undefined;
   rate: number | undefined;
   burst: number | undefined;
@@ -112,12 +115,17 @@ function parse(args: readonly string[], env: NodeJS.ProcessEnv, cwd: string): Pr
     throw new UsageError(`--producer must be kafkajs or platformatic, got "${producer}"`);
   if (v["base-url"] !== undefined && !/^https?:\/\/[^/]/.test(v["base-url"]))
     throw new UsageError(`--base-url must be an http(s) URL, got "${v["base-url"]}"`);
+  const corsOrigins = v["cors-origin"] ?? [];
+  for (const o of corsOrigins)
+    if (!/^https?:\/\/[^/\s]+$/.test(o))
+      throw new UsageError(`--cors-origin must be an origin (scheme://host[:port], no path), got "${o}"`);
   const security = kafkaSecurity(v, { env, cwd });
   return {
     brokers,
     port,
     host: v.host ?? "127.0.0.1",
     tokens,
+    corsOrigins,
     bodyLimit: integer("--body-limit", v["body-limit"], 1, 2 ** 31),
     rate: integer("--rate-limit", v["rate-limit"], 0, 1_000_000),
     burst: integer("--rate-burst", v["rate-burst"], 1, 1_000_000),
@@ -135,6 +143,7 @@ const OPTIONS = {
   port: { type: "string" },
   host: { type: "string" },
   token: { type: "string", multiple: true },
+  "cors-origin": { type: "string", multiple: true },
   "body-limit": { type: "string" },
   "rate-limit": { type: "string" },
   "rate-burst": { type: "string" },
@@ -178,6 +187,7 @@ export async function proxyCommand(args: readonly string[], io: CliIo, env = pro
       host: cmd.host,
     };
     if (cmd.tokens.length > 0) options.tokens = cmd.tokens;
+    if (cmd.corsOrigins.length > 0) options.corsOrigins = cmd.corsOrigins;
     if (cmd.bodyLimit !== undefined) options.bodyLimit = cmd.bodyLimit;
     if (cmd.rate === 0) options.rateLimit = false;
     else if (cmd.rate !== undefined || cmd.burst !== undefined) {

@@ -12,12 +12,14 @@
 import type * as HonoCore from "hono";
 import type * as BearerAuth from "hono/bearer-auth";
 import type * as BodyLimit from "hono/body-limit";
+import type * as Cors from "hono/cors";
 import { RivuletError } from "../../../core/index.js";
 
 export interface HonoParts {
   Hono: typeof HonoCore.Hono;
   bearerAuth: typeof BearerAuth.bearerAuth;
   bodyLimit: typeof BodyLimit.bodyLimit;
+  cors: typeof Cors.cors;
 }
 
 export const MISSING_HONO =
@@ -34,14 +36,15 @@ type Loaded = { ok: true; parts: HonoParts } | { ok: false; error: unknown };
 
 async function load(): Promise<Loaded> {
   try {
-    const [core, bearer, limit] = await Promise.all([
+    const [core, bearer, limit, cors] = await Promise.all([
       import("hono"),
       import("hono/bearer-auth"),
       import("hono/body-limit"),
+      import("hono/cors"),
     ]);
     return {
       ok: true,
-      parts: { Hono: core.Hono, bearerAuth: bearer.bearerAuth, bodyLimit: limit.bodyLimit },
+      parts: { Hono: core.Hono, bearerAuth: bearer.bearerAuth, bodyLimit: limit.bodyLimit, cors: cors.cors },
     };
   } catch (e) {
     if (!isMissing(e, "hono")) throw e;

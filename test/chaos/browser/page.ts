@@ -1,12 +1,15 @@
 // The page of the browser scenario (test/chaos/browser.ts drives it through playwright-core):
 // it starts the job's worker on an IndexedDB database, produces the scenario's input, and
 // terminates the worker when told, as a crash would. Everything it answers is plain data.
-import { startWorker, type WorkerJobHandle } from "rivulet/browser";
+import { type BrokerFeed, fromBroker, startWorker, type WorkerJobHandle } from "rivulet/browser";
+import { RestProxyBroker } from "rivulet/edge";
 import { DEFAULT_TOPICS } from "../../../adapters/edge/example/pipeline.js";
 import { clicks, row } from "./clicks.js";
 import workerUrl from "./job.worker.ts?worker&url";
 
 let job: WorkerJobHandle | undefined;
+let feed: BrokerFeed | undefined;
+let feedError: string | undefined;
 
 const running = (): WorkerJobHandle => {
   if (!job) throw new Error("no job: start one first");
@@ -44,6 +47,29 @@ const chaos = {
   async checkpoint() {
     await running().checkpoint();
   },
+  /** Feeds the job's clicks from Kafka topics through a REST proxy (fromBroker). */
+  feed(url: string, topics: string[], group: string) {
+    feed = fromBroker(running(), DEFAULT_TOPICS.clicks, {
+      broker: new RestProxyBroker({ url }),
+      topics,
+      group,
+      idleMs: 50,
+    });
+    feedError = undefined;
+    feed.done.catch((e: unknown) => (feedError = described(e).message));
+  },
+  /** The running feed's counts, or what failed it. */
+  feedStats() {
+    if (feedError !== undefined) throw new Error(`the feed failed: ${feedError}`);
+    return feed ? { ...feed.stats } : undefined;
+  },
+  async stopFeed() {
+    const f = feed;
+    feed = undefined;
+    if (!f) throw new Error("no feed");
+    await f.stop();
+    return { ...f.stats };
+  },
   /** Kills the worker at once, wherever it is (mid-slice, mid-commit). */
   terminate() {
     running().terminate();
@@ -55,9 +81,11 @@ const chaos = {
     await j.drain();
     const out = await j.records(DEFAULT_TOPICS.perMinute);
     const late = await j.records(DEFAULT_TOPICS.late);
+    const dead = await j.records("rivulet-dlq").catch(() => []);
     return {
       rows: out.map(row),
       late: late.length,
+      dead: dead.map((r) => r.headers["rivulet.error.reason"] ?? ""),
       offsetsUnique: new Set(out.map((r) => `${r.partition}:${r.offset}`)).size === out.length,
       inputs: (await j.records(DEFAULT_TOPICS.clicks)).length,
     };
