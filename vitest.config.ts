@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { playwright } from "@vitest/browser-playwright";
 import { defineConfig } from "vitest/config";
+import { CHROMIUM, CHROMIUM_ARGS } from "./test/infra/chromium.js";
 
 const alias = {
   "rivulet/node": fileURLToPath(new URL("./adapters/node/index.ts", import.meta.url)),
@@ -9,18 +10,6 @@ const alias = {
   "rivulet/testing": fileURLToPath(new URL("./core/testing.ts", import.meta.url)),
   rivulet: fileURLToPath(new URL("./core/index.ts", import.meta.url)),
 };
-
-// Debian's Chromium; test/run-all.mjs installs it when missing. Never a downloaded browser.
-const chromium = process.env.RIVULET_CHROMIUM ?? "/usr/bin/chromium";
-const chromiumArgs = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-];
 
 export default defineConfig({
   resolve: { alias },
@@ -116,7 +105,7 @@ export default defineConfig({
             enabled: true,
             headless: true,
             screenshotFailures: false,
-            provider: playwright({ launchOptions: { executablePath: chromium, args: chromiumArgs } }),
+            provider: playwright({ launchOptions: { executablePath: CHROMIUM, args: CHROMIUM_ARGS } }),
             instances: [{ browser: "chromium" }],
           },
         },
