@@ -74,6 +74,10 @@ export class RuntimeContext {
   private idIndex = -1;
   private idBase = "";
   private idSeq = 0;
+  /** `topic/partition/` of the batch `prefixBatch`, and whether its topic is internal (ids ride in its records). */
+  private prefixBatch: PartitionBatch | undefined;
+  private idPrefix = "";
+  private internalBatch = false;
 
   constructor(
     readonly clock: Clock,
@@ -122,9 +126,16 @@ export class RuntimeContext {
     if (this.origin !== undefined) return this.origin;
     const b = this.batch;
     if (b === undefined) return `@${this.clock.now()}`;
+    // The batch's `topic/partition/` is made once: a record's base is then one concatenation
+    // (every output of an at-least-once job comes here for its id; the string is the same).
+    if (b !== this.prefixBatch) {
+      this.prefixBatch = b;
+      this.idPrefix = `${b.topic}/${b.partition}/`;
+      this.internalBatch = this.internal.has(b.topic);
+    }
     return (
-      (this.internal.has(b.topic) ? b.headers?.[this.index]?.[ID_HEADER] : undefined) ??
-      `${b.topic}/${b.partition}/${offsetAt(b, this.index)}`
+      (this.internalBatch ? b.headers?.[this.index]?.[ID_HEADER] : undefined) ??
+      this.idPrefix + offsetAt(b, this.index)
     );
   }
 
