@@ -20,8 +20,10 @@ import type {
   Transaction,
 } from "../../core/index.js";
 import {
+  ID_HEADER,
   isRivuletError,
-  OutputBuffer,
+  type OutputBuffer,
+  outputOf,
   partitionForKey,
   RivuletError,
   topicNameProblem,
@@ -31,8 +33,11 @@ import { KafkaConsumer } from "./kafka-consumer.js";
 import { brokerError, createTopicAndWait, protocolType, withDeadline } from "./kafka-errors.js";
 import { Kafka, logLevel as KafkaLogLevels, Partitioners } from "./kafkajs.js";
 import {
+  type Chunk,
   PlatformaticProducer,
+  type PltMessage,
   type ProducerClient,
+  platformaticMessage,
   type TransactionClient,
 } from "./platformatic-producer.js";
 
@@ -261,9 +266,9 @@ export class KafkaBroker implements Broker {
   async commit(tx: Transaction): Promise<CommitResult | undefined> {
     this.open();
     // Everything is checked and encoded before anything is sent, so a bad record sends nothing.
-    const records = tx.records instanceof OutputBuffer ? tx.records.toArray() : [...tx.records];
-    if (tx.checkpoint) records.push(...checkpointRecords(tx.checkpoint));
-    const chunks = await this.encode(records);
+    const buffers = [outputOf(tx.records)];
+    if (tx.checkpoint) buffers.push(outputOf(checkpointRecords(tx.checkpoint)));
+    const chunks = await this.encode(buffers);
     const offsets = tx.offsets;
     const group = offsets?.group;
     if (chunks.length === 0 && !offsets?.positions.length) return undefined;
@@ -310,7 +315,7 @@ export class KafkaBroker implements Broker {
   }
 
   private async commitTransaction(
-    chunks: TopicMessages[][],
+    chunks: Chunk[],
     group: string | undefined,
     positions: readonly CommittedOffset[],
     fence: readonly Fence[],
@@ -320,7 +325,7 @@ export class KafkaBroker implements Broker {
     let ending = false;
     try {
       transaction = await producer.transaction();
-      for (const topicMessages of chunks) await transaction.sendBatch({ topicMessages });
+      for (const chunk of chunks) await transaction.sendBatch(chunk);
       if (group && positions.length > 0) {
         // The member's generation, when known, lets the group coordinator refuse the offsets
         // of a member that has left it (KIP-447; the platformatic writer sends it).
@@ -369,13 +374,13 @@ export class KafkaBroker implements Broker {
   }
 
   private async commitAtLeastOnce(
-    chunks: TopicMessages[][],
+    chunks: Chunk[],
     group: string | undefined,
     positions: readonly CommittedOffset[],
   ): Promise<void> {
     const producer = await this.producer();
     try {
-      for (const topicMessages of chunks) await producer.sendBatch({ topicMessages, acks: -1 });
+      for (const chunk of chunks) await producer.sendBatch({ ...chunk, acks: -1 });
     } catch (e) {
       throw brokerError("writing records failed", e);
     }
@@ -460,35 +465,67 @@ export class KafkaBroker implements Broker {
     return positions.filter((p) => live.some((m) => m.owns(p.topic, p.partition)));
   }
 
-  /** Records as KafkaJS messages per topic, in chunks of at most {@link CHUNK_BYTES}. */
-  private async encode(records: readonly OutgoingRecord[]): Promise<TopicMessages[][]> {
-    const chunks: TopicMessages[][] = [];
-    let chunk = new Map<string, Message[]>();
+  /**
+   * Records as produce requests of at most {@link CHUNK_BYTES}: KafkaJS messages per topic, or
+   * for the platformatic writer its own messages, made straight from the buffers' columns (no
+   * record object, header object or KafkaJS message in between: an at-least-once job's every
+   * output has a `rivulet.id`, and each object per output was paid for again in GC).
+   */
+  private async encode(buffers: readonly OutputBuffer[]): Promise<Chunk[]> {
+    const platformatic = this.producerKind === "platformatic";
+    const chunks: Chunk[] = [];
+    let topics = new Map<string, Message[]>();
+    let messages: PltMessage[] = [];
     let bytes = 0;
-    for (const r of records) {
-      const n = this.partitionCounts.get(r.topic) ?? (await this.partitions(r.topic));
-      if (n === undefined) throw new RivuletError("UNKNOWN_TOPIC", `topic "${r.topic}" does not exist`);
-      if (
-        r.partition !== undefined &&
-        !(Number.isInteger(r.partition) && r.partition >= 0 && r.partition < n)
-      )
-        throw new RivuletError("INVALID_ARGUMENT", `topic "${r.topic}" has no partition ${r.partition}`);
-      const m = toMessage(r);
-      // @platformatic/kafka's own partitioner is not Java's: the partition is chosen here.
-      if (m.partition === undefined && this.producerKind === "platformatic")
-        m.partition = this.partitionOf(r, n);
-      const size = messageSize(m);
-      if (bytes > 0 && bytes + size > CHUNK_BYTES) {
-        chunks.push(toTopicMessages(chunk));
-        chunk = new Map();
-        bytes = 0;
+    const flush = () => {
+      chunks.push(platformatic ? { messages } : { topicMessages: toTopicMessages(topics) });
+      topics = new Map();
+      messages = [];
+      bytes = 0;
+    };
+    for (const out of buffers)
+      for (let run = 0; run < out.runs; run++) {
+        const topic = out.runTopic(run);
+        const n = this.partitionCounts.get(topic) ?? (await this.partitions(topic));
+        if (n === undefined) throw new RivuletError("UNKNOWN_TOPIC", `topic "${topic}" does not exist`);
+        const { keys, partitions, headers, ids, values, timestamps } = out;
+        let list: Message[] | undefined;
+        for (let i = out.runStart(run), end = out.runEnd(run); i < end; i++) {
+          let partition = partitions?.[i];
+          if (partition !== undefined && !(Number.isInteger(partition) && partition >= 0 && partition < n))
+            throw new RivuletError("INVALID_ARGUMENT", `topic "${topic}" has no partition ${partition}`);
+          const key = keys?.[i] ?? null;
+          const value = encodeValue(topic, values[i]);
+          const ts = timestamps[i]!;
+          const h = headers?.[i];
+          const id = ids?.[i];
+          let size = 64 + (key === null ? 0 : key.length) + (value === null ? 0 : value.length);
+          if (h !== undefined) for (const k in h) size += k.length + String(h[k]).length;
+          if (id !== undefined) size += ID_HEADER.length + id.length;
+          if (bytes > 0 && bytes + size > CHUNK_BYTES) {
+            flush();
+            list = undefined;
+          }
+          bytes += size;
+          if (platformatic) {
+            // @platformatic/kafka's own partitioner is not Java's: the partition is chosen here.
+            partition ??= this.partitionOf(topic, key, n);
+            messages.push(platformaticMessage(topic, partition, key, value, ts, h, id));
+            continue;
+          }
+          const m: Message = { key, value };
+          if (!Number.isNaN(ts)) m.timestamp = String(ts);
+          const mh = out.headersAt(i);
+          if (mh !== undefined) m.headers = mh;
+          if (partition !== undefined) m.partition = partition;
+          if (list === undefined) {
+            list = topics.get(topic);
+            if (list === undefined) topics.set(topic, (list = []));
+          }
+          list.push(m);
+        }
       }
-      const ms = chunk.get(r.topic);
-      if (ms) ms.push(m);
-      else chunk.set(r.topic, [m]);
-      bytes += size;
-    }
-    if (chunk.size > 0) chunks.push(toTopicMessages(chunk));
+    if (bytes > 0) flush();
     return chunks;
   }
 
@@ -520,10 +557,10 @@ export class KafkaBroker implements Broker {
   }
 
   /** Java's partition for a keyed record (murmur2, as KafkaJS's default); keyless ones in turn. */
-  private partitionOf(r: OutgoingRecord, partitions: number): number {
-    if (r.key !== undefined && r.key !== null) return partitionForKey(r.key, partitions);
-    const next = this.nextPartition.get(r.topic) ?? 0;
-    this.nextPartition.set(r.topic, (next + 1) % partitions);
+  private partitionOf(topic: string, key: string | null, partitions: number): number {
+    if (key !== null) return partitionForKey(key, partitions);
+    const next = this.nextPartition.get(topic) ?? 0;
+    this.nextPartition.set(topic, (next + 1) % partitions);
     return next % partitions;
   }
 
@@ -668,22 +705,6 @@ function encodeValue(topic: string, value: unknown): Buffer | string | null {
   if (json === undefined)
     throw new RivuletError("INVALID_ARGUMENT", `a value for topic "${topic}" cannot be written as JSON`);
   return json;
-}
-
-function toMessage(r: OutgoingRecord): Message {
-  const m: Message = { key: r.key ?? null, value: encodeValue(r.topic, r.value) };
-  if (r.timestamp !== undefined) m.timestamp = String(r.timestamp);
-  if (r.headers) m.headers = r.headers;
-  if (r.partition !== undefined) m.partition = r.partition;
-  return m;
-}
-
-function messageSize(m: Message): number {
-  let n = 64;
-  if (m.key) n += m.key.length;
-  if (m.value) n += m.value.length;
-  if (m.headers) for (const [k, v] of Object.entries(m.headers)) n += k.length + String(v).length;
-  return n;
 }
 
 function toTopicMessages(chunk: Map<string, Message[]>): TopicMessages[] {

@@ -19,13 +19,22 @@
  */
 import type * as Platformatic from "@platformatic/kafka";
 import type { IHeaders, KafkaConfig, Message, TopicMessages } from "kafkajs";
-import { RivuletError } from "../../core/index.js";
+import { ID_HEADER, type Headers as RecordHeaders, RivuletError } from "../../core/index.js";
 import { isRetriable, protocolType } from "./kafka-errors.js";
 
 type Plt = typeof Platformatic;
 type PltProducer = Platformatic.Producer;
 type PltTransaction = Awaited<ReturnType<PltProducer["beginTransaction"]>>;
-type PltMessage = Platformatic.MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
+/** A record as @platformatic/kafka produces it. */
+export type PltMessage = Platformatic.MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
+
+/**
+ * One produce request's records: KafkaJS messages per topic, or, for a {@link PlatformaticProducer}
+ * only, its own messages (what `KafkaBroker` makes for it straight from its output buffer).
+ */
+export type Chunk =
+  | { topicMessages: TopicMessages[]; messages?: undefined }
+  | { messages: PltMessage[]; topicMessages?: undefined };
 
 let loaded: Promise<Plt> | undefined;
 
@@ -49,12 +58,12 @@ function platformatic(): Promise<Plt> {
 export interface ProducerClient {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
-  sendBatch(batch: { topicMessages: TopicMessages[]; acks?: number }): Promise<unknown>;
+  sendBatch(batch: Chunk & { acks?: number }): Promise<unknown>;
   transaction(): Promise<TransactionClient>;
 }
 
 export interface TransactionClient {
-  sendBatch(batch: { topicMessages: TopicMessages[] }): Promise<unknown>;
+  sendBatch(batch: Chunk): Promise<unknown>;
   /**
    * With `member`, the group coordinator accepts the offsets only from that member in that
    * generation (KIP-447): a member the group has moved on without cannot commit. KafkaJS's
@@ -153,6 +162,45 @@ function addHeader(into: Map<Buffer, Buffer>, key: string, value: IHeaders[strin
   into.set(headerName(key), typeof value === "string" ? Buffer.from(value) : value);
 }
 
+function messagesOf(batch: Chunk): PltMessage[] {
+  return batch.messages ?? toMessages(batch.topicMessages);
+}
+
+/** The id header's name, as bytes. */
+const ID_NAME = Buffer.from(ID_HEADER);
+
+/**
+ * A record as @platformatic/kafka's message, its value already encoded (a string is written as
+ * UTF-8); `timestamp` NaN: the broker's clock. `id` is its `rivulet.id`, put into the headers as
+ * bytes without a header object in between (it replaces a header of that name in `headers`).
+ */
+export function platformaticMessage(
+  topic: string,
+  partition: number,
+  key: string | null,
+  value: Buffer | string | null,
+  timestamp: number,
+  headers: RecordHeaders | undefined,
+  id: string | undefined,
+): PltMessage {
+  const m: PltMessage = {
+    topic,
+    partition,
+    // null is a tombstone (a record without a value).
+    value: (value === null ? null : typeof value === "string" ? Buffer.from(value) : value) as Buffer,
+  };
+  if (key !== null) m.key = Buffer.from(key);
+  if (!Number.isNaN(timestamp)) m.timestamp = BigInt(timestamp);
+  if (headers !== undefined || id !== undefined) {
+    const map = new Map<Buffer, Buffer>();
+    if (headers !== undefined)
+      for (const k in headers) if (id === undefined || k !== ID_HEADER) addHeader(map, k, headers[k]);
+    if (id !== undefined) map.set(ID_NAME, Buffer.from(id));
+    if (map.size > 0) m.headers = map;
+  }
+  return m;
+}
+
 /** KafkaJS messages (every one with its partition set) as @platformatic/kafka's. */
 function toMessages(topicMessages: readonly TopicMessages[]): PltMessage[] {
   const out: PltMessage[] = [];
@@ -227,15 +275,15 @@ export class PlatformaticProducer implements ProducerClient {
     await Promise.allSettled([p?.close(true), pool?.close()]);
   }
 
-  async sendBatch({ topicMessages }: { topicMessages: TopicMessages[] }): Promise<unknown> {
-    return this.live().send({ messages: toMessages(topicMessages) });
+  async sendBatch(batch: Chunk): Promise<unknown> {
+    return this.live().send({ messages: messagesOf(batch) });
   }
 
   async transaction(): Promise<TransactionClient> {
     const producer = this.live();
     const tx: PltTransaction = await producer.beginTransaction();
     return {
-      sendBatch: ({ topicMessages }) => tx.send({ messages: toMessages(topicMessages) }),
+      sendBatch: (batch) => tx.send({ messages: messagesOf(batch) }),
       sendOffsets: async ({ consumerGroupId, topics, member }) => {
         // AddOffsetsToTxn: the transaction coordinator adds the group's offsets partition.
         await tx.addConsumer({ groupId: consumerGroupId } as unknown as Platformatic.Consumer);
