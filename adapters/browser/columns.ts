@@ -80,10 +80,15 @@ export interface DecodedRecords {
 class ColumnWriter {
   private kind: Kind | -1 = -1;
   private kinds: Uint8Array | undefined;
-  private numbers: Float64Array | undefined;
-  /** Whether every number so far is a 32-bit integer (not -0). */
-  private integers = true;
-  private indexes: Uint32Array | undefined;
+  /**
+   * The numbers: in an Int32Array while every one so far is a 32-bit integer (not -0), then in a
+   * Float64Array (the rows so far copied over once). Written in the type they are sent as, so
+   * `finish` converts nothing.
+   */
+  private ints: Int32Array | undefined;
+  private doubles: Float64Array | undefined;
+  /** The strings' indexes, as narrow as the dictionary so far allows (widened as it grows). */
+  private indexes: Uint8Array | Uint16Array | Uint32Array | undefined;
   private dictionary: string[] | undefined;
   private lookup: Map<string, number> | undefined;
   private others: unknown[] | undefined;
@@ -97,32 +102,17 @@ class ColumnWriter {
 
   /** Sets row `i` to `v`; returns its kind (Other: `v` is kept for structured clone). */
   set(i: number, v: unknown): Kind {
-    let k: Kind;
+    if (typeof v === "number") {
+      this.setNumber(i, v);
+      return Kind.Number;
+    }
+    if (typeof v === "string") {
+      this.setString(i, v);
+      return Kind.String;
+    }
     this.last = v;
+    let k: Kind;
     switch (typeof v) {
-      case "number":
-        k = Kind.Number;
-        (this.numbers ??= new Float64Array(this.length))[i] = v;
-        if (this.integers && ((v | 0) !== v || (v === 0 && 1 / v < 0))) this.integers = false;
-        break;
-      case "string": {
-        k = Kind.String;
-        let at: number | undefined;
-        if (v === this.lastString) at = this.lastAt;
-        else {
-          const lookup = (this.lookup ??= new Map());
-          at = lookup.get(v);
-          if (at === undefined) {
-            at = (this.dictionary ??= []).length;
-            this.dictionary.push(v);
-            lookup.set(v, at);
-          }
-          this.lastString = v;
-          this.lastAt = at;
-        }
-        (this.indexes ??= new Uint32Array(this.length))[i] = at;
-        break;
-      }
       case "boolean":
         k = v ? Kind.True : Kind.False;
         break;
@@ -138,6 +128,50 @@ class ColumnWriter {
     }
     this.mark(i, k);
     return k;
+  }
+
+  /** Row `i` is the number `v` (what `set` does for a number; called directly where the caller knows). */
+  setNumber(i: number, v: number): void {
+    this.last = v;
+    if (this.doubles !== undefined) this.doubles[i] = v;
+    else if ((v | 0) === v && (v !== 0 || 1 / v > 0)) (this.ints ??= new Int32Array(this.length))[i] = v;
+    else {
+      // The first that is not a 32-bit integer: doubles from now on.
+      this.doubles = new Float64Array(this.length);
+      if (this.ints !== undefined) this.doubles.set(this.ints);
+      this.ints = undefined;
+      this.doubles[i] = v;
+    }
+    if (this.kind !== Kind.Number || this.kinds !== undefined) this.mark(i, Kind.Number);
+  }
+
+  /** Row `i` is the string `v`: its index in the batch's dictionary. */
+  setString(i: number, v: string): void {
+    this.last = v;
+    let at: number | undefined;
+    if (v === this.lastString) at = this.lastAt;
+    else {
+      const lookup = (this.lookup ??= new Map());
+      at = lookup.get(v);
+      if (at === undefined) {
+        const d = (this.dictionary ??= []);
+        at = d.length;
+        d.push(v);
+        lookup.set(v, at);
+        if (at === 256 || at === 65_536) this.widen(at);
+      }
+      this.lastString = v;
+      this.lastAt = at;
+    }
+    (this.indexes ??= new Uint8Array(this.length))[i] = at;
+    if (this.kind !== Kind.String || this.kinds !== undefined) this.mark(i, Kind.String);
+  }
+
+  /** Index `at` no longer fits the indexes' type: the next wider one (the rows so far copied). */
+  private widen(at: number): void {
+    const wider = at === 256 ? new Uint16Array(this.length) : new Uint32Array(this.length);
+    if (this.indexes !== undefined) wider.set(this.indexes);
+    this.indexes = wider;
   }
 
   /** Sets row `i` to an object of the batch's shape (values only). */
@@ -171,23 +205,20 @@ class ColumnWriter {
       c.kinds = this.kinds;
       transfer.push(this.kinds.buffer as ArrayBuffer);
     } else c.kind = this.kind === -1 ? Kind.Undefined : this.kind;
-    if (this.numbers !== undefined) {
-      // Integers as Int32Array: read back, they are small integers (Smis), as structured clone
-      // gives them, not doubles. A double read from a Float64Array makes the property a boxed
-      // double in every object, which the engine then reads more slowly (measured: the
-      // pipeline on data already in the worker ran ~25% slower on such objects).
-      const xs = this.integers ? new Int32Array(this.numbers) : this.numbers;
+    // Integers as Int32Array: read back, they are small integers (Smis), as structured clone
+    // gives them, not doubles. A double read from a Float64Array makes the property a boxed
+    // double in every object, which the engine then reads more slowly (measured: the pipeline
+    // on data already in the worker ran ~25% slower on such objects).
+    const xs = this.doubles ?? this.ints;
+    if (xs !== undefined) {
       c.numbers = xs;
       transfer.push(xs.buffer as ArrayBuffer);
     }
     if (this.indexes !== undefined) {
       // As narrow as the dictionary allows (what IndexedDB stores is smaller too).
-      const d = this.dictionary!.length;
-      const ix =
-        d <= 256 ? new Uint8Array(this.indexes) : d <= 65_536 ? new Uint16Array(this.indexes) : this.indexes;
-      c.indexes = ix;
+      c.indexes = this.indexes;
       c.dictionary = this.dictionary!;
-      transfer.push(ix.buffer as ArrayBuffer);
+      transfer.push(this.indexes.buffer as ArrayBuffer);
     }
     if (this.others !== undefined) c.others = this.others;
     return c;
@@ -295,7 +326,11 @@ function shaped(v: Record<string, unknown>, i: number, fields: readonly string[]
   // for-in: own enumerable keys in order (inherited ones too: then the shape does not match).
   for (const k in v) {
     if (j === m || k !== fields[j]) return false;
-    if (columns[j]!.set(i, v[k]) === Kind.Other) return false;
+    const x = v[k];
+    const c = columns[j]!;
+    if (typeof x === "string") c.setString(i, x);
+    else if (typeof x === "number") c.setNumber(i, x);
+    else if (c.set(i, x) === Kind.Other) return false;
     j++;
   }
   return j === m;
