@@ -53,6 +53,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, type Plugin } from "esbuild";
 import { type Browser, chromium, type Page } from "playwright-core";
+import { CHROMIUM, CHROMIUM_ARGS } from "../test/infra/chromium.js";
 
 export interface BrowserBenchOptions {
   quick: boolean;
@@ -166,18 +167,6 @@ export interface BrowserBenchResult {
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const root = fileURLToPath(new URL("..", import.meta.url));
-/** Debian's Chromium, as vitest.config.ts uses it; never a downloaded browser. */
-const CHROMIUM = process.env.RIVULET_CHROMIUM ?? "/usr/bin/chromium";
-/** vitest.config.ts's `chromiumArgs`. */
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-];
 const USERS = 1_000;
 const POLL_MS = 5;
 const STORAGE = {
