@@ -12,7 +12,7 @@ import { MemoryBroker } from "../../core/testing.js";
 import { clicks, row } from "../chaos/browser/clicks.js";
 import { buildPage, type PageApi } from "../chaos/browser-worker.js";
 import { launchChromium, serveStatic, stopServer, watchProblems } from "../playground/harness.js";
-import { kafkaAdmin, uniq, until } from "./kafka-helpers.js";
+import { committedOffsets, uniq, until } from "./kafka-helpers.js";
 import { type ProxyProcess, startProxy } from "./rest-proxy-helpers.js";
 
 declare const chaos: PageApi;
@@ -58,16 +58,9 @@ async function oracle(records: ReturnType<typeof input>) {
   };
 }
 
-async function committed(group: string, topic: string): Promise<number> {
-  const admin = kafkaAdmin(bootstrap);
-  await admin.connect();
-  try {
-    const [t] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-    return Number(t?.partitions[0]?.offset ?? -1);
-  } finally {
-    await admin.disconnect();
-  }
-}
+/** The group's committed offset of the topic's one partition. */
+const committed = async (group: string, topic: string) =>
+  (await committedOffsets(bootstrap, group, topic))[0] ?? -1;
 
 describe("fromBroker: a worker's topic fed from Kafka through the REST proxy", () => {
   it("everything read once, in order; stopped and fed again from the committed offsets; the in-memory run's outputs", async () => {

@@ -98,3 +98,15 @@ export function kafkaAdmin(bootstrap: string) {
     logLevel: logLevel.NOTHING,
   }).admin();
 }
+
+/** A group's committed offsets for `topic`, by partition number (-1 where it has none). */
+export async function committedOffsets(bootstrap: string, group: string, topic: string): Promise<number[]> {
+  const admin = kafkaAdmin(bootstrap);
+  await admin.connect();
+  try {
+    const [t] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    return [...(t?.partitions ?? [])].sort((a, b) => a.partition - b.partition).map((p) => Number(p.offset));
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { kafkaAdmin, uniq } from "./kafka-helpers.js";
+import { committedOffsets, uniq } from "./kafka-helpers.js";
 import { type ProxyProcess, startProxy } from "./rest-proxy-helpers.js";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -123,16 +123,7 @@ describe("an independent v2 client (kafka-mcp, PyPI) reads through Rivulet's pro
     return topic;
   }
 
-  async function committed(group: string, topic: string): Promise<number[]> {
-    const admin = kafkaAdmin(bootstrap);
-    await admin.connect();
-    try {
-      const [t] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-      return t!.partitions.sort((a, b) => a.partition - b.partition).map((p) => Number(p.offset));
-    } finally {
-      await admin.disconnect();
-    }
-  }
+  const committed = (group: string, topic: string) => committedOffsets(bootstrap, group, topic);
 
   const expected = (decode: (r: Read["records"][number]) => { key: unknown; value: unknown }, read: Read) =>
     read.records
