@@ -181,7 +181,8 @@ export class Session {
       this.store.lateTopics = new Set(this.plan.steps.flatMap((s) => (s.lateTo ? [s.lateTo] : [])));
       await this.refreshTopics();
     } catch (e) {
-      return this.fail(e, "starting the pipeline");
+      if (this.handle === handle) this.fail(e, "starting the pipeline");
+      return;
     }
     this.status = "running";
     this.poll = setInterval(() => this.tick(), 250);
@@ -278,11 +279,13 @@ export class Session {
     what: string,
     ms = ANSWER_TIMEOUT_MS,
   ): Promise<T | undefined> {
-    if (!this.handle) return undefined;
+    const h = this.handle;
+    if (!h) return undefined;
     try {
       return await this.guard(fn(), ms, what);
     } catch (e) {
-      this.fail(e, what);
+      // A worker already stopped (by the watchdog, say) rejects what was in flight: its problem stands.
+      if (this.handle === h) this.fail(e, what);
       return undefined;
     }
   }
@@ -333,7 +336,10 @@ export class Session {
     void this.sampleMetrics();
     if (now - this.topicsAt > 1_000) {
       this.topicsAt = now;
-      void this.refreshTopics().catch((e: unknown) => this.fail(e, "listing topics"));
+      const h = this.handle;
+      void this.refreshTopics().catch((e: unknown) => {
+        if (this.handle === h) this.fail(e, "listing topics");
+      });
     }
   }
 
