@@ -35,11 +35,10 @@ import { Kafka, logLevel as KafkaLogLevels, Partitioners } from "./kafkajs.js";
 import {
   type Chunk,
   PlatformaticProducer,
-  type PltMessage,
   type ProducerClient,
-  platformaticMessage,
   type TransactionClient,
 } from "./platformatic-producer.js";
+import { RecordBatchBuilder } from "./record-batch.js";
 
 export type KafkaLogLevel = "nothing" | "error" | "warn" | "info" | "debug";
 
@@ -475,12 +474,14 @@ export class KafkaBroker implements Broker {
     const platformatic = this.producerKind === "platformatic";
     const chunks: Chunk[] = [];
     let topics = new Map<string, Message[]>();
-    let messages: PltMessage[] = [];
+    let batches = new Map<string, RecordBatchBuilder>();
     let bytes = 0;
     const flush = () => {
-      chunks.push(platformatic ? { messages } : { topicMessages: toTopicMessages(topics) });
+      chunks.push(
+        platformatic ? { batches: [...batches.values()] } : { topicMessages: toTopicMessages(topics) },
+      );
       topics = new Map();
-      messages = [];
+      batches = new Map();
       bytes = 0;
     };
     for (const out of buffers)
@@ -510,7 +511,11 @@ export class KafkaBroker implements Broker {
           if (platformatic) {
             // @platformatic/kafka's own partitioner is not Java's: the partition is chosen here.
             partition ??= this.partitionOf(topic, key, n);
-            messages.push(platformaticMessage(topic, partition, key, value, ts, h, id));
+            // Straight into the partition's record batch: no message, header map or Buffer per record.
+            const at = `${topic}\u0000${partition}`;
+            let batch = batches.get(at);
+            if (batch === undefined) batches.set(at, (batch = new RecordBatchBuilder(topic, partition)));
+            batch.append(key, value, ts, h, id);
             continue;
           }
           const m: Message = { key, value };

@@ -19,8 +19,9 @@
  */
 import type * as Platformatic from "@platformatic/kafka";
 import type { IHeaders, KafkaConfig, Message, TopicMessages } from "kafkajs";
-import { ID_HEADER, type Headers as RecordHeaders, RivuletError } from "../../core/index.js";
+import { RivuletError } from "../../core/index.js";
 import { isRetriable, protocolType } from "./kafka-errors.js";
+import { RecordBatchBuilder } from "./record-batch.js";
 
 type Plt = typeof Platformatic;
 type PltProducer = Platformatic.Producer;
@@ -30,11 +31,13 @@ export type PltMessage = Platformatic.MessageToProduce<Buffer, Buffer, Buffer, B
 
 /**
  * One produce request's records: KafkaJS messages per topic, or, for a {@link PlatformaticProducer}
- * only, its own messages (what `KafkaBroker` makes for it straight from its output buffer).
+ * only, its own messages or record batches already encoded, one per topic-partition (what
+ * `KafkaBroker` makes for it straight from its output buffer).
  */
 export type Chunk =
-  | { topicMessages: TopicMessages[]; messages?: undefined }
-  | { messages: PltMessage[]; topicMessages?: undefined };
+  | { topicMessages: TopicMessages[]; messages?: undefined; batches?: undefined }
+  | { messages: PltMessage[]; topicMessages?: undefined; batches?: undefined }
+  | { batches: RecordBatchBuilder[]; topicMessages?: undefined; messages?: undefined };
 
 let loaded: Promise<Plt> | undefined;
 
@@ -163,42 +166,15 @@ function addHeader(into: Map<Buffer, Buffer>, key: string, value: IHeaders[strin
 }
 
 function messagesOf(batch: Chunk): PltMessage[] {
+  if (batch.batches !== undefined)
+    // A message per batch, which the package hands through to the Produce API unchanged (the
+    // serializers are the identity, the partition is set): see `batchProduce`.
+    return batch.batches.map((b) => ({
+      topic: b.topic,
+      partition: b.partition,
+      value: b as unknown as Buffer,
+    }));
   return batch.messages ?? toMessages(batch.topicMessages);
-}
-
-/** The id header's name, as bytes. */
-const ID_NAME = Buffer.from(ID_HEADER);
-
-/**
- * A record as @platformatic/kafka's message, its value already encoded (a string is written as
- * UTF-8); `timestamp` NaN: the broker's clock. `id` is its `rivulet.id`, put into the headers as
- * bytes without a header object in between (it replaces a header of that name in `headers`).
- */
-export function platformaticMessage(
-  topic: string,
-  partition: number,
-  key: string | null,
-  value: Buffer | string | null,
-  timestamp: number,
-  headers: RecordHeaders | undefined,
-  id: string | undefined,
-): PltMessage {
-  const m: PltMessage = {
-    topic,
-    partition,
-    // null is a tombstone (a record without a value).
-    value: (value === null ? null : typeof value === "string" ? Buffer.from(value) : value) as Buffer,
-  };
-  if (key !== null) m.key = Buffer.from(key);
-  if (!Number.isNaN(timestamp)) m.timestamp = BigInt(timestamp);
-  if (headers !== undefined || id !== undefined) {
-    const map = new Map<Buffer, Buffer>();
-    if (headers !== undefined)
-      for (const k in headers) if (id === undefined || k !== ID_HEADER) addHeader(map, k, headers[k]);
-    if (id !== undefined) map.set(ID_NAME, Buffer.from(id));
-    if (map.size > 0) m.headers = map;
-  }
-  return m;
 }
 
 /** KafkaJS messages (every one with its partition set) as @platformatic/kafka's. */
@@ -263,6 +239,7 @@ export class PlatformaticProducer implements ProducerClient {
       ...(o.transactionalId === undefined ? {} : { transactionalId: o.transactionalId }),
       ...conn,
     });
+    useBatchProduce(plt, this.producer);
     // Connects (and, for a transactional id, fences the id's previous producer) now, not at the
     // first commit: a wrong address or credentials fail here, within the connection timeout.
     await this.producer.metadata({ topics: [] });
@@ -364,4 +341,142 @@ export class PlatformaticProducer implements ProducerClient {
     if (!this.producer) throw new RivuletError("BROKER", "the producer is closed");
     return this.producer;
   }
+}
+
+type Callback<T> = (error: Error | null, result?: T) => void;
+type ProduceApi = ((
+  connection: Platformatic.Connection,
+  acks: number,
+  timeout: number,
+  messages: { value?: unknown }[],
+  options: { producerId?: bigint; producerEpoch?: number; sequences?: unknown; transactionalId?: string },
+  callback: Callback<unknown>,
+) => void) & { version: number };
+
+/**
+ * Lets `producer` send {@link RecordBatchBuilder}s: its Produce API (the version the broker
+ * and the package agree on) is wrapped so that a request whose messages are batches is written
+ * here, each batch as it is, instead of by the package's record encoder. Everything around the
+ * request stays the package's: metadata, leaders, connections, retries, the producer id and
+ * epoch, transactions (AddPartitionsToTxn from the messages' partitions), errors and fencing.
+ *
+ * Sequences: the package counts a batch as one message, so they are kept here, per partition,
+ * for the producer id and epoch the request is sent with (a new id or epoch starts them again
+ * at 0, as the broker expects). A batch keeps the sequence it was first given while it is sent
+ * again (a retry), and the partition's next sequence moves past it once the broker has taken it.
+ * KafkaBroker sends one request at a time, so a partition never has two batches in flight.
+ */
+function useBatchProduce(plt: Plt, producer: PltProducer): void {
+  const kGetApi = plt.kGetApi as unknown as symbol;
+  const target = producer as unknown as Record<symbol, (name: string, cb: Callback<ProduceApi>) => void>;
+  const base = target[kGetApi]!.bind(producer);
+  const wrapped = new Map<ProduceApi, ProduceApi>();
+  const next = { producerId: -2n, producerEpoch: -2, sequences: new Map<string, number>() };
+  target[kGetApi] = (name, cb) => {
+    if (name !== "Produce") return base(name, cb);
+    base(name, (error, api) => {
+      if (error || !api) return cb(error);
+      let w = wrapped.get(api);
+      if (!w) wrapped.set(api, (w = batchProduce(plt, api, next)));
+      cb(null, w);
+    });
+  };
+}
+
+function batchProduce(
+  plt: Plt,
+  api: ProduceApi,
+  next: { producerId: bigint; producerEpoch: number; sequences: Map<string, number> },
+): ProduceApi {
+  const version = api.version;
+  // Produce v9 and later are "flexible": compact strings and arrays, tagged fields.
+  const flexible = version >= 9;
+  const parse = (plt as unknown as Record<string, { parseResponse: unknown }>)[`produceV${version}`]
+    ?.parseResponse;
+  const produce = (
+    connection: Platformatic.Connection,
+    acks: number,
+    timeout: number,
+    messages: { value?: unknown }[],
+    options: { producerId?: bigint; producerEpoch?: number; sequences?: unknown; transactionalId?: string },
+    callback: Callback<unknown>,
+  ): void => {
+    if (!(messages[0]?.value instanceof RecordBatchBuilder) || parse === undefined) {
+      api(connection, acks, timeout, messages, options, callback);
+      return;
+    }
+    const batches = messages.map((m) => m.value as RecordBatchBuilder);
+    const idempotent = options.sequences !== undefined;
+    const producerId = idempotent ? (options.producerId ?? -1n) : -1n;
+    const producerEpoch = idempotent ? (options.producerEpoch ?? -1) : -1;
+    if (idempotent && (next.producerId !== producerId || next.producerEpoch !== producerEpoch)) {
+      next.producerId = producerId;
+      next.producerEpoch = producerEpoch;
+      next.sequences.clear();
+    }
+    const sequenceOf = (b: RecordBatchBuilder): number => {
+      if (!idempotent) return -1;
+      const s = b.sequence;
+      if (s && s.producerId === producerId && s.producerEpoch === producerEpoch) return s.base;
+      const base = next.sequences.get(`${b.topic}:${b.partition}`) ?? 0;
+      b.sequence = { producerId, producerEpoch, base };
+      return base;
+    };
+    const byTopic = new Map<string, RecordBatchBuilder[]>();
+    for (const b of batches) {
+      const list = byTopic.get(b.topic);
+      if (list) list.push(b);
+      else byTopic.set(b.topic, [b]);
+    }
+    const transactional = options.transactionalId !== undefined;
+    const request = () => {
+      const w = plt.Writer.create()
+        .appendString(options.transactionalId ?? null, flexible)
+        .appendInt16(acks)
+        .appendInt32(timeout)
+        .appendArray(
+          [...byTopic],
+          (w, [topic, list]) => {
+            w.appendString(topic, flexible).appendArray(
+              list,
+              (w, b) => {
+                const bytes = b.seal(
+                  { producerId, producerEpoch, baseSequence: sequenceOf(b), transactional },
+                  plt.crc32c as (data: Uint8Array) => number,
+                );
+                w.appendInt32(b.partition);
+                if (flexible) w.appendUnsignedVarInt(bytes.length + 1);
+                else w.appendInt32(bytes.length);
+                w.append(bytes);
+              },
+              flexible,
+              flexible,
+            );
+          },
+          flexible,
+          flexible,
+        );
+      if (flexible) w.appendTaggedFields();
+      return w;
+    };
+    connection.send(
+      0,
+      version,
+      request,
+      parse as never,
+      flexible,
+      flexible,
+      (error: Error | null, result: unknown) => {
+        if (!error && idempotent && next.producerId === producerId && next.producerEpoch === producerEpoch)
+          for (const b of batches) {
+            const key = `${b.topic}:${b.partition}`;
+            const base = b.sequence!.base;
+            // Once per batch: a retry the broker answered as a duplicate must not move it twice.
+            if ((next.sequences.get(key) ?? 0) === base) next.sequences.set(key, (base + b.count) % 2 ** 31);
+          }
+        callback(error, result);
+      },
+    );
+  };
+  return Object.assign(produce, { version });
 }
