@@ -76,7 +76,8 @@ export class RecordBatchBuilder {
     // Upper bound of the record: strings at 3 bytes a UTF-16 unit, every varint at 10.
     let bound = 64 + (key === null ? 0 : key.length * 3) + (value === null ? 0 : value.length * 3);
     if (id !== undefined) bound += 20 + ID_NAME.length + id.length * 3;
-    if (headers !== undefined) for (const k in headers) bound += 20 + (k.length + headers[k]!.length) * 3;
+    if (headers !== undefined)
+      for (const k in headers) bound += 20 + (k.length + text(headers[k]).length) * 3;
     this.reserve(bound);
     // The record's length comes first; 2 bytes are kept for it (records of 64 B to 8 KiB), the
     // body moved when it needs 1 or 3.
@@ -97,7 +98,7 @@ export class RecordBatchBuilder {
       for (const k in headers) {
         if (id !== undefined && k === ID_HEADER) continue;
         this.string(k);
-        this.string(headers[k]!);
+        this.string(text(headers[k]));
       }
     if (id !== undefined) {
       this.bytesOf(ID_NAME);
@@ -198,6 +199,11 @@ export class RecordBatchBuilder {
     b[p++] = z;
     this.pos = p;
   }
+}
+
+/** A header's value as text: headers are strings, but a value from plain JavaScript may not be. */
+function text(v: unknown): string {
+  return typeof v === "string" ? v : String(v);
 }
 
 /** Bytes of a signed 32-bit varint (zigzag) of `n`. */

@@ -223,6 +223,37 @@ describe.each(["kafkajs", "platformatic"] as const)(
         await alo.close();
       }
     });
+
+    it.each(["at-least-once", "exactly-once"] as const)(
+      "%s: commits larger than a record batch go out in several requests, each record once, in order",
+      async (guarantee) => {
+        const b = new KafkaBroker({ brokers: [bootstrap], guarantee, producer });
+        try {
+          const t = uniq(`big-${guarantee}`);
+          await b.createTopic(t, { partitions: 2 });
+          const pad = "x".repeat(400);
+          // ~1.3 MB a commit into partition 0 (more than one 512 KiB batch), a little into 1;
+          // the producer's sequences must carry on from request to request and commit to commit.
+          for (let c = 0; c < 2; c++)
+            await b.commit({
+              records: Array.from({ length: 3_001 }, (_, i) => ({
+                topic: t,
+                value: { c, i, pad },
+                partition: i === 3_000 ? 1 : 0,
+              })),
+            });
+          const got = await readTopic(bootstrap, t, { min: 6_002 });
+          const p0 = got
+            .filter((r) => r.partition === 0)
+            .map((r) => JSON.parse(r.value!) as { c: number; i: number });
+          expect(p0).toHaveLength(6_000);
+          expect(p0.map((v) => v.c * 3_000 + v.i)).toEqual(Array.from({ length: 6_000 }, (_, k) => k));
+          expect(got.filter((r) => r.partition === 1)).toHaveLength(2);
+        } finally {
+          await b.close();
+        }
+      },
+    );
   },
 );
 
