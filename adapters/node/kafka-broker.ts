@@ -93,11 +93,6 @@ const LEVELS: Record<KafkaLogLevel, KafkaLogLevels> = {
 
 /** A produce request stays well below the broker's 1 MiB default record-batch limit per partition. */
 const CHUNK_BYTES = 512 * 1024;
-/**
- * With the platformatic writer the limit is per record batch (a partition's part of a request)
- * instead: a commit's outputs for every partition go in one request, up to this many bytes.
- */
-const REQUEST_BYTES = 8 * 1024 * 1024;
 /** Lets a transaction start again quickly while the previous one's markers are written (CONCURRENT_TRANSACTIONS). */
 const PRODUCER_RETRY: RetryOptions = { initialRetryTime: 20, maxRetryTime: 1_000, retries: 10 };
 const CLIENT_RETRY: RetryOptions = { initialRetryTime: 100, maxRetryTime: 2_000, retries: 8 };
@@ -470,12 +465,10 @@ export class KafkaBroker implements Broker {
   }
 
   /**
-   * Records as produce requests, made straight from the buffers' columns: KafkaJS messages per
-   * topic, at most {@link CHUNK_BYTES} a request; for the platformatic writer a record batch per
+   * Records as produce requests of at most {@link CHUNK_BYTES}, made straight from the buffers'
+   * columns: KafkaJS messages per topic, or for the platformatic writer a record batch per
    * topic-partition, encoded here ({@link RecordBatchBuilder}: no record object, header object or
-   * message per output, though an at-least-once job's every output has a `rivulet.id`), at most
-   * {@link CHUNK_BYTES} a batch and {@link REQUEST_BYTES} a request, so that a commit is usually
-   * one produce request.
+   * message per output, though an at-least-once job's every output has a `rivulet.id`).
    */
   private async encode(buffers: readonly OutputBuffer[]): Promise<Chunk[]> {
     const platformatic = this.producerKind === "platformatic";
@@ -510,26 +503,21 @@ export class KafkaBroker implements Broker {
           let size = 64 + (key === null ? 0 : key.length) + (value === null ? 0 : value.length);
           if (h !== undefined) for (const k in h) size += k.length + String(h[k]).length;
           if (id !== undefined) size += ID_HEADER.length + id.length;
+          if (bytes > 0 && bytes + size > CHUNK_BYTES) {
+            flush();
+            list = undefined;
+          }
+          bytes += size;
           if (platformatic) {
             // @platformatic/kafka's own partitioner is not Java's: the partition is chosen here.
             partition ??= this.partitionOf(topic, key, n);
             // Straight into the partition's record batch: no message, header map or Buffer per record.
             const at = `${topic}\u0000${partition}`;
             let batch = batches.get(at);
-            if (batch !== undefined && (batch.bytes + size > CHUNK_BYTES || bytes + size > REQUEST_BYTES)) {
-              flush();
-              batch = undefined;
-            }
             if (batch === undefined) batches.set(at, (batch = new RecordBatchBuilder(topic, partition)));
             batch.append(key, value, ts, h, id);
-            bytes += size;
             continue;
           }
-          if (bytes > 0 && bytes + size > CHUNK_BYTES) {
-            flush();
-            list = undefined;
-          }
-          bytes += size;
           const m: Message = { key, value };
           if (!Number.isNaN(ts)) m.timestamp = String(ts);
           const mh = out.headersAt(i);
