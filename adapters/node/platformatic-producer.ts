@@ -344,14 +344,18 @@ export class PlatformaticProducer implements ProducerClient {
 }
 
 type Callback<T> = (error: Error | null, result?: T) => void;
-type ProduceApi = ((
+/** What the package passes its Produce API: the messages of one request to one broker. */
+type Produce = (
   connection: Platformatic.Connection,
   acks: number,
   timeout: number,
   messages: { value?: unknown }[],
   options: { producerId?: bigint; producerEpoch?: number; sequences?: unknown; transactionalId?: string },
   callback: Callback<unknown>,
-) => void) & { version: number };
+) => void;
+type ProduceApi = Produce & { version: number };
+/** The next sequence of each partition, for the producer id and epoch they count under. */
+type Sequences = { producerId: bigint; producerEpoch: number; next: Map<string, number> };
 
 /**
  * Lets `producer` send {@link RecordBatchBuilder}s: its Produce API (the version the broker
@@ -371,36 +375,25 @@ function useBatchProduce(plt: Plt, producer: PltProducer): void {
   const target = producer as unknown as Record<symbol, (name: string, cb: Callback<ProduceApi>) => void>;
   const base = target[kGetApi]!.bind(producer);
   const wrapped = new Map<ProduceApi, ProduceApi>();
-  const next = { producerId: -2n, producerEpoch: -2, sequences: new Map<string, number>() };
+  const sequences: Sequences = { producerId: -2n, producerEpoch: -2, next: new Map() };
   target[kGetApi] = (name, cb) => {
     if (name !== "Produce") return base(name, cb);
     base(name, (error, api) => {
       if (error || !api) return cb(error);
       let w = wrapped.get(api);
-      if (!w) wrapped.set(api, (w = batchProduce(plt, api, next)));
+      if (!w) wrapped.set(api, (w = batchProduce(plt, api, sequences)));
       cb(null, w);
     });
   };
 }
 
-function batchProduce(
-  plt: Plt,
-  api: ProduceApi,
-  next: { producerId: bigint; producerEpoch: number; sequences: Map<string, number> },
-): ProduceApi {
+function batchProduce(plt: Plt, api: ProduceApi, seq: Sequences): ProduceApi {
   const version = api.version;
   // Produce v9 and later are "flexible": compact strings and arrays, tagged fields.
   const flexible = version >= 9;
   const parse = (plt as unknown as Record<string, { parseResponse: unknown }>)[`produceV${version}`]
     ?.parseResponse;
-  const produce = (
-    connection: Platformatic.Connection,
-    acks: number,
-    timeout: number,
-    messages: { value?: unknown }[],
-    options: { producerId?: bigint; producerEpoch?: number; sequences?: unknown; transactionalId?: string },
-    callback: Callback<unknown>,
-  ): void => {
+  const produce: Produce = (connection, acks, timeout, messages, options, callback) => {
     if (!(messages[0]?.value instanceof RecordBatchBuilder) || parse === undefined) {
       api(connection, acks, timeout, messages, options, callback);
       return;
@@ -409,16 +402,16 @@ function batchProduce(
     const idempotent = options.sequences !== undefined;
     const producerId = idempotent ? (options.producerId ?? -1n) : -1n;
     const producerEpoch = idempotent ? (options.producerEpoch ?? -1) : -1;
-    if (idempotent && (next.producerId !== producerId || next.producerEpoch !== producerEpoch)) {
-      next.producerId = producerId;
-      next.producerEpoch = producerEpoch;
-      next.sequences.clear();
+    if (idempotent && (seq.producerId !== producerId || seq.producerEpoch !== producerEpoch)) {
+      seq.producerId = producerId;
+      seq.producerEpoch = producerEpoch;
+      seq.next.clear();
     }
     const sequenceOf = (b: RecordBatchBuilder): number => {
       if (!idempotent) return -1;
       const s = b.sequence;
       if (s && s.producerId === producerId && s.producerEpoch === producerEpoch) return s.base;
-      const base = next.sequences.get(`${b.topic}:${b.partition}`) ?? 0;
+      const base = seq.next.get(`${b.topic}:${b.partition}`) ?? 0;
       b.sequence = { producerId, producerEpoch, base };
       return base;
     };
@@ -467,12 +460,12 @@ function batchProduce(
       flexible,
       flexible,
       (error: Error | null, result: unknown) => {
-        if (!error && idempotent && next.producerId === producerId && next.producerEpoch === producerEpoch)
+        if (!error && idempotent && seq.producerId === producerId && seq.producerEpoch === producerEpoch)
           for (const b of batches) {
             const key = `${b.topic}:${b.partition}`;
             const base = b.sequence!.base;
             // Once per batch: a retry the broker answered as a duplicate must not move it twice.
-            if ((next.sequences.get(key) ?? 0) === base) next.sequences.set(key, (base + b.count) % 2 ** 31);
+            if ((seq.next.get(key) ?? 0) === base) seq.next.set(key, (base + b.count) % 2 ** 31);
           }
         callback(error, result);
       },
