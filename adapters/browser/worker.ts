@@ -50,6 +50,8 @@ class WorkerJob implements WorkerJobApi {
   private readonly subscriptions = new Map<number, Subscription>();
   private nextId = 1;
   private lagWaiters: (() => void)[] = [];
+  /** Produce calls whose records are stored: the slice loop compares it before and after a slice. */
+  private stored = 0;
   /** The produce calls' turn to write (see `produce`). */
   private producing: Promise<void> = Promise.resolve();
 
@@ -121,6 +123,7 @@ class WorkerJob implements WorkerJobApi {
     this.producing = turn.catch(() => {});
     await turn;
     await written;
+    this.stored++;
     this.wake?.();
     return c.values.length;
   }
@@ -243,12 +246,16 @@ class WorkerJob implements WorkerJobApi {
           await this.idle(60_000);
           continue;
         }
-        const { records, caughtUp } = await job.runFor({ maxMs: slice });
+        const stored = this.stored;
+        const { caughtUp } = await job.runFor({ maxMs: slice });
         await this.deliver();
         this.releaseLag();
-        // Caught up: wait for input (processing-time timers and idle timeouts need a turn now and then).
-        if (caughtUp && records === 0) await this.idle(this.options.run?.pollInterval ?? 200);
-        else await nextTurn();
+        // The page's calls that came during the slice get in (they are stored before the next).
+        await nextTurn();
+        // Caught up, and nothing stored since the slice began: wait for input (processing-time
+        // timers and idle timeouts need a turn now and then). Not another slice first: it would
+        // read nothing and still take a checkpoint.
+        if (caughtUp && this.stored === stored) await this.idle(this.options.run?.pollInterval ?? 200);
       }
     } catch (e) {
       this.failure = e;
