@@ -417,16 +417,29 @@ function needsDefine(k: string): boolean {
   return false;
 }
 
-/** The values: objects rebuilt from their columns, cells as they are, the rest as cloned. */
-function decodeValues(e: EncodedRecords): unknown[] {
+/**
+ * A field's cells, at the rows of kind Object (`objects`; all rows when undefined). A column of
+ * 32-bit integers for every row is read as it came (its cells are small integers, as the copy's
+ * would be): one copy fewer per batch.
+ */
+function fieldCells(c: Column, n: number, objects: Uint8Array | undefined): ArrayLike<unknown> {
+  if (objects === undefined && c.kind === Kind.Number && c.numbers instanceof Int32Array) return c.numbers;
+  return decodeColumn(c, n, objects);
+}
+
+/**
+ * The values: objects rebuilt from their columns, cells as they are, the rest as cloned; with the
+ * fields' cells (`cols`, when the values have a shape: a column shared with the keys is decoded once).
+ */
+function decodeValues(e: EncodedRecords): { values: unknown[]; cols?: ArrayLike<unknown>[] } {
   const n = e.length;
   const v = e.values;
-  if (e.fields === undefined) return decodeColumn(v, n);
+  if (e.fields === undefined) return { values: decodeColumn(v, n) };
   const fields = e.fields;
   const m = fields.length;
   const objects = v.kind === Kind.Object ? undefined : (v.kinds ?? new Uint8Array(n));
   // Each field's cells first (a tight loop per column), then the objects, a row at a time.
-  const cols = e.columns!.map((c) => decodeColumn(c, n, objects));
+  const cols = e.columns!.map((c) => fieldCells(c, n, objects));
   const out: unknown[] = objects === undefined ? new Array(n) : decodeColumn(v, n);
   if (fields.some(needsDefine)) {
     for (let i = 0; i < n; i++) {
@@ -441,10 +454,10 @@ function decodeValues(e: EncodedRecords): unknown[] {
         });
       out[i] = o;
     }
-    return out;
+    return { values: out, cols };
   }
   buildObjects(out, n, objects, fields, cols);
-  return out;
+  return { values: out, cols };
 }
 
 /**
@@ -460,7 +473,7 @@ function buildObjects(
   n: number,
   objects: Uint8Array | undefined,
   fields: readonly string[],
-  cols: readonly unknown[][],
+  cols: readonly ArrayLike<unknown>[],
 ): void {
   const m = fields.length;
   const [f0 = "", f1 = "", f2 = "", f3 = "", f4 = "", f5 = "", f6 = "", f7 = ""] = fields;
@@ -505,10 +518,23 @@ function buildObjects(
  */
 export function decodeRecords(e: EncodedRecords): DecodedRecords {
   const n = e.length;
-  const out: DecodedRecords = { values: decodeValues(e) };
-  if (e.keys) out.keys = decodeColumn(e.keys, n);
+  const { values, cols } = decodeValues(e);
+  const out: DecodedRecords = { values };
+  if (e.keys) out.keys = sharedKeys(e, cols) ?? decodeColumn(e.keys, n);
   if (e.timestamps) out.timestamps = decodeTimestamps(e.timestamps, n);
   if (e.partitions) out.partitions = decodeColumn(e.partitions, n) as (number | undefined)[];
   if (e.headers) out.headers = e.headers;
   return out;
+}
+
+/**
+ * The keys, when they are a field's column (`encodeRecords` sends the one column for both:
+ * structured clone keeps it one object) whose cells were decoded for every row already: that
+ * array, not a second copy (nothing writes to it after the objects are built).
+ */
+function sharedKeys(e: EncodedRecords, cols: ArrayLike<unknown>[] | undefined): unknown[] | undefined {
+  if (cols === undefined || e.values.kind !== Kind.Object) return undefined;
+  const j = e.columns!.indexOf(e.keys!);
+  const c = j < 0 ? undefined : cols[j];
+  return Array.isArray(c) ? c : undefined;
 }

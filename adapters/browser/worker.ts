@@ -15,7 +15,7 @@ import {
   type StateStore,
 } from "../../core/index.js";
 import { type AdoptedColumns, MemoryBroker } from "../../core/testing.js";
-import { type DecodedRecords, decodeRecords, type EncodedRecords, isEncoded } from "./columns.js";
+import { type DecodedRecords, decodeRecords, type EncodedRecords, isEncoded, Kind } from "./columns.js";
 import { IndexedDbBroker } from "./idb-broker.js";
 import { IndexedDbStateStore } from "./idb-state-store.js";
 import type { RecordColumns, TopicBatch, TopicInfo, WorkerJobApi, WorkerJobOptions } from "./protocol.js";
@@ -50,6 +50,8 @@ class WorkerJob implements WorkerJobApi {
   private readonly subscriptions = new Map<number, Subscription>();
   private nextId = 1;
   private lagWaiters: (() => void)[] = [];
+  /** Produce calls whose records are stored: the slice loop compares it before and after a slice. */
+  private stored = 0;
   /** The produce calls' turn to write (see `produce`). */
   private producing: Promise<void> = Promise.resolve();
 
@@ -101,7 +103,8 @@ class WorkerJob implements WorkerJobApi {
     // In memory, the decoded columns become the topic's own (they are this call's: no copy);
     // otherwise into the topic as columns (a buffer the broker appends column by column): no
     // object per record either way. IndexedDB stores the batch as the page encoded it.
-    const adopted = broker instanceof IndexedDbBroker ? undefined : adoptable(c);
+    const adopted =
+      broker instanceof IndexedDbBroker ? undefined : adoptable(c, encoded?.keys?.kind === Kind.String);
     const records = adopted ? undefined : outputColumns(topic, c);
     // In the order the calls came: one that waits for the job to catch up holds back those
     // after it (otherwise a call that came later, when the lag had just dropped, would be
@@ -120,6 +123,7 @@ class WorkerJob implements WorkerJobApi {
     this.producing = turn.catch(() => {});
     await turn;
     await written;
+    this.stored++;
     this.wake?.();
     return c.values.length;
   }
@@ -242,12 +246,16 @@ class WorkerJob implements WorkerJobApi {
           await this.idle(60_000);
           continue;
         }
-        const { records, caughtUp } = await job.runFor({ maxMs: slice });
+        const stored = this.stored;
+        const { caughtUp } = await job.runFor({ maxMs: slice });
         await this.deliver();
         this.releaseLag();
-        // Caught up: wait for input (processing-time timers and idle timeouts need a turn now and then).
-        if (caughtUp && records === 0) await this.idle(this.options.run?.pollInterval ?? 200);
-        else await nextTurn();
+        // The page's calls that came during the slice get in (they are stored before the next).
+        await nextTurn();
+        // Caught up, and nothing stored since the slice began: wait for input (processing-time
+        // timers and idle timeouts need a turn now and then). Not another slice first: it would
+        // read nothing and still take a checkpoint.
+        if (caughtUp && this.stored === stored) await this.idle(this.options.run?.pollInterval ?? 200);
       }
     } catch (e) {
       this.failure = e;
@@ -354,9 +362,10 @@ function nextTurn(): Promise<void> {
  * Produced columns as the in-memory broker adopts them (`MemoryBroker.adoptColumns`), or
  * undefined when some record names its partition (the broker's checks then apply). The
  * columns are this call's own (decoded or structured-cloned from the message), so keys are made
- * what the broker stores and missing timestamps NaN (its clock) in place.
+ * what the broker stores and missing timestamps NaN (its clock) in place (`stringKeys`: the keys
+ * were decoded from a column of strings only, nothing to make).
  */
-function adoptable(c: DecodedRecords | RecordColumns): AdoptedColumns | undefined {
+function adoptable(c: DecodedRecords | RecordColumns, stringKeys: boolean): AdoptedColumns | undefined {
   const { values, keys, timestamps, headers, partitions } = c;
   const n = values.length;
   // Columns of other lengths than the values (plain columns made by hand) go the old way.
@@ -376,10 +385,11 @@ function adoptable(c: DecodedRecords | RecordColumns): AdoptedColumns | undefine
   }
   let ks: (string | null)[] | undefined;
   if (keys !== undefined) {
-    for (let i = 0; i < n; i++) {
-      const k = keys[i];
-      if (typeof k !== "string" && k !== null) keys[i] = k === undefined ? null : String(k);
-    }
+    if (!stringKeys)
+      for (let i = 0; i < n; i++) {
+        const k = keys[i];
+        if (typeof k !== "string" && k !== null) keys[i] = k === undefined ? null : String(k);
+      }
     ks = keys as (string | null)[];
   }
   const out: AdoptedColumns = { values, timestamps: ts, keys: ks };

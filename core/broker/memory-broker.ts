@@ -137,8 +137,10 @@ export class MemoryBroker implements Broker {
       (headers !== undefined && headers.length !== n)
     )
       throw new RivuletError("INVALID_ARGUMENT", "adoptColumns: columns of different lengths");
+    // An Int32Array holds no NaN: every record has its timestamp.
     let stamped = true;
-    for (let i = 0; i < n && stamped; i++) stamped = !Number.isNaN(timestamps[i]);
+    if (!(timestamps instanceof Int32Array))
+      for (let i = 0; i < n && stamped; i++) stamped = !Number.isNaN(timestamps[i]);
     if (t.logs.length === 1 && stamped) t.logs[0]!.adopt(values, timestamps, keys, headers);
     else
       for (let i = 0; i < n; i++) {
