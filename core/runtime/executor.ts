@@ -563,9 +563,13 @@ export class Executor {
     else c.aggregated++;
   }
 
-  /** Processing time moved: idle inputs, processing-time timers. */
-  onProcessingTime(now: number): void {
+  /**
+   * Processing time moved: idle inputs, processing-time timers. True when anything ran (an
+   * input went idle, an operator's processing-time work): state may have changed.
+   */
+  onProcessingTime(now: number): boolean {
     let changed = false;
+    let ran = false;
     for (const part of this.partitions.values())
       for (const input of part.inputs) {
         const timeout = input.source.node.watermark.idleTimeout;
@@ -581,7 +585,9 @@ export class Executor {
         if (rt.ids) rt.firing(`${op.id}@p${now}`);
         op.onProcessingTime(now);
         if (rt.ids) rt.firing(undefined);
+        ran = true;
       }
+    return changed || ran;
   }
 
   /** Earliest processing time at which `onProcessingTime` has work. */

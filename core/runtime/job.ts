@@ -150,6 +150,12 @@ export class Job {
   private readonly checkpoints: Checkpointer;
   private lastCheckpointAt = Number.NEGATIVE_INFINITY;
   private uncommitted = false;
+  /**
+   * Counts what may make state or positions differ from the last checkpoint (records read,
+   * processing-time work, a rebalance); `checkpointed` is its value the last checkpoint covered.
+   */
+  private changes = 1;
+  private checkpointed = 0;
   /** The output buffer of the last commit, emptied: the next commit's (buffers are reused). */
   private spare: OutputBuffer | undefined;
   /** Resolves when the loop ends; rejects with the error that stopped it. */
@@ -226,6 +232,7 @@ export class Job {
     this.consumer = await broker.consumer({ group: this.group, topics });
     this.consumer.holdsUncommitted?.(() => this.rt.out.length > 0);
     this.consumer.onRebalance(async ({ assigned, revoked, lost }) => {
+      this.changes++;
       if (lost) this.discard();
       if (revoked.length > 0) {
         // The revoked partitions' state leaves with a checkpoint; lost ones leave nothing.
@@ -292,7 +299,10 @@ export class Job {
           await this.commit(true);
         }
       }
-      await this.commit(true);
+      // Not a second checkpoint of the same thing: when the last step's commit took one and
+      // nothing has happened since (a slice that caught up), it stands.
+      if (this.uncommitted || this.rt.out.length > 0 || this.changes !== this.checkpointed)
+        await this.commit(true);
       return { records, caughtUp };
     });
   }
@@ -536,7 +546,7 @@ export class Job {
       this.exec.process(part, end === b.end ? b : { ...b, end }, now);
       n += end - b.start;
     }
-    this.exec.onProcessingTime(this.clock.now());
+    if (this.exec.onProcessingTime(this.clock.now()) || n > 0) this.changes++;
     if (n > 0 || this.rt.out.length > 0) this.uncommitted = true;
     await this.commit(false);
     return n;
@@ -573,6 +583,7 @@ export class Job {
         now - this.lastCheckpointAt >= (this.options.checkpointInterval ?? 0) ||
         this.consumer?.needsCommit?.() === true);
     if (state && !checkpoint && !(this.checkpoints.eager && this.rt.out.length > 0)) return;
+    const changes = this.changes;
     const records = this.rt.out;
     this.rt.out = this.spare ?? new OutputBuffer();
     this.spare = undefined;
@@ -588,7 +599,10 @@ export class Job {
     records.clear();
     this.spare = records;
     if (!state || checkpoint) this.uncommitted = false;
-    if (checkpoint) this.lastCheckpointAt = now;
+    if (checkpoint) {
+      this.lastCheckpointAt = now;
+      this.checkpointed = changes;
+    }
   }
 
   /**

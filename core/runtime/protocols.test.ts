@@ -260,6 +260,36 @@ describe("runFor: a bounded piece of work, then a checkpoint", () => {
     await expect(loose.runFor()).rejects.toThrow(/manual: true/);
     await loose.stop();
   });
+
+  it("checkpoints at its end only what is new since the last checkpoint: records, processing-time work", async () => {
+    const broker = await loaded(new MemoryBroker(REST_PROXY_CAPABILITIES), 40);
+    const state = new MemoryStateStore();
+    const clock = new FakeClock(0);
+    const pipeline = Pipeline.source<Ev>("in", { timestamp: (e) => e.ts, watermark: { idleTimeout: 100 } })
+      .keyBy((e) => e.k)
+      .window(tumbling(10))
+      .aggregate(count())
+      .to("out");
+    const job = await run(pipeline, { broker, state, clock, manual: true, group: "g", maxBatch: 100 });
+    expect(await job.runFor()).toEqual({ records: 40, caughtUp: true });
+    const taken = job.metrics().checkpoints.count;
+    expect(taken).toBeGreaterThan(0);
+    // Caught up with nothing new: the checkpoint the last step took stands, no copy of it.
+    expect(await job.runFor()).toEqual({ records: 0, caughtUp: true });
+    expect(job.metrics().checkpoints.count).toBe(taken);
+    // Processing time passes the idle timeout: the inputs go idle (part of the snapshot).
+    clock.advance(1_000);
+    expect(await job.runFor()).toEqual({ records: 0, caughtUp: true });
+    expect(job.metrics().checkpoints.count).toBe(taken + 1);
+    const idle = job.metrics().checkpoints.lastId;
+    expect(await state.latest("g/0")).toBe(idle);
+    // New records: read and checkpointed.
+    await broker.produce("in", events(45).slice(40));
+    expect(await job.runFor()).toEqual({ records: 5, caughtUp: true });
+    expect(job.metrics().checkpoints.count).toBeGreaterThan(taken + 1);
+    expect(await state.latest("g/0")).not.toBe(idle);
+    await job.stop();
+  });
 });
 
 describe("static assignment", () => {

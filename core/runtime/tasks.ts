@@ -35,7 +35,8 @@ export interface Tasks {
   addPartitions(tps: readonly TopicPartition[], now: number): PartitionState[];
   removePartition(topic: string, partition: number): void;
   process(part: PartitionState, batch: PartitionBatch, now: number): void;
-  onProcessingTime(now: number): void;
+  /** True when anything ran (state may have changed). */
+  onProcessingTime(now: number): boolean;
   nextProcessingDeadline(): number;
   endOfInput(upTo?: number): void;
   watermark(): number;
@@ -108,8 +109,10 @@ export class PartitionTasks implements Tasks {
     this.tasks.get(part.partition)!.process(part, batch, now);
   }
 
-  onProcessingTime(now: number): void {
-    for (const t of this.tasks.values()) t.onProcessingTime(now);
+  onProcessingTime(now: number): boolean {
+    let ran = false;
+    for (const t of this.tasks.values()) ran = t.onProcessingTime(now) || ran;
+    return ran;
   }
 
   nextProcessingDeadline(): number {
