@@ -26,18 +26,17 @@ import { RecordBatchBuilder } from "./record-batch.js";
 type Plt = typeof Platformatic;
 type PltProducer = Platformatic.Producer;
 type PltTransaction = Awaited<ReturnType<PltProducer["beginTransaction"]>>;
-/** A record as @platformatic/kafka produces it. */
-export type PltMessage = Platformatic.MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
+/** A record as @platformatic/kafka produces it (KafkaJS-shaped records of the REST proxy). */
+type PltMessage = Platformatic.MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
 
 /**
  * One produce request's records: KafkaJS messages per topic, or, for a {@link PlatformaticProducer}
- * only, its own messages or record batches already encoded, one per topic-partition (what
- * `KafkaBroker` makes for it straight from its output buffer).
+ * only, record batches already encoded, one per topic-partition (what `KafkaBroker` makes for it
+ * straight from its output buffer).
  */
 export type Chunk =
-  | { topicMessages: TopicMessages[]; messages?: undefined; batches?: undefined }
-  | { messages: PltMessage[]; topicMessages?: undefined; batches?: undefined }
-  | { batches: RecordBatchBuilder[]; topicMessages?: undefined; messages?: undefined };
+  | { topicMessages: TopicMessages[]; batches?: undefined }
+  | { batches: RecordBatchBuilder[]; topicMessages?: undefined };
 
 let loaded: Promise<Plt> | undefined;
 
@@ -174,7 +173,7 @@ function messagesOf(batch: Chunk): PltMessage[] {
       partition: b.partition,
       value: b as unknown as Buffer,
     }));
-  return batch.messages ?? toMessages(batch.topicMessages);
+  return toMessages(batch.topicMessages);
 }
 
 /** KafkaJS messages (every one with its partition set) as @platformatic/kafka's. */
