@@ -393,8 +393,13 @@ function batchProduce(plt: Plt, api: ProduceApi, seq: Sequences): ProduceApi {
   const parse = (plt as unknown as Record<string, { parseResponse: unknown }>)[`produceV${version}`]
     ?.parseResponse;
   const produce: Produce = (connection, acks, timeout, messages, options, callback) => {
-    if (!(messages[0]?.value instanceof RecordBatchBuilder) || parse === undefined) {
+    if (!(messages[0]?.value instanceof RecordBatchBuilder)) {
       api(connection, acks, timeout, messages, options, callback);
+      return;
+    }
+    // Batches must never reach the package's encoder (it would write the objects as bytes).
+    if (parse === undefined) {
+      callback(new RivuletError("BROKER", `@platformatic/kafka has no Produce v${version} response parser`));
       return;
     }
     const batches = messages.map((m) => m.value as RecordBatchBuilder);
