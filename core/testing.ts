@@ -13,6 +13,7 @@ export {
   type MemoryBrokerOptions,
   REST_PROXY_CAPABILITIES,
 } from "./broker/memory-broker.js";
+export type { DeferredColumns } from "./broker/memory-log.js";
 export { FakeClock } from "./testing/fake-clock.js";
 export {
   type Auction,

@@ -14,7 +14,7 @@ import {
   run,
   type StateStore,
 } from "../../core/index.js";
-import { type AdoptedColumns, MemoryBroker } from "../../core/testing.js";
+import { type AdoptedColumns, type DeferredColumns, MemoryBroker } from "../../core/testing.js";
 import { type DecodedRecords, decodeRecords, type EncodedRecords, isEncoded, Kind } from "./columns.js";
 import { IndexedDbBroker } from "./idb-broker.js";
 import { IndexedDbStateStore } from "./idb-state-store.js";
@@ -99,13 +99,19 @@ class WorkerJob implements WorkerJobApi {
   async produce(topic: string, batch: RecordColumns | EncodedRecords): Promise<number> {
     const broker = this.started();
     const encoded = isEncoded(batch) ? batch : undefined;
-    const c = encoded ? decodeRecords(encoded) : (batch as RecordColumns);
-    // In memory, the decoded columns become the topic's own (they are this call's: no copy);
-    // otherwise into the topic as columns (a buffer the broker appends column by column): no
-    // object per record either way. IndexedDB stores the batch as the page encoded it.
+    // In memory, an encoded batch stays encoded in the topic and is decoded as the job reads it
+    // (as a Kafka consumer decodes a record batch): the topic holds typed arrays and
+    // dictionaries, not an object per record, and the objects the job reads die young.
+    const deferred = encoded && broker === this.memory ? deferrable(encoded) : undefined;
+    const c = deferred ? undefined : encoded ? decodeRecords(encoded) : (batch as RecordColumns);
+    // Otherwise, in memory, the decoded columns become the topic's own (they are this call's:
+    // no copy); on IndexedDB into the topic as columns (a buffer the broker appends column by
+    // column; the batch is stored as the page encoded it): no object per record either way.
     const adopted =
-      broker instanceof IndexedDbBroker ? undefined : adoptable(c, encoded?.keys?.kind === Kind.String);
-    const records = adopted ? undefined : outputColumns(topic, c);
+      c && !(broker instanceof IndexedDbBroker)
+        ? adoptable(c, encoded?.keys?.kind === Kind.String)
+        : undefined;
+    const records = c && !adopted ? outputColumns(topic, c) : undefined;
     // In the order the calls came: one that waits for the job to catch up holds back those
     // after it (otherwise a call that came later, when the lag had just dropped, would be
     // written first: seen as thousands of late records). The write itself is not awaited here:
@@ -113,7 +119,8 @@ class WorkerJob implements WorkerJobApi {
     let written: Promise<unknown> | undefined;
     const turn = this.producing.then(async () => {
       await this.underLag();
-      if (adopted) this.memory!.adoptColumns(topic, adopted);
+      if (deferred) this.memory!.adoptDeferred(topic, deferred.timestamps, deferred.load);
+      else if (adopted) this.memory!.adoptColumns(topic, adopted);
       else
         written =
           broker instanceof IndexedDbBroker
@@ -125,7 +132,7 @@ class WorkerJob implements WorkerJobApi {
     await written;
     this.stored++;
     this.wake?.();
-    return c.values.length;
+    return encoded ? encoded.length : c!.values.length;
   }
 
   async subscribe(
@@ -359,6 +366,39 @@ function nextTurn(): Promise<void> {
 }
 
 /**
+ * An encoded batch as the in-memory broker keeps it (`MemoryBroker.adoptDeferred`): its
+ * timestamps column, and what decodes the rest each time the job reads it; or undefined when
+ * some record has no timestamp or names its partition (then it is decoded now, as before).
+ */
+function deferrable(
+  e: EncodedRecords,
+): { timestamps: Int32Array | Float64Array; load: () => DeferredColumns } | undefined {
+  const ts = e.timestamps;
+  if (e.partitions !== undefined || ts?.kind !== Kind.Number || ts.numbers === undefined) return undefined;
+  const stringKeys = e.keys?.kind === Kind.String;
+  return {
+    timestamps: ts.numbers,
+    load: () => {
+      const d = decodeRecords(e);
+      const out: DeferredColumns = { values: d.values };
+      if (d.keys !== undefined) out.keys = stringKeyColumn(d.keys, stringKeys);
+      if (d.headers !== undefined) out.headers = d.headers;
+      return out;
+    },
+  };
+}
+
+/** Keys as the broker stores them (strings or null), in place (`strings`: they are already). */
+function stringKeyColumn(keys: unknown[], strings: boolean): (string | null)[] {
+  if (!strings)
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
+      if (typeof k !== "string" && k !== null) keys[i] = k === undefined ? null : String(k);
+    }
+  return keys as (string | null)[];
+}
+
+/**
  * Produced columns as the in-memory broker adopts them (`MemoryBroker.adoptColumns`), or
  * undefined when some record names its partition (the broker's checks then apply). The
  * columns are this call's own (decoded or structured-cloned from the message), so keys are made
@@ -383,15 +423,7 @@ function adoptable(c: DecodedRecords | RecordColumns, stringKeys: boolean): Adop
     for (let i = 0; i < n; i++) if (typeof timestamps[i] !== "number") timestamps[i] = Number.NaN;
     ts = timestamps as number[];
   }
-  let ks: (string | null)[] | undefined;
-  if (keys !== undefined) {
-    if (!stringKeys)
-      for (let i = 0; i < n; i++) {
-        const k = keys[i];
-        if (typeof k !== "string" && k !== null) keys[i] = k === undefined ? null : String(k);
-      }
-    ks = keys as (string | null)[];
-  }
+  const ks = keys === undefined ? undefined : stringKeyColumn(keys as unknown[], stringKeys);
   const out: AdoptedColumns = { values, timestamps: ts, keys: ks };
   if (headers !== undefined) out.headers = headers;
   return out;

@@ -11,7 +11,7 @@ import type {
   Transaction,
 } from "./broker.js";
 import { FULL_CAPABILITIES, topicNameProblem } from "./broker.js";
-import { MemoryLog } from "./memory-log.js";
+import { type DeferredColumns, MemoryLog } from "./memory-log.js";
 import { partitionForKey } from "./partitioner.js";
 import { outputOf, type PartitionBatch } from "./records.js";
 
@@ -36,6 +36,13 @@ export interface AdoptedColumns {
   /** Keys (absent: all null). */
   keys?: (string | null)[] | undefined;
   headers?: (Headers | undefined)[] | undefined;
+}
+
+/** Whether no timestamp is NaN (the broker's clock): an Int32Array holds none. */
+function stamped(timestamps: Float64Array | Int32Array | number[]): boolean {
+  if (timestamps instanceof Int32Array) return true;
+  for (let i = 0; i < timestamps.length; i++) if (Number.isNaN(timestamps[i])) return false;
+  return true;
 }
 
 const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
@@ -137,11 +144,7 @@ export class MemoryBroker implements Broker {
       (headers !== undefined && headers.length !== n)
     )
       throw new RivuletError("INVALID_ARGUMENT", "adoptColumns: columns of different lengths");
-    // An Int32Array holds no NaN: every record has its timestamp.
-    let stamped = true;
-    if (!(timestamps instanceof Int32Array))
-      for (let i = 0; i < n && stamped; i++) stamped = !Number.isNaN(timestamps[i]);
-    if (t.logs.length === 1 && stamped) t.logs[0]!.adopt(values, timestamps, keys, headers);
+    if (t.logs.length === 1 && stamped(timestamps)) t.logs[0]!.adopt(values, timestamps, keys, headers);
     else
       for (let i = 0; i < n; i++) {
         const key = keys?.[i] ?? null;
@@ -154,6 +157,30 @@ export class MemoryBroker implements Broker {
         );
       }
     if (n > 0) this.wake();
+  }
+
+  /**
+   * Appends `timestamps.length` records whose values, keys and headers `load` makes when they are
+   * read: a batch kept as it came (the browser worker's encoded columns), decoded as consumers
+   * read it, as Kafka's consumers decode a record batch. In a one-partition topic, when every
+   * record has its timestamp, the log keeps the batch so (`MemoryLog.adoptDeferred`: it makes the
+   * columns of the few chunks read last, again when read after that); otherwise `load` runs now
+   * and the records are placed as {@link adoptColumns} places them. `load` must make equal
+   * columns each time; the timestamps are handed over.
+   *
+   * @example
+   * broker.adoptDeferred("clicks", new Float64Array([1000]), () => ({ values: [{ userId: "u1" }], keys: ["u1"] }));
+   */
+  adoptDeferred(
+    topic: string,
+    timestamps: Float64Array | Int32Array | number[],
+    load: () => DeferredColumns,
+  ): void {
+    const t = this.topic(topic);
+    if (t.logs.length === 1 && stamped(timestamps)) {
+      t.logs[0]!.adoptDeferred(timestamps, load);
+      if (timestamps.length > 0) this.wake();
+    } else this.adoptColumns(topic, { ...load(), timestamps });
   }
 
   /** Every record of a topic, partition by partition, in offset order. */

@@ -140,6 +140,7 @@ describe("MemoryLog.adopt", () => {
       fc.record({ kind: fc.constant("append" as const), n: fc.integer({ min: 1, max: 700 }) }),
       fc.record({ kind: fc.constant("columns" as const), n: fc.integer({ min: 1, max: 3_000 }) }),
       fc.record({ kind: fc.constant("adopt" as const), n: fc.integer({ min: 1, max: 6_000 }) }),
+      fc.record({ kind: fc.constant("deferred" as const), n: fc.integer({ min: 1, max: 6_000 }) }),
       fc.record({ kind: fc.constant("drop" as const), at: fc.double({ min: 0, max: 1, noNaN: true }) }),
     );
     fc.assert(
@@ -163,6 +164,13 @@ describe("MemoryLog.adopt", () => {
             const c = columns(from, o.n, "adopt", o.n % 2 === 0);
             log.adopt(c.values, c.timestamps, c.keys, c.headers);
             model.push(...(c.headers ? c.rs : c.rs.map((r) => ({ ...r, headers: undefined }))));
+          } else if (o.kind === "deferred") {
+            log.adoptDeferred(Float64Array.from(columns(from, o.n, "deferred").timestamps), () => {
+              const c = columns(from, o.n, "deferred", o.n % 2 === 0);
+              return { values: c.values, keys: c.keys, headers: c.headers };
+            });
+            const c = columns(from, o.n, "deferred", o.n % 2 === 0);
+            model.push(...(c.headers ? c.rs : c.rs.map((r) => ({ ...r, headers: undefined }))));
           } else {
             const before = log.start;
             log.dropBefore(Math.floor(o.at * model.length));
@@ -179,6 +187,131 @@ describe("MemoryLog.adopt", () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe("MemoryLog.adoptDeferred", () => {
+  /** A deferred batch of `n` records from offset `from`, and how many times its columns were made. */
+  function deferred(log: MemoryLog, from: number, n: number, tag: string) {
+    const made = { count: 0 };
+    const c = columns(from, n, tag);
+    log.adoptDeferred(c.timestamps, () => {
+      made.count++;
+      const fresh = columns(from, n, tag);
+      return { values: fresh.values, keys: fresh.keys, headers: fresh.headers };
+    });
+    return { made, rs: c.rs };
+  }
+
+  it("makes a chunk's columns when it is first read, once for polls through it", () => {
+    const log = new MemoryLog();
+    const a = deferred(log, 0, 5_000, "a");
+    expect([log.length, a.made.count]).toEqual([5_000, 0]);
+    const first = log.batch("t", 0, 0, 100);
+    expect(a.made.count).toBe(1);
+    // The timestamps are the ones handed over; the other columns made whole, once.
+    expect(log.batch("t", 0, 4_900, 100).values).toBe(first.values);
+    const all = readAll(log, 100);
+    expect(all.records).toEqual(a.rs);
+    expect([all.polls, a.made.count]).toEqual([50, 1]);
+  });
+
+  it("keeps the columns of the two chunks read last, and makes them again when read after", () => {
+    const log = new MemoryLog();
+    const batches = [0, 1, 2].map((b) => deferred(log, b * 2_000, 2_000, `b${b}`));
+    const first = log.batch("t", 0, 0, 10);
+    log.batch("t", 0, 2_000, 10);
+    expect(log.batch("t", 0, 0, 10).values).toBe(first.values); // 2 made: still kept
+    expect(batches.map((b) => b.made.count)).toEqual([1, 1, 0]);
+    log.batch("t", 0, 4_000, 10); // a third: the first's are let go
+    const again = log.batch("t", 0, 0, 10);
+    expect(batches[0]!.made.count).toBe(2);
+    expect(again.values).not.toBe(first.values);
+    // Equal records, as a consumer re-reading from a checkpoint would see them; the batch handed
+    // out before keeps its arrays.
+    expect(again.values.slice(0, 10)).toEqual(first.values.slice(0, 10));
+    expect((first.values[3] as { o: number }).o).toBe(3);
+    expect(readAll(log, 700).records).toEqual(batches.flatMap((b) => b.rs));
+  });
+
+  it("makes a small batch at once and copies it; checks the rows made", () => {
+    const log = new MemoryLog();
+    const small = deferred(log, 0, 10, "small");
+    expect(small.made.count).toBe(1);
+    expect(readAll(log, 100).records).toEqual(small.rs);
+    expect(small.made.count).toBe(1);
+    log.adoptDeferred(new Float64Array(2_000), () => ({ values: [1] }));
+    expect(() => log.batch("t", 0, 10, 1)).toThrow(/columns of 1 rows made for 2000 records/);
+  });
+
+  it("retention drops deferred chunks whole, made or not", () => {
+    const log = new MemoryLog();
+    const batches = [0, 1, 2].map((b) => deferred(log, b * 2_000, 2_000, `b${b}`));
+    log.batch("t", 0, 0, 1);
+    log.dropBefore(4_000);
+    expect(log.start).toBe(4_000);
+    expect(readAll(log, 5_000).records).toEqual(batches[2]!.rs);
+    expect(batches.map((b) => b.made.count)).toEqual([1, 0, 1]);
+  });
+});
+
+describe("MemoryBroker.adoptDeferred", () => {
+  it("keeps a one-partition topic's batch deferred, wakes consumers, reads as produce would store", async () => {
+    const b = new MemoryBroker();
+    await b.createTopic("one");
+    const consumer = await b.consumer({ group: "g", topics: ["one"] });
+    await consumer.poll({ maxRecords: 0 });
+    const woken = consumer.wait(60_000);
+    let made = 0;
+    const c = columns(0, 3_000, "d");
+    b.adoptDeferred("one", c.timestamps, () => {
+      made++;
+      return { values: c.values, keys: c.keys, headers: c.headers };
+    });
+    await woken;
+    expect(made).toBe(0);
+    const stored = await b.records("one");
+    expect(stored.map((r) => ({ key: r.key, value: r.value, timestamp: r.timestamp }))).toEqual(
+      c.rs.map((r) => ({ key: r.key, value: r.value, timestamp: r.timestamp })),
+    );
+    expect(stored[11]!.headers).toEqual({ h: "11" });
+    expect(made).toBe(1);
+  });
+
+  it("makes the columns at once in a topic of several partitions, or when a record has no timestamp", async () => {
+    const b = new MemoryBroker();
+    b.now = () => 777;
+    const reference = new MemoryBroker();
+    reference.now = () => 777;
+    await b.createTopic("many", { partitions: 3 });
+    await reference.createTopic("many", { partitions: 3 });
+    const keys = Array.from({ length: 2_000 }, (_, i) => `k${i % 50}`);
+    const values = keys.map((k, i) => ({ k, i }));
+    await reference.produce(
+      "many",
+      keys.map((key, i) => ({ key, value: values[i], timestamp: i })),
+    );
+    let made = 0;
+    const load = () => {
+      made++;
+      return { values, keys };
+    };
+    b.adoptDeferred(
+      "many",
+      Float64Array.from(keys, (_, i) => i),
+      load,
+    );
+    expect(made).toBe(1);
+    expect(await b.records("many")).toEqual(await reference.records("many"));
+    await b.createTopic("one");
+    const timestamps = new Float64Array(2_000).fill(5);
+    timestamps[1] = Number.NaN;
+    b.adoptDeferred("one", timestamps, load);
+    expect(made).toBe(2);
+    expect((await b.records("one")).slice(0, 2).map((r) => [r.key, r.timestamp])).toEqual([
+      ["k0", 5],
+      ["k1", 777],
+    ]);
   });
 });
 

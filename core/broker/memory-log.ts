@@ -10,14 +10,25 @@ interface Chunk {
   n: number;
   /** Records the columns hold; once `n` reaches it, the chunk is never written again. */
   capacity: number;
-  readonly values: unknown[];
+  /** Undefined while a deferred chunk's columns are not made (see `adoptDeferred`). */
+  values: unknown[] | undefined;
   /** A `Float64Array` of the log's own; an adopted chunk's as it came (an `Int32Array`, an array). */
   timestamps: Float64Array | Int32Array | number[];
   /** Absent while every key is null. */
   keys: (string | null)[] | undefined;
   headers: (Headers | undefined)[] | undefined;
-  /** Columns handed over by `adopt`. */
+  /** Columns handed over by `adopt` or `adoptDeferred`. */
   readonly adopted: boolean;
+  /** A deferred chunk's maker of its values, keys and headers. */
+  readonly load?: () => DeferredColumns;
+}
+
+/** The columns a deferred chunk makes when it is read (see {@link MemoryLog.adoptDeferred}). */
+export interface DeferredColumns {
+  values: unknown[];
+  /** Keys, strings or null (absent: all null). */
+  keys?: (string | null)[] | undefined;
+  headers?: (Headers | undefined)[] | undefined;
 }
 
 const FIRST_CHUNK = 256;
@@ -27,6 +38,13 @@ const MAX_CHUNK = 65_536;
  * polls (a poll reads within one chunk) into tiny batches.
  */
 const MIN_ADOPTED = 1_024;
+/**
+ * Deferred chunks whose columns a log keeps made at a time (the most recently read): a reader
+ * polling through a chunk, and one more reading elsewhere, make each chunk's columns once. More
+ * kept more young objects alive at every scavenge: with 4, data already in the browser worker's
+ * topic was read ~10% slower (bench/browser.ts).
+ */
+const LOADED_CHUNKS = 2;
 
 /**
  * One partition of an in-memory topic: columns in chunks that double in size up to 64K
@@ -34,10 +52,13 @@ const MIN_ADOPTED = 1_024;
  * heap) and allocates nothing per record; consumers are handed slices of the chunks as they
  * are. So neither side makes an object per record, which is what a topic holding millions of
  * records would otherwise cost the GC. Columns that arrive whole (a batch decoded from a worker
- * message) can become a chunk themselves (`adopt`): chunks then vary in size.
+ * message) can become a chunk themselves (`adopt`): chunks then vary in size. A batch kept as it
+ * came, encoded, is a chunk whose columns are made when it is read (`adoptDeferred`).
  */
 export class MemoryLog {
   private readonly chunks: Chunk[] = [];
+  /** The deferred chunks whose columns are made, oldest first (at most LOADED_CHUNKS). */
+  private readonly loaded: Chunk[] = [];
   /** The end offset: the next record's offset. */
   length = 0;
   /** The first offset still held (retention drops whole chunks below it; Kafka's log start). */
@@ -50,7 +71,7 @@ export class MemoryLog {
     const i = c.n;
     if (key !== null) (c.keys ??= new Array(c.capacity).fill(null))[i] = key;
     if (headers !== undefined) (c.headers ??= new Array(c.capacity).fill(undefined))[i] = headers;
-    c.values[i] = value;
+    c.values![i] = value;
     c.timestamps[i] = timestamp;
     c.n = i + 1;
     this.length++;
@@ -73,7 +94,7 @@ export class MemoryLog {
       let c = this.chunks[this.chunks.length - 1];
       if (c === undefined || c.n === c.capacity) c = this.grow();
       const k = Math.min(end - from, c.capacity - c.n);
-      const vs = c.values;
+      const vs = c.values!;
       const ts = c.timestamps;
       const at = c.n - from;
       for (let i = from; i < from + k; i++) {
@@ -117,10 +138,45 @@ export class MemoryLog {
       this.appendColumns(0, n, values, timestamps, keys, headers);
       return;
     }
+    this.push({ base: this.length, n, capacity: n, values, timestamps, keys, headers, adopted: true });
+  }
+
+  /**
+   * Appends `timestamps.length` records whose values, keys and headers `load` makes when a reader
+   * first needs them: a batch kept in the form it came in (the browser worker's encoded columns),
+   * as Kafka keeps a producer's record batch and its consumers decode it. The log holds the
+   * compact form; it keeps the made columns of the two chunks read last and makes them again
+   * when a chunk is read after that, so the values a consumer reads are young objects, dropped
+   * once read, not millions of them kept for as long as the topic. `load` must make equal
+   * columns every time, of `timestamps.length` rows; timestamps all numbers (not NaN), handed
+   * over as `adopt`'s. Fewer than 1,024 records are made at once and copied, as `adopt` does.
+   */
+  adoptDeferred(timestamps: Float64Array | Int32Array | number[], load: () => DeferredColumns): void {
+    const n = timestamps.length;
+    if (n < MIN_ADOPTED) {
+      const c = checkedLoad(load, n);
+      this.appendColumns(0, n, c.values, timestamps, c.keys, c.headers);
+      return;
+    }
+    this.push({
+      base: this.length,
+      n,
+      capacity: n,
+      values: undefined,
+      timestamps,
+      keys: undefined,
+      headers: undefined,
+      adopted: true,
+      load,
+    });
+  }
+
+  /** Appends an adopted chunk (full from the start), sealing the chunk before it. */
+  private push(c: Chunk): void {
     const last = this.chunks[this.chunks.length - 1];
     if (last !== undefined && last.n < last.capacity) seal(last);
-    this.chunks.push({ base: this.length, n, capacity: n, values, timestamps, keys, headers, adopted: true });
-    this.length += n;
+    this.chunks.push(c);
+    this.length += c.n;
   }
 
   /** Starts an empty log at `offset` (a log restored from storage that retention had cut). */
@@ -139,6 +195,9 @@ export class MemoryLog {
     if (drop === 0) return;
     this.chunks.splice(0, drop);
     this.start = this.chunks[0]!.base;
+    const kept = this.loaded.filter((c) => c.base >= this.start);
+    this.loaded.length = 0;
+    this.loaded.push(...kept);
   }
 
   /**
@@ -160,12 +219,13 @@ export class MemoryLog {
         highWatermark: this.length,
       };
     const start = offset - c.base;
+    const values = c.values ?? this.make(c);
     return {
       topic,
       partition,
       start,
       end: Math.min(c.n, start + max),
-      values: c.values,
+      values,
       timestamps: c.timestamps,
       keys: c.keys,
       headers: c.headers,
@@ -178,6 +238,22 @@ export class MemoryLog {
   record(topic: string, partition: number, offset: number): StoredRecord {
     const b = this.batch(topic, partition, offset, 1);
     return recordAt(b, b.start);
+  }
+
+  /** Makes a deferred chunk's columns (dropping those of the chunk made longest ago); its values. */
+  private make(c: Chunk): unknown[] {
+    const made = checkedLoad(c.load!, c.n);
+    c.values = made.values;
+    c.keys = made.keys;
+    c.headers = made.headers;
+    const loaded = this.loaded;
+    loaded.push(c);
+    if (loaded.length > LOADED_CHUNKS) {
+      // Batches handed out before keep the arrays they were given.
+      const old = loaded.shift()!;
+      old.values = old.keys = old.headers = undefined;
+    }
+    return made.values;
   }
 
   private grow(): Chunk {
@@ -213,6 +289,18 @@ export class MemoryLog {
   }
 }
 
+/** `load()`, checked to be `n` rows. */
+function checkedLoad(load: () => DeferredColumns, n: number): DeferredColumns {
+  const c = load();
+  if (
+    c.values.length !== n ||
+    (c.keys !== undefined && c.keys.length !== n) ||
+    (c.headers !== undefined && c.headers.length !== n)
+  )
+    throw new Error(`adoptDeferred: columns of ${c.values.length} rows made for ${n} records`);
+  return c;
+}
+
 /**
  * Closes a chunk of the log's own that is not full (an adopted one follows it): no more appends
  * go there, and columns much longer than its records are given back (batches handed out before
@@ -222,7 +310,7 @@ function seal(c: Chunk): void {
   const n = c.n;
   const waste = c.capacity > 2 * n;
   c.capacity = n;
-  c.values.length = n;
+  c.values!.length = n;
   if (c.keys !== undefined) c.keys.length = n;
   if (c.headers !== undefined) c.headers.length = n;
   // Only a log's own chunks are sealed: their timestamps are a Float64Array.

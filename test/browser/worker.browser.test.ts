@@ -165,6 +165,40 @@ describe("what a page that manages the worker's topics needs (the playground)", 
     }
   });
 
+  it("in memory, encoded batches kept as they came (decoded as read) read back as produced, every time", async () => {
+    const job = await start({ persist: false });
+    await job.createTopic("kept", 1);
+    // Every record with its timestamp, no partition named: the topic keeps each batch encoded.
+    const batch = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => {
+        const k = from + i;
+        const r: ProduceRecord = {
+          key: k % 7 === 0 ? null : k % 5 === 0 ? (k as unknown as string) : `u${k % 13}`,
+          value: k % 9 === 0 ? [k, { nested: true }] : { userId: `u${k % 13}`, n: k, ok: k % 2 === 0 },
+          timestamp: k * 10,
+        };
+        if (k % 17 === 0) r.headers = { h: `${k}` };
+        return r;
+      });
+    const input = [
+      batch(0, 3_000),
+      batch(3_000, 10),
+      batch(3_010, 1_500),
+      batch(4_510, 1_024),
+      batch(5_534, 2_000),
+    ];
+    const reference = new MemoryBroker();
+    await reference.createTopic("kept", { partitions: 1 });
+    for (const b of input) {
+      await job.produce("kept", b);
+      await reference.produce("kept", b);
+    }
+    const expected = await reference.records("kept");
+    // Read twice: more chunks than the log keeps decoded, so the second read decodes them again.
+    expect(await job.records("kept")).toEqual(expected);
+    expect(await job.records("kept")).toEqual(expected);
+  });
+
   it("topics: every topic with its offsets and the job's lag; createTopic; describe: the plan as data", async () => {
     const job = await start({ database: db() });
     const plan = await job.describe();
