@@ -225,6 +225,17 @@ function buildChannels(): void {
   });
 }
 
+/** The bid channels' names and urls (hot: HOT_CHANNELS.length of them, others: CHANNELS_NUMBER), for the wasm path. */
+export function bidChannelTables(): {
+  hotNames: readonly string[];
+  hotUrls: readonly string[];
+  names: readonly string[];
+  urls: readonly string[];
+} {
+  if (channelNames === undefined) buildChannels();
+  return { hotNames: HOT_CHANNELS, hotUrls: hotUrls!, names: channelNames!, urls: channelUrls! };
+}
+
 /**
  * A bid. `lastAuction` and `lastPerson` are `lastBase0AuctionId` and `lastBase0PersonId` of the
  * event (a batch knows them without dividing; see `bidIds`).

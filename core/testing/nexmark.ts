@@ -22,6 +22,7 @@
 
 import { RivuletError } from "../errors.js";
 import {
+  bidChannelTables,
   lastBase0AuctionId,
   lastBase0PersonId,
   type NexmarkPlan,
@@ -30,7 +31,8 @@ import {
   nextPerson,
   timestampForEvent,
 } from "./nexmark-model.js";
-import { seedHash, seedRandomHashed } from "./nexmark-random.js";
+import { EXTRA_POOL_SIZE, getExtraPool, seedHash, seedRandomHashed } from "./nexmark-random.js";
+import { CHUNK, type NexmarkWasm, nexmarkWasm } from "./nexmark-wasm.js";
 
 export interface Person {
   id: number;
@@ -341,6 +343,11 @@ function fillInOrder(
   values: NexmarkEvent[],
   timestamps: Float64Array,
 ): void {
+  const wasm = nexmarkWasm();
+  if (wasm !== undefined && wasmSupports(plan)) {
+    fillWithWasm(wasm, plan, start, n, values, timestamps);
+    return;
+  }
   const { personProportion: pp, auctionProportion: ap, totalProportion: total, seedHash } = plan;
   let eventId = plan.firstEventId + start;
   let epoch = Math.floor(eventId / total);
@@ -366,5 +373,108 @@ function fillInOrder(
       offset = 0;
       epoch++;
     }
+  }
+}
+
+/** Bids' `extra`: nextExtra(BID_SIZE, avgBidByteSize) (see `nextBid`). */
+const BID_SIZE = 8 + 8 + 8 + 8;
+
+/**
+ * Whether the wasm core makes exactly `fillInOrder`'s events for this plan: its event counter is an
+ * i32, and it takes every bid's `extra` from the shared pool (JS draws strings of half the pool or
+ * longer afresh).
+ */
+function wasmSupports(plan: NexmarkPlan): boolean {
+  const needed = plan.avgBidByteSize - BID_SIZE;
+  return plan.totalProportion <= 0x7fffffff && needed + Math.round(needed * 0.2) < EXTRA_POOL_SIZE / 2;
+}
+
+/**
+ * `fillInOrder` through the wasm core (see nexmark-wasm.ts): it seeds and draws each event and
+ * computes its timestamp and, for bids, every field as a number, `CHUNK` events per call; here
+ * the objects are made from those columns (same fields, same order as `nextBid`). People and
+ * auctions are made by the JS functions, seeded for their event as `eventAt` does.
+ */
+function fillWithWasm(
+  wasm: NexmarkWasm,
+  plan: NexmarkPlan,
+  start: number,
+  n: number,
+  values: NexmarkEvent[],
+  timestamps: Float64Array,
+): void {
+  const { hotNames, hotUrls, names, urls } = bidChannelTables();
+  const pool = getExtraPool();
+  const { personProportion: pp, auctionProportion: ap, totalProportion: total } = plan;
+  // nextExtra(BID_SIZE, avgBidByteSize): nothing if BID_SIZE > avg, else a length of
+  // needed - delta + (delta === 0 ? 0 : nextInt(2 * delta)).
+  const extraDraw = BID_SIZE > plan.avgBidByteSize ? 0 : 1;
+  const needed = plan.avgBidByteSize - BID_SIZE;
+  const delta = Math.round(needed * 0.2);
+  const { timestamp: ts, auction, bidder, price, kind, channel, extraOffset, extraLength } = wasm;
+  let eventId = plan.firstEventId + start;
+  let epoch = Math.floor(eventId / total);
+  let offset = eventId - epoch * total;
+  for (let done = 0; done < n; done += CHUNK) {
+    const count = Math.min(CHUNK, n - done);
+    wasm.fill(
+      count,
+      eventId,
+      start + done,
+      epoch,
+      offset,
+      plan.seedHash,
+      pp,
+      pp + ap,
+      total,
+      pp,
+      ap,
+      plan.baseTime,
+      plan.interEventDelayUs,
+      plan.hotAuctionRatio,
+      plan.hotBiddersRatio,
+      plan.numInFlightAuctions,
+      plan.auctionIdLead,
+      plan.numActivePeople,
+      plan.personIdLead,
+      extraDraw,
+      needed - delta,
+      2 * delta,
+    );
+    for (let i = 0; i < count; i++) {
+      const timestamp = ts[i]!;
+      timestamps[done + i] = timestamp;
+      const k = kind[i]!;
+      if (k === 0) {
+        const c = channel[i]!;
+        const len = extraLength[i]!;
+        const off = extraOffset[i]!;
+        values.push({
+          kind: "bid",
+          timestamp,
+          bid: {
+            auction: auction[i]!,
+            bidder: bidder[i]!,
+            price: price[i]!,
+            channel: c < 0 ? hotNames[-1 - c]! : names[c]!,
+            url: c < 0 ? hotUrls[-1 - c]! : urls[c]!,
+            dateTime: timestamp,
+            extra: len === 0 ? "" : pool.slice(off, off + len),
+          },
+        });
+      } else {
+        const id = eventId + i;
+        seedRandomHashed(plan.seedHash, id);
+        values.push(
+          k === 1
+            ? { kind: "person", timestamp, person: nextPerson(plan, id, timestamp) }
+            : { kind: "auction", timestamp, auction: nextAuction(plan, id, start + done + i, timestamp) },
+        );
+      }
+    }
+    eventId += count;
+    offset += count;
+    epoch += Math.floor(offset / total);
+    offset %= total;
   }
 }
