@@ -62,8 +62,6 @@ type Ins = number[];
 const get = (i: number): Ins => [0x20, ...uleb(i)];
 const set = (i: number): Ins => [0x21, ...uleb(i)];
 const tee = (i: number): Ins => [0x22, ...uleb(i)];
-const gget = (i: number): Ins => [0x23, ...uleb(i)];
-const gset = (i: number): Ins => [0x24, ...uleb(i)];
 const call = (f: number): Ins => [0x10, ...uleb(f)];
 const i32c = (v: number): Ins => [0x41, ...sleb(v)];
 function f64c(v: number): Ins {
@@ -134,7 +132,7 @@ function str(s: string): number[] {
   return vec([...s].map((c) => [c.charCodeAt(0)]));
 }
 
-/** A module with one memory (`pages` of 64 KiB, exported as "mem"), one i32 global, the functions. */
+/** A module with one memory (`pages` of 64 KiB, exported as "mem") and the functions. */
 function assemble(funcs: Func[], pages: number): Uint8Array {
   const types = funcs.map((f) => [0x60, ...vec(f.params.map((t) => [t])), ...vec(f.results.map((t) => [t]))]);
   const exports: number[][] = [[...str("mem"), 0x02, 0]];
@@ -150,7 +148,6 @@ function assemble(funcs: Func[], pages: number): Uint8Array {
     ...section(1, vec(types)), // one type per function, function i has type i
     ...section(3, vec(funcs.map((_, i) => uleb(i)))),
     ...section(5, vec([[0x00, ...uleb(pages)]])), // memory: min pages, no max
-    ...section(6, vec([[I32, 0x01, ...i32c(0), ...end]])), // global 0: the PRNG state (mutable i32)
     ...section(7, vec(exports)),
     ...section(10, vec(bodies)),
   ]);
@@ -178,64 +175,54 @@ const PAGES = Math.ceil(END_AT / 65536);
 const INV_TWO_POW_32 = 1 / 4294967296;
 
 // Function indexes.
-const FMIX = 0;
-const NEXT = 1;
-const NEXT_INT = 2;
-const NEXT_LONG = 3;
-const POW10X6 = 4;
-const PRICE = 5;
-const STATE = 0; // the global
+const POW10X6 = 0;
+const PRICE = 1;
 
-/** fmix32(h): murmur3's finaliser, as `fmix32` in nexmark-random.ts. */
-const fmix: Func = {
-  params: [I32],
-  results: [I32],
-  locals: [],
-  body: [
-    ...[get(0), get(0), i32c(16), i32.shrU, i32.xor, i32c(0x85ebca6b), i32.mul, set(0)],
-    ...[get(0), get(0), i32c(13), i32.shrU, i32.xor, i32c(0xc2b2ae35), i32.mul, set(0)],
-    ...[get(0), get(0), i32c(16), i32.shrU, i32.xor],
-  ],
-};
+// `fill`'s locals (after its parameters, see `P`).
+const L = { i: 22, p4: 23, p8: 24, h: 25, s: 26, t: 27, last: 28, min: 29, v: 30, n: 31, hi: 32 };
+const FILL_LOCALS = [I32, I32, I32, I32, I32, I32, F64, F64, F64, F64, F64];
 
-/** nextU32's bits (mulberry32) as an i32; locals: 0 s, 1 t. */
-const next: Func = {
-  params: [],
-  results: [I32],
-  locals: [I32, I32],
-  body: [
-    ...[gget(STATE), i32c(0x6d2b79f5), i32.add, tee(0), gset(STATE)],
-    // t = imul(s ^ (s >>> 15), 1 | s)
-    ...[get(0), get(0), i32c(15), i32.shrU, i32.xor, get(0), i32c(1), i32.or, i32.mul, set(1)],
-    // t = (t + imul(t ^ (t >>> 7), 61 | t)) ^ t
-    ...[get(1), get(1), get(1), i32c(7), i32.shrU, i32.xor, get(1), i32c(61), i32.or, i32.mul, i32.add],
-    ...[get(1), i32.xor, set(1)],
-    // t ^ (t >>> 14)
-    ...[get(1), get(1), i32c(14), i32.shrU, i32.xor],
-  ],
-};
+// The PRNG, written out inline wherever `fill` draws (V8 does not inline wasm calls by default, and a
+// call costs about as much as a draw), with the state in the local `L.s`, as in nexmark-random.ts.
 
-/** nextInt(n) = floor(u32 * n * 2^-32). */
-const nextInt: Func = {
-  params: [F64],
-  results: [F64],
-  locals: [],
-  body: [call(NEXT), f64.convertI32U, get(0), f64.mul, f64c(INV_TWO_POW_32), f64.mul, f64.floor],
-};
+/** fmix32 of the i32 on the stack: murmur3's finaliser, as `fmix32`; uses the local `L.h`. */
+const fmix32 = (): Ins[] => [
+  ...[set(L.h), get(L.h), get(L.h), i32c(16), i32.shrU, i32.xor, i32c(0x85ebca6b), i32.mul, set(L.h)],
+  ...[get(L.h), get(L.h), i32c(13), i32.shrU, i32.xor, i32c(0xc2b2ae35), i32.mul, set(L.h)],
+  ...[get(L.h), get(L.h), i32c(16), i32.shrU, i32.xor],
+];
 
-/** nextLong(n); locals: 1 hi. */
-const nextLong: Func = {
-  params: [F64],
-  results: [F64],
-  locals: [F64],
-  body: [
-    ...[get(0), f64c(4294967296), f64.le, if_, get(0), call(NEXT_INT), ret, end],
-    ...[call(NEXT), i32c(11), i32.shrU, f64.convertI32U, set(1)],
-    // floor(((hi * 2^32 + lo) / 2^53) * n)
-    ...[get(1), f64c(4294967296), f64.mul, call(NEXT), f64.convertI32U, f64.add],
-    ...[f64c(9007199254740992), f64.div, get(0), f64.mul, f64.floor],
-  ],
-};
+/** nextU32's 32 bits (mulberry32) as an i32 on the stack; uses the local `L.t`. */
+const next = (): Ins[] => [
+  ...[get(L.s), i32c(0x6d2b79f5), i32.add, set(L.s)],
+  // t = imul(s ^ (s >>> 15), 1 | s)
+  ...[get(L.s), get(L.s), i32c(15), i32.shrU, i32.xor, get(L.s), i32c(1), i32.or, i32.mul, set(L.t)],
+  // t = (t + imul(t ^ (t >>> 7), 61 | t)) ^ t
+  ...[get(L.t), get(L.t), get(L.t), i32c(7), i32.shrU, i32.xor, get(L.t), i32c(61), i32.or, i32.mul, i32.add],
+  ...[get(L.t), i32.xor, set(L.t)],
+  // t ^ (t >>> 14)
+  ...[get(L.t), get(L.t), i32c(14), i32.shrU, i32.xor],
+];
+
+/** nextInt(n) = floor(u32 * n * 2^-32), `n` the instructions that push n (an f64). */
+const nextInt = (n: Ins[]): Ins[] => [
+  ...next(),
+  f64.convertI32U,
+  ...n,
+  f64.mul,
+  f64c(INV_TWO_POW_32),
+  f64.mul,
+  f64.floor,
+];
+
+/** nextLong(n); uses the locals `L.n` and `L.hi`. */
+const nextLong = (n: Ins[]): Ins[] => [
+  ...[...n, tee(L.n), f64c(4294967296), f64.le, ifF64, ...nextInt([get(L.n)]), else_],
+  ...[...next(), i32c(11), i32.shrU, f64.convertI32U, set(L.hi)],
+  // floor(((hi * 2^32 + lo) / 2^53) * n)
+  ...[get(L.hi), f64c(4294967296), f64.mul, ...next(), f64.convertI32U, f64.add],
+  ...[f64c(9007199254740992), f64.div, get(L.n), f64.mul, f64.floor, end],
+];
 
 /** The inverse factorials of pow10x6's series, outermost first (as written in nexmark-random.ts). */
 const POW10X6_COEFFS = [
@@ -342,8 +329,6 @@ const FILL_PARAMS = [
   F64,
   F64,
 ];
-const L = { i: 22, p4: 23, p8: 24, h: 25, id: 26, last: 27, min: 28, v: 29 };
-const FILL_LOCALS = [I32, I32, I32, I32, F64, F64, F64, F64];
 
 /**
  * fill(...): `count` consecutive in-order events into the columns (`fillInOrder`'s loop). Per bid,
@@ -361,7 +346,6 @@ const fill: Func = {
     // p4 = i * 4, p8 = i * 8: addresses within the i32 and f64 columns
     ...[get(L.i), i32c(2), i32.shl, set(L.p4), get(L.i), i32c(3), i32.shl, set(L.p8)],
     // seedRandomHashed(seedHash, eventId): the low and high 32-bit halves of eventId
-    ...[get(P.eventId), ...i64.truncF64U],
     ...[
       get(P.seedHash),
       get(P.eventId),
@@ -371,9 +355,17 @@ const fill: Func = {
       i32.mul,
       i32.xor,
     ],
-    ...[call(FMIX), set(L.h)],
-    ...[i64.const32, ...i64.shrU, ...i32.wrapI64, i32c(0x1b873593), i32.mul, get(L.h), i32.xor, call(FMIX)],
-    gset(STATE),
+    ...fmix32(),
+    ...[
+      get(P.eventId),
+      ...i64.truncF64U,
+      ...i64.const32,
+      ...i64.shrU,
+      ...i32.wrapI64,
+      i32c(0x1b873593),
+      i32.mul,
+    ],
+    ...[i32.xor, ...fmix32(), set(L.s)],
     // timestamp = baseTime + floor(floor(eventNumber * interEventDelayUs) / 1000)
     ...[get(L.p8), get(P.baseTime), get(P.eventNumber), get(P.delayUs), f64.mul, f64.floor, f64c(1000)],
     ...[f64.div, f64.floor, f64.add, f64store(TS_AT)],
@@ -384,28 +376,28 @@ const fill: Func = {
     ...[get(L.p4), i32c(0), i32store(KIND_AT)],
     // auction: lastAuction = epoch * ap + ap - 1
     ...[get(P.epoch), get(P.apF), f64.mul, get(P.apF), f64.add, f64c(1), f64.sub, set(L.last)],
-    ...[get(P.hotAuctionRatio), call(NEXT_INT), f64c(0), f64.gt, ifF64],
+    ...[...nextInt([get(P.hotAuctionRatio)]), f64c(0), f64.gt, ifF64],
     ...[get(L.last), f64c(100), f64.div, f64.trunc, f64c(100), f64.mul],
     else_,
     // minAuction + nextLong(maxAuction - minAuction + 1 + auctionIdLead)
     ...[get(L.last), get(P.numInFlightAuctions), f64.sub, f64c(0), f64.max, tee(L.min)],
-    ...[get(L.last), get(L.min), f64.sub, f64c(1), f64.add, get(P.auctionIdLead), f64.add, call(NEXT_LONG)],
+    ...nextLong([get(L.last), get(L.min), f64.sub, f64c(1), f64.add, get(P.auctionIdLead), f64.add]),
     ...[f64.add, end, f64c(1000), f64.add, set(L.v), get(L.p8), get(L.v), f64store(AUCTION_AT)],
     // bidder: lastPerson = epoch * pp + pp - 1
     ...[get(P.epoch), get(P.ppF), f64.mul, get(P.ppF), f64.add, f64c(1), f64.sub, set(L.last)],
-    ...[get(P.hotBiddersRatio), call(NEXT_INT), f64c(0), f64.gt, ifF64],
+    ...[...nextInt([get(P.hotBiddersRatio)]), f64c(0), f64.gt, ifF64],
     // min(trunc(lastPerson / 100) * 100 + 1, lastPerson + personIdLead)
     ...[get(L.last), f64c(100), f64.div, f64.trunc, f64c(100), f64.mul, f64c(1), f64.add],
     ...[get(L.last), get(P.personIdLead), f64.add, f64.min],
     else_,
     // numPeople - active + nextLong(active + personIdLead), active = min(numPeople, numActivePeople)
     ...[get(L.last), f64c(1), f64.add, tee(L.last), get(L.last), get(P.numActivePeople), f64.min, tee(L.min)],
-    ...[f64.sub, get(L.min), get(P.personIdLead), f64.add, call(NEXT_LONG), f64.add],
+    ...[f64.sub, ...nextLong([get(L.min), get(P.personIdLead), f64.add]), f64.add],
     ...[end, f64c(1000), f64.add, set(L.v), get(L.p8), get(L.v), f64store(BIDDER_AT)],
     // price = priceFor(nextDouble())
     ...[
       get(L.p8),
-      call(NEXT),
+      ...next(),
       f64.convertI32U,
       f64c(INV_TWO_POW_32),
       f64.mul,
@@ -413,21 +405,18 @@ const fill: Func = {
       f64store(PRICE_AT),
     ],
     // channel: nextInt(2) > 0 ? hot channel nextInt(4) (stored as -1 - i) : nextInt(10000)
-    ...[get(L.p4), f64c(2), call(NEXT_INT), f64c(0), f64.gt, [0x04, I32]],
-    ...[i32c(-1), f64c(4), call(NEXT_INT), i32.truncF64S, i32.sub],
-    ...[else_, f64c(10000), call(NEXT_INT), i32.truncF64S, end, i32store(CHANNEL_AT)],
+    ...[get(L.p4), ...nextInt([f64c(2)]), f64c(0), f64.gt, [0x04, I32]],
+    ...[i32c(-1), ...nextInt([f64c(4)]), i32.truncF64S, i32.sub],
+    ...[else_, ...nextInt([f64c(10000)]), i32.truncF64S, end, i32store(CHANNEL_AT)],
     // extra: nextExtra(32, avgBidByteSize): length extraBase + nextInt(extraRange), then the offset
     ...[get(L.p4), i32c(0), i32store(EXTRA_LEN_AT), get(P.extraDraw), if_],
-    ...[get(P.extraRange), f64c(0), f64.ne, if_, get(P.extraRange), call(NEXT_INT)],
+    ...[get(P.extraRange), f64c(0), f64.ne, if_, ...nextInt([get(P.extraRange)])],
     ...[get(P.extraBase), f64.add, set(L.v), else_, get(P.extraBase), set(L.v), end],
     ...[get(L.v), f64c(0), f64.gt, if_],
     ...[get(L.p4), get(L.v), i32.truncF64S, i32store(EXTRA_LEN_AT)],
     ...[
       get(L.p4),
-      f64c(EXTRA_POOL_SIZE),
-      get(L.v),
-      f64.sub,
-      call(NEXT_INT),
+      ...nextInt([f64c(EXTRA_POOL_SIZE), get(L.v), f64.sub]),
       i32.truncF64S,
       i32store(EXTRA_OFF_AT),
     ],
@@ -513,7 +502,7 @@ function instantiate(): NexmarkWasm | null {
   try {
     const wa = (globalThis as { WebAssembly?: WasmGlobal }).WebAssembly;
     if (wa === undefined) return null;
-    const bytes = assemble([fmix, next, nextInt, nextLong, pow10x6, price, fill], PAGES);
+    const bytes = assemble([pow10x6, price, fill], PAGES);
     const exports = new wa.Instance(new wa.Module(bytes)).exports;
     const buffer = (exports.mem as { buffer: ArrayBuffer }).buffer;
     new Float64Array(buffer, POW2_AT, POW2.length).set(POW2);
