@@ -95,7 +95,7 @@ const i32 = {
   wrapI64: [0xa7],
   truncF64S: [0xaa],
 };
-const i64 = { shrU: [0x88], const32: [0x42, 32], truncF64U: [0xb1] };
+const i64 = { shrU: [0x88], const32: [0x42, 32], truncF64U: [0xb1], reinterpretF64: [0xbd] };
 const f64 = {
   le: [0x65],
   gt: [0x64],
@@ -109,7 +109,10 @@ const f64 = {
   min: [0xa4],
   max: [0xa5],
   convertI32U: [0xb8],
+  reinterpretI64: [0xbf],
 };
+/** select(a, b, c): c ? a : b (for i32 and i64; V8 makes these a cmov, f64 a branch). */
+const select = [0x1b];
 
 /** A function: parameter and result types, extra locals (all one type per entry), body. */
 interface Func {
@@ -179,8 +182,23 @@ const POW10X6 = 0;
 const PRICE = 1;
 
 // `fill`'s locals (after its parameters, see `P`).
-const L = { i: 22, p4: 23, p8: 24, h: 25, s: 26, t: 27, last: 28, min: 29, v: 30, n: 31, hi: 32 };
-const FILL_LOCALS = [I32, I32, I32, I32, I32, I32, F64, F64, F64, F64, F64];
+const L = {
+  i: 22,
+  p4: 23,
+  p8: 24,
+  h: 25,
+  s: 26,
+  t: 27,
+  last: 28,
+  min: 29,
+  v: 30,
+  n: 31,
+  hi: 32,
+  flag: 33,
+  s0: 34,
+  u: 35,
+};
+const FILL_LOCALS = [I32, I32, I32, I32, I32, I32, F64, F64, F64, F64, F64, I32, I32, I32];
 
 // The PRNG, written out inline wherever `fill` draws (V8 does not inline wasm calls by default, and a
 // call costs about as much as a draw), with the state in the local `L.s`, as in nexmark-random.ts.
@@ -204,6 +222,9 @@ const next = (): Ins[] => [
   ...[get(L.t), get(L.t), i32c(14), i32.shrU, i32.xor],
 ];
 
+/** floor(u * n * 2^-32) for u, n on the stack: the rest of nextInt. */
+const scaleFloor: Ins[] = [f64.mul, f64c(INV_TWO_POW_32), f64.mul, f64.floor];
+
 /** nextInt(n) = floor(u32 * n * 2^-32), `n` the instructions that push n (an f64). */
 const nextInt = (n: Ins[]): Ins[] => [
   ...next(),
@@ -222,6 +243,19 @@ const nextLong = (n: Ins[]): Ins[] => [
   // floor(((hi * 2^32 + lo) / 2^53) * n)
   ...[get(L.hi), f64c(4294967296), f64.mul, ...next(), f64.convertI32U, f64.add],
   ...[f64c(9007199254740992), f64.div, get(L.n), f64.mul, f64.floor, end],
+];
+
+/**
+ * `nextInt(ratio) > 0 ? hot : drawn` for `nextBid`'s hot auction and bidder, without a branch (the
+ * coin is a fair one, a branch on it is mispredicted half the time): `drawn` is always computed,
+ * and the PRNG state it advanced is thrown away when the event takes `hot`. Leaves an f64; uses the
+ * locals `L.flag` and `L.s0`.
+ */
+const hotOrDrawn = (ratio: Ins[], hot: Ins[], drawn: Ins[]): Ins[] => [
+  ...[...nextInt(ratio), f64c(0), f64.gt, set(L.flag), get(L.s), set(L.s0)],
+  ...[...hot, i64.reinterpretF64, ...drawn, i64.reinterpretF64, get(L.flag), select, f64.reinterpretI64],
+  // s = flag ? s0 : s (as if the non-hot draws never happened)
+  ...[get(L.s0), get(L.s), get(L.flag), select, set(L.s)],
 ];
 
 /** The inverse factorials of pow10x6's series, outermost first (as written in nexmark-random.ts). */
@@ -371,29 +405,39 @@ const fill: Func = {
     ...[f64.div, f64.floor, f64.add, f64store(TS_AT)],
     // kind: offset < pp person, < pp + ap auction, else bid
     ...[get(P.offset), get(P.ppa), i32.ltS, if_],
-    ...[get(L.p4), i32c(1), i32c(2), get(P.offset), get(P.pp), i32.ltS, [0x1b], i32store(KIND_AT)], // select
+    ...[get(L.p4), i32c(1), i32c(2), get(P.offset), get(P.pp), i32.ltS, select, i32store(KIND_AT)],
     else_,
     ...[get(L.p4), i32c(0), i32store(KIND_AT)],
     // auction: lastAuction = epoch * ap + ap - 1
     ...[get(P.epoch), get(P.apF), f64.mul, get(P.apF), f64.add, f64c(1), f64.sub, set(L.last)],
-    ...[...nextInt([get(P.hotAuctionRatio)]), f64c(0), f64.gt, ifF64],
-    ...[get(L.last), f64c(100), f64.div, f64.trunc, f64c(100), f64.mul],
-    else_,
-    // minAuction + nextLong(maxAuction - minAuction + 1 + auctionIdLead)
-    ...[get(L.last), get(P.numInFlightAuctions), f64.sub, f64c(0), f64.max, tee(L.min)],
-    ...nextLong([get(L.last), get(L.min), f64.sub, f64c(1), f64.add, get(P.auctionIdLead), f64.add]),
-    ...[f64.add, end, f64c(1000), f64.add, set(L.v), get(L.p8), get(L.v), f64store(AUCTION_AT)],
+    ...hotOrDrawn(
+      [get(P.hotAuctionRatio)],
+      // hot: trunc(lastAuction / 100) * 100
+      [get(L.last), f64c(100), f64.div, f64.trunc, f64c(100), f64.mul],
+      // minAuction + nextLong(maxAuction - minAuction + 1 + auctionIdLead)
+      [
+        ...[get(L.last), get(P.numInFlightAuctions), f64.sub, f64c(0), f64.max, tee(L.min)],
+        ...nextLong([get(L.last), get(L.min), f64.sub, f64c(1), f64.add, get(P.auctionIdLead), f64.add]),
+        f64.add,
+      ],
+    ),
+    ...[f64c(1000), f64.add, set(L.v), get(L.p8), get(L.v), f64store(AUCTION_AT)],
     // bidder: lastPerson = epoch * pp + pp - 1
     ...[get(P.epoch), get(P.ppF), f64.mul, get(P.ppF), f64.add, f64c(1), f64.sub, set(L.last)],
-    ...[...nextInt([get(P.hotBiddersRatio)]), f64c(0), f64.gt, ifF64],
-    // min(trunc(lastPerson / 100) * 100 + 1, lastPerson + personIdLead)
-    ...[get(L.last), f64c(100), f64.div, f64.trunc, f64c(100), f64.mul, f64c(1), f64.add],
-    ...[get(L.last), get(P.personIdLead), f64.add, f64.min],
-    else_,
-    // numPeople - active + nextLong(active + personIdLead), active = min(numPeople, numActivePeople)
-    ...[get(L.last), f64c(1), f64.add, tee(L.last), get(L.last), get(P.numActivePeople), f64.min, tee(L.min)],
-    ...[f64.sub, ...nextLong([get(L.min), get(P.personIdLead), f64.add]), f64.add],
-    ...[end, f64c(1000), f64.add, set(L.v), get(L.p8), get(L.v), f64store(BIDDER_AT)],
+    ...hotOrDrawn(
+      [get(P.hotBiddersRatio)],
+      // hot: min(trunc(lastPerson / 100) * 100 + 1, lastPerson + personIdLead)
+      [
+        ...[get(L.last), f64c(100), f64.div, f64.trunc, f64c(100), f64.mul, f64c(1), f64.add],
+        ...[get(L.last), get(P.personIdLead), f64.add, f64.min],
+      ],
+      // numPeople - active + nextLong(active + personIdLead), active = min(numPeople, numActivePeople)
+      [
+        ...[get(L.last), f64c(1), f64.add, tee(L.v), get(L.v), get(P.numActivePeople), f64.min, tee(L.min)],
+        ...[f64.sub, ...nextLong([get(L.min), get(P.personIdLead), f64.add]), f64.add],
+      ],
+    ),
+    ...[f64c(1000), f64.add, set(L.v), get(L.p8), get(L.v), f64store(BIDDER_AT)],
     // price = priceFor(nextDouble())
     ...[
       get(L.p8),
@@ -404,10 +448,12 @@ const fill: Func = {
       call(PRICE),
       f64store(PRICE_AT),
     ],
-    // channel: nextInt(2) > 0 ? hot channel nextInt(4) (stored as -1 - i) : nextInt(10000)
-    ...[get(L.p4), ...nextInt([f64c(2)]), f64c(0), f64.gt, [0x04, I32]],
-    ...[i32c(-1), ...nextInt([f64c(4)]), i32.truncF64S, i32.sub],
-    ...[else_, ...nextInt([f64c(10000)]), i32.truncF64S, end, i32store(CHANNEL_AT)],
+    // channel: nextInt(2) > 0 ? hot channel nextInt(4) (stored as -1 - i) : nextInt(10000). Both
+    // from the same draw u, chosen without a branch.
+    ...[...nextInt([f64c(2)]), f64c(0), f64.gt, set(L.flag), ...next(), set(L.u)],
+    ...[get(L.p4), i32c(-1), get(L.u), f64.convertI32U, f64c(4), ...scaleFloor, i32.truncF64S, i32.sub],
+    ...[get(L.u), f64.convertI32U, f64c(10000), ...scaleFloor, i32.truncF64S, get(L.flag), select],
+    i32store(CHANNEL_AT),
     // extra: nextExtra(32, avgBidByteSize): length extraBase + nextInt(extraRange), then the offset
     ...[get(L.p4), i32c(0), i32store(EXTRA_LEN_AT), get(P.extraDraw), if_],
     ...[get(P.extraRange), f64c(0), f64.ne, if_, ...nextInt([get(P.extraRange)])],
