@@ -21,6 +21,7 @@
  * Runtime-agnostic: no Node or DOM APIs (`WebAssembly` is a global in Node, browsers, Deno, Bun).
  */
 
+import { PERSON_TABLES } from "./nexmark-model.js";
 import { EXP2_TABLE, EXTRA_POOL_SIZE, LN2, POW2, SIX_LOG2_10 } from "./nexmark-random.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -73,6 +74,7 @@ function f64c(v: number): Ins {
 const f64load = (offset: number): Ins => [0x2b, 3, ...uleb(offset)];
 const f64store = (offset: number): Ins => [0x39, 3, ...uleb(offset)];
 const i32store = (offset: number): Ins => [0x36, 2, ...uleb(offset)];
+const i32load8 = (offset: number): Ins => [0x2d, 0, ...uleb(offset)]; // i32.load8_u
 const loop = [0x03, VOID];
 const if_ = [0x04, VOID];
 const ifF64 = [0x04, F64];
@@ -92,6 +94,9 @@ const i32 = {
   xor: [0x73],
   shl: [0x74],
   shrU: [0x76],
+  ne: [0x47],
+  divU: [0x6e],
+  remU: [0x70],
   wrapI64: [0xa7],
   truncF64S: [0xaa],
 };
@@ -157,23 +162,39 @@ function assemble(funcs: Func[], pages: number): Uint8Array {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Memory layout: the two tables, then the columns of one chunk of events.
+// Memory layout: the tables, then the columns of one chunk of events, then its strings' chars.
 
 /** Events per call of `fill`. */
 export const CHUNK = 4096;
 const POW2_AT = 0; // 21 f64: 2^0 .. 2^20
 const EXP2_AT = 256; // 128 f64: 2^(j/128)
+const LENGTHS_AT = 1536; // u8 string lengths: first names +0, last names +16, cities +32, states +48
 const COLS_AT = 2048;
-const TS_AT = COLS_AT; // f64 timestamp
-const AUCTION_AT = TS_AT + CHUNK * 8; // f64 auction id (bids)
-const BIDDER_AT = AUCTION_AT + CHUNK * 8; // f64 bidder id (bids)
-const PRICE_AT = BIDDER_AT + CHUNK * 8; // f64 price (bids)
-const KIND_AT = PRICE_AT + CHUNK * 8; // i32: 0 bid, 1 person, 2 auction
-const CHANNEL_AT = KIND_AT + CHUNK * 4; // i32: i >= 0 channel i, -1 - i hot channel i (bids)
-const EXTRA_OFF_AT = CHANNEL_AT + CHUNK * 4; // i32: extra's offset in the pool (bids)
-const EXTRA_LEN_AT = EXTRA_OFF_AT + CHUNK * 4; // i32: extra's length, 0 for "" (bids)
-const END_AT = EXTRA_LEN_AT + CHUNK * 4;
+// f64 columns
+const TS_AT = COLS_AT; // timestamp
+const ID_AT = TS_AT + CHUNK * 8; // bid: auction; person, auction: id
+const PERSON_AT = ID_AT + CHUNK * 8; // bid: bidder; auction: seller
+const PRICE_AT = PERSON_AT + CHUNK * 8; // bid: price; auction: initialBid
+const RESERVE_AT = PRICE_AT + CHUNK * 8; // auction: reserve
+const EXPIRES_AT = RESERVE_AT + CHUNK * 8; // auction: expires
+// i32 columns
+const KIND_AT = EXPIRES_AT + CHUNK * 8; // 0 bid, 1 person, 2 auction
+const CHOICE_AT = KIND_AT + CHUNK * 4; // bid: channel i >= 0, hot channel -1 - i; auction: category;
+// person: first name | last name << 8 | city << 16 | state << 24 (indexes into the model's tables)
+const EXTRA_OFF_AT = CHOICE_AT + CHUNK * 4; // extra's offset in the pool
+const EXTRA_LEN_AT = EXTRA_OFF_AT + CHUNK * 4; // extra's length, 0 for ""
+const STR_AT = EXTRA_LEN_AT + CHUNK * 4; // person, auction: where its chars start (from CHARS_AT)
+const LEN1_AT = STR_AT + CHUNK * 4; // person: emailAddress's length; auction: itemName's
+const LEN2_AT = LEN1_AT + CHUNK * 4; // auction: description's length (person: creditCard, 19)
+/**
+ * One byte per char: a person's emailAddress and creditCard, an auction's itemName and
+ * description, one after the other (at most 19 + 99 chars per event).
+ */
+const CHARS_AT = LEN2_AT + CHUNK * 4;
+const END_AT = CHARS_AT + CHUNK * 118;
 const PAGES = Math.ceil(END_AT / 65536);
+/** How many first names, last names, cities and states `nextPerson` picks from (16 at most each). */
+const NAME_COUNTS = PERSON_TABLES.map((table) => table.length) as [number, number, number, number];
 
 const INV_TWO_POW_32 = 1 / 4294967296;
 
@@ -182,23 +203,32 @@ const POW10X6 = 0;
 const PRICE = 1;
 
 // `fill`'s locals (after its parameters, see `P`).
-const L = {
-  i: 22,
-  p4: 23,
-  p8: 24,
-  h: 25,
-  s: 26,
-  t: 27,
-  last: 28,
-  min: 29,
-  v: 30,
-  n: 31,
-  hi: 32,
-  flag: 33,
-  s0: 34,
-  u: 35,
-};
-const FILL_LOCALS = [I32, I32, I32, I32, I32, I32, F64, F64, F64, F64, F64, I32, I32, I32];
+/** `fill`'s locals, numbered after its parameters (`P`): the i32 ones, then the f64 ones. */
+const I32_LOCALS = [
+  "i",
+  "p4",
+  "p8",
+  "h",
+  "s",
+  "t",
+  "flag",
+  "s0",
+  "u",
+  "pos",
+  "len",
+  "j",
+  "c",
+  "start",
+  "end",
+  "size",
+] as const;
+const F64_LOCALS = ["last", "min", "v", "n", "hi", "delta", "ts"] as const;
+type LocalName = (typeof I32_LOCALS)[number] | (typeof F64_LOCALS)[number];
+const L = Object.fromEntries([...I32_LOCALS, ...F64_LOCALS].map((name, k) => [name, 24 + k])) as Record<
+  LocalName,
+  number
+>;
+const FILL_LOCALS = [...I32_LOCALS.map(() => I32), ...F64_LOCALS.map(() => F64)];
 
 // The PRNG, written out inline wherever `fill` draws (V8 does not inline wasm calls by default, and a
 // call costs about as much as a draw), with the state in the local `L.s`, as in nexmark-random.ts.
@@ -314,7 +344,7 @@ const price: Func = {
   ],
 };
 
-// `fill`'s parameters, in order (see `FillArgs`), then its locals.
+// `fill`'s parameters, in order (see `NexmarkWasm.fill`).
 const P = {
   count: 0,
   eventId: 1,
@@ -331,13 +361,15 @@ const P = {
   delayUs: 12,
   hotAuctionRatio: 13,
   hotBiddersRatio: 14,
-  numInFlightAuctions: 15,
-  auctionIdLead: 16,
-  numActivePeople: 17,
-  personIdLead: 18,
-  extraDraw: 19,
-  extraBase: 20,
-  extraRange: 21,
+  hotSellersRatio: 15,
+  numInFlightAuctions: 16,
+  auctionIdLead: 17,
+  numActivePeople: 18,
+  personIdLead: 19,
+  numEventsForAuctions: 20,
+  avgPersonByteSize: 21,
+  avgAuctionByteSize: 22,
+  avgBidByteSize: 23,
 };
 const FILL_PARAMS = [
   I32,
@@ -359,23 +391,300 @@ const FILL_PARAMS = [
   F64,
   F64,
   F64,
-  I32,
-  F64,
-  F64,
+];
+FILL_PARAMS.push(F64, F64, F64, F64, F64);
+
+const store8 = (offset: number): Ins => [0x3a, 0, ...uleb(offset)];
+
+/**
+ * nextString(maxLength) (`special` a space, trimmed) written at `L.pos`, which ends up past its
+ * last char: a leading space is not kept (`pos` stays), and `pos` falls back to after the last
+ * non-space at the end. One draw per char, as in nexmark-random.ts.
+ */
+const nextStringAt = (maxLength: number): Ins[] => [
+  // len = 3 + nextInt(maxLength - 3)
+  ...[...nextInt([f64c(maxLength - 3)]), i32.truncF64S, i32c(3), i32.add, set(L.len)],
+  ...[get(L.pos), tee(L.start), set(L.end), i32c(0), set(L.j)],
+  loop,
+  // k = nextInt(13 * 26); c = k < 26 ? " " : "a" + k % 26
+  ...[...nextInt([f64c(13 * 26)]), i32.truncF64S, set(L.c)],
+  ...[
+    i32c(32),
+    get(L.c),
+    i32c(26),
+    i32.remU,
+    i32c(97),
+    i32.add,
+    get(L.c),
+    i32c(26),
+    i32.ltS,
+    select,
+    set(L.c),
+  ],
+  ...[get(L.pos), get(L.c), store8(0)],
+  // pos += !(c === " " && pos === start); end = c !== " " ? pos : end
+  ...[get(L.pos), get(L.c), i32c(32), i32.ne, get(L.pos), get(L.start), i32.ne, i32.or, i32.add, set(L.pos)],
+  ...[get(L.pos), get(L.end), get(L.c), i32c(32), i32.ne, select, set(L.end)],
+  ...[get(L.j), i32c(1), i32.add, tee(L.j), get(L.len), i32.ltS, brIf(0)],
+  end,
+  ...[get(L.end), set(L.pos)],
+];
+
+/** Beam's nextCreditCard: four nextInt(10000), each as 4 digits, joined by spaces (19 chars at `L.pos`). */
+const creditCardAt = (): Ins[] =>
+  [0, 1, 2, 3].flatMap((g) => [
+    ...[...nextInt([f64c(10000)]), i32.truncF64S, set(L.c)],
+    ...[get(L.pos), get(L.c), i32c(1000), i32.divU, i32c(48), i32.add, store8(0)],
+    ...[get(L.pos), get(L.c), i32c(100), i32.divU, i32c(10), i32.remU, i32c(48), i32.add, store8(1)],
+    ...[get(L.pos), get(L.c), i32c(10), i32.divU, i32c(10), i32.remU, i32c(48), i32.add, store8(2)],
+    ...[get(L.pos), get(L.c), i32c(10), i32.remU, i32c(48), i32.add, store8(3)],
+    ...(g < 3 ? [get(L.pos), i32c(32), store8(4)] : []),
+    ...[get(L.pos), i32c(g < 3 ? 5 : 4), i32.add, set(L.pos)],
+  ]);
+
+/**
+ * nextExtra(currentSize, avg) as the `extra` columns (offset and length in the pool): nothing if
+ * currentSize > avg; else needed = avg - currentSize, delta = Math.round(needed * 0.2) (computed as
+ * floor(x + 0.5): the same for x >= 0 below 2^52), length needed - delta (+ nextInt(2 * delta) if
+ * delta > 0), and a non-empty one at nextInt(EXTRA_POOL_SIZE - length).
+ */
+const extraFor = (currentSize: Ins[], avg: Ins[]): Ins[] => [
+  ...[get(L.p4), i32c(0), i32store(EXTRA_LEN_AT), ...currentSize, tee(L.v), ...avg, f64.gt, i32.eqz, if_],
+  ...[...avg, get(L.v), f64.sub, tee(L.v), f64c(0.2), f64.mul, f64c(0.5), f64.add, f64.floor, set(L.delta)],
+  ...[get(L.v), get(L.delta), f64.sub, set(L.v)],
+  ...[
+    get(L.delta),
+    f64c(0),
+    f64.ne,
+    if_,
+    get(L.v),
+    ...nextInt([get(L.delta), f64c(2), f64.mul]),
+    f64.add,
+    set(L.v),
+    end,
+  ],
+  ...[get(L.v), f64c(0), f64.gt, if_],
+  ...[get(L.p4), get(L.v), i32.truncF64S, i32store(EXTRA_LEN_AT)],
+  ...[
+    get(L.p4),
+    ...nextInt([f64c(EXTRA_POOL_SIZE), get(L.v), f64.sub]),
+    i32.truncF64S,
+    i32store(EXTRA_OFF_AT),
+  ],
+  ...[end, end],
+];
+
+/** A random recent person (base 0) given lastPerson in `L.last`: nextBase0PersonId. */
+const drawnPerson = (): Ins[] => [
+  // numPeople - active + nextLong(active + personIdLead), active = min(numPeople, numActivePeople)
+  ...[get(L.last), f64c(1), f64.add, tee(L.v), get(L.v), get(P.numActivePeople), f64.min, tee(L.min)],
+  ...[f64.sub, ...nextLong([get(L.min), get(P.personIdLead), f64.add]), f64.add],
+];
+
+/** A bid (`nextBid`): hot auction?, [auction], hot bidder?, [bidder], price, hot channel?, channel, extra. */
+const bid: Ins[] = [
+  // auction: lastAuction = epoch * ap + ap - 1
+  ...[get(P.epoch), get(P.apF), f64.mul, get(P.apF), f64.add, f64c(1), f64.sub, set(L.last)],
+  ...hotOrDrawn(
+    [get(P.hotAuctionRatio)],
+    // hot: trunc(lastAuction / 100) * 100
+    [get(L.last), f64c(100), f64.div, f64.trunc, f64c(100), f64.mul],
+    // minAuction + nextLong(maxAuction - minAuction + 1 + auctionIdLead)
+    [
+      ...[get(L.last), get(P.numInFlightAuctions), f64.sub, f64c(0), f64.max, tee(L.min)],
+      ...nextLong([get(L.last), get(L.min), f64.sub, f64c(1), f64.add, get(P.auctionIdLead), f64.add]),
+      f64.add,
+    ],
+  ),
+  ...[f64c(1000), f64.add, set(L.v), get(L.p8), get(L.v), f64store(ID_AT)],
+  // bidder: lastPerson = epoch * pp + pp - 1
+  ...[get(P.epoch), get(P.ppF), f64.mul, get(P.ppF), f64.add, f64c(1), f64.sub, set(L.last)],
+  ...hotOrDrawn(
+    [get(P.hotBiddersRatio)],
+    // hot: min(trunc(lastPerson / 100) * 100 + 1, lastPerson + personIdLead)
+    [
+      ...[get(L.last), f64c(100), f64.div, f64.trunc, f64c(100), f64.mul, f64c(1), f64.add],
+      ...[get(L.last), get(P.personIdLead), f64.add, f64.min],
+    ],
+    drawnPerson(),
+  ),
+  ...[f64c(1000), f64.add, set(L.v), get(L.p8), get(L.v), f64store(PERSON_AT)],
+  // price = priceFor(nextDouble())
+  ...[get(L.p8), ...next(), f64.convertI32U, f64c(INV_TWO_POW_32), f64.mul, call(PRICE), f64store(PRICE_AT)],
+  // channel: nextInt(2) > 0 ? hot channel nextInt(4) (stored as -1 - i) : nextInt(10000). Both
+  // from the same draw u, chosen without a branch.
+  ...[...nextInt([f64c(2)]), f64c(0), f64.gt, set(L.flag), ...next(), set(L.u)],
+  ...[get(L.p4), i32c(-1), get(L.u), f64.convertI32U, f64c(4), ...scaleFloor, i32.truncF64S, i32.sub],
+  ...[get(L.u), f64.convertI32U, f64c(10000), ...scaleFloor, i32.truncF64S, get(L.flag), select],
+  i32store(CHOICE_AT),
+  ...extraFor([f64c(8 + 8 + 8 + 8)], [get(P.avgBidByteSize)]),
+];
+
+/** A person (`nextPerson`): name, emailAddress, creditCard, city, state, extra. */
+const person: Ins[] = [
+  // id = epoch * pp + offset + 1000 (lastBase0PersonId)
+  ...[
+    get(L.p8),
+    get(P.epoch),
+    get(P.ppF),
+    f64.mul,
+    get(P.offset),
+    f64.convertI32U,
+    f64.add,
+    f64c(1000),
+    f64.add,
+  ],
+  f64store(ID_AT),
+  // name: first and last name indexes; size = 8 + name.length
+  ...[...nextInt([f64c(NAME_COUNTS[0])]), i32.truncF64S, tee(L.c), set(L.flag)],
+  ...[get(L.c), i32load8(LENGTHS_AT), i32c(9), i32.add, set(L.size)],
+  ...[
+    ...nextInt([f64c(NAME_COUNTS[1])]),
+    i32.truncF64S,
+    tee(L.c),
+    i32c(8),
+    i32.shl,
+    get(L.flag),
+    i32.or,
+    set(L.flag),
+  ],
+  ...[get(L.c), i32load8(LENGTHS_AT + 16), get(L.size), i32.add, set(L.size)],
+  // emailAddress = nextString(7) + "@" + nextString(5) + ".com"
+  ...[get(L.p4), get(L.pos), i32c(CHARS_AT), i32.sub, i32store(STR_AT), get(L.pos), set(L.u)],
+  ...nextStringAt(7),
+  ...[get(L.pos), i32c(64), store8(0), get(L.pos), i32c(1), i32.add, set(L.pos)],
+  ...nextStringAt(5),
+  ...[get(L.pos), i32c(0x6d6f632e), i32store(0), get(L.pos), i32c(4), i32.add, set(L.pos)], // ".com"
+  ...[
+    get(L.p4),
+    get(L.pos),
+    get(L.u),
+    i32.sub,
+    tee(L.c),
+    i32store(LEN1_AT),
+    get(L.size),
+    get(L.c),
+    i32.add,
+    set(L.size),
+  ],
+  // creditCard (19 chars)
+  ...creditCardAt(),
+  ...[get(L.p4), i32c(19), i32store(LEN2_AT), get(L.size), i32c(19), i32.add, set(L.size)],
+  // city, state
+  ...[
+    ...nextInt([f64c(NAME_COUNTS[2])]),
+    i32.truncF64S,
+    tee(L.c),
+    i32c(16),
+    i32.shl,
+    get(L.flag),
+    i32.or,
+    set(L.flag),
+  ],
+  ...[get(L.c), i32load8(LENGTHS_AT + 32), get(L.size), i32.add, set(L.size)],
+  ...[
+    ...nextInt([f64c(NAME_COUNTS[3])]),
+    i32.truncF64S,
+    tee(L.c),
+    i32c(24),
+    i32.shl,
+    get(L.flag),
+    i32.or,
+    set(L.flag),
+  ],
+  ...[get(L.c), i32load8(LENGTHS_AT + 48), get(L.size), i32.add, set(L.size)],
+  ...[get(L.p4), get(L.flag), i32store(CHOICE_AT)],
+  ...extraFor([get(L.size), f64.convertI32U], [get(P.avgPersonByteSize)]),
+];
+
+/** An auction (`nextAuction`): seller, category, initialBid, expires, itemName, description, reserve, extra. */
+const auction: Ins[] = [
+  // id = epoch * ap + (offset - pp) + 1000 (lastBase0AuctionId)
+  ...[
+    get(L.p8),
+    get(P.epoch),
+    get(P.apF),
+    f64.mul,
+    get(P.offset),
+    get(P.pp),
+    i32.sub,
+    f64.convertI32U,
+    f64.add,
+  ],
+  ...[f64c(1000), f64.add, f64store(ID_AT)],
+  // seller: lastPerson = epoch * pp + (pp - 1) (lastBase0PersonId)
+  ...[get(P.epoch), get(P.ppF), f64.mul, get(P.ppF), f64c(1), f64.sub, f64.add, set(L.last)],
+  ...hotOrDrawn(
+    [get(P.hotSellersRatio)],
+    [get(L.last), f64c(100), f64.div, f64.trunc, f64c(100), f64.mul],
+    drawnPerson(),
+  ),
+  ...[f64c(1000), f64.add, set(L.v), get(L.p8), get(L.v), f64store(PERSON_AT)],
+  // category = 10 + nextInt(5)
+  ...[get(L.p4), ...nextInt([f64c(5)]), i32.truncF64S, i32c(10), i32.add, i32store(CHOICE_AT)],
+  // initialBid = nextPrice()
+  ...[get(L.p8), ...next(), f64.convertI32U, f64c(INV_TWO_POW_32), f64.mul, call(PRICE), f64store(PRICE_AT)],
+  // expires = timestamp + 1 + nextLong(max(horizonMs * 2, 1)), horizonMs =
+  // timestampForEvent(eventNumber + numEventsForAuctions) - timestamp
+  ...[
+    get(P.baseTime),
+    get(P.eventNumber),
+    get(P.numEventsForAuctions),
+    f64.add,
+    get(P.delayUs),
+    f64.mul,
+    f64.floor,
+  ],
+  ...[
+    f64c(1000),
+    f64.div,
+    f64.floor,
+    f64.add,
+    get(L.ts),
+    f64.sub,
+    f64c(2),
+    f64.mul,
+    f64c(1),
+    f64.max,
+    set(L.v),
+  ],
+  ...[get(L.p8), get(L.ts), f64c(1), f64.add, ...nextLong([get(L.v)]), f64.add, f64store(EXPIRES_AT)],
+  // itemName = nextString(20), description = nextString(100)
+  ...[get(L.p4), get(L.pos), i32c(CHARS_AT), i32.sub, i32store(STR_AT), get(L.pos), set(L.u)],
+  ...nextStringAt(20),
+  ...[get(L.p4), get(L.pos), get(L.u), i32.sub, tee(L.size), i32store(LEN1_AT), get(L.pos), set(L.u)],
+  ...nextStringAt(100),
+  ...[get(L.p4), get(L.pos), get(L.u), i32.sub, tee(L.c), i32store(LEN2_AT)],
+  // reserve = initialBid + nextPrice()
+  ...[
+    get(L.p8),
+    get(L.p8),
+    f64load(PRICE_AT),
+    ...next(),
+    f64.convertI32U,
+    f64c(INV_TWO_POW_32),
+    f64.mul,
+    call(PRICE),
+  ],
+  ...[f64.add, f64store(RESERVE_AT)],
+  // currentSize = 8 + itemName.length + description.length + 8 + 8 + 8 + 8 + 8
+  ...extraFor(
+    [i32c(8), get(L.size), i32.add, get(L.c), i32.add, i32c(40), i32.add, f64.convertI32U],
+    [get(P.avgAuctionByteSize)],
+  ),
 ];
 
 /**
- * fill(...): `count` consecutive in-order events into the columns (`fillInOrder`'s loop). Per bid,
- * the draws in `nextBid`'s order: hot auction?, [auction], hot bidder?, [bidder], price, hot
- * channel?, channel, [extra size], [extra offset].
+ * fill(...): `count` consecutive in-order events into the columns (`fillInOrder`'s loop), their
+ * strings' chars from CHARS_AT on; returns how many chars.
  */
 const fill: Func = {
   params: FILL_PARAMS,
-  results: [],
+  results: [I32],
   locals: FILL_LOCALS,
   export: "fill",
   body: [
-    ...[get(P.count), i32.eqz, if_, ret, end],
+    ...[i32c(CHARS_AT), set(L.pos), get(P.count), i32.eqz, if_, i32c(0), ret, end],
     loop,
     // p4 = i * 4, p8 = i * 8: addresses within the i32 and f64 columns
     ...[get(L.i), i32c(2), i32.shl, set(L.p4), get(L.i), i32c(3), i32.shl, set(L.p8)],
@@ -402,72 +711,17 @@ const fill: Func = {
     ...[i32.xor, ...fmix32(), set(L.s)],
     // timestamp = baseTime + floor(floor(eventNumber * interEventDelayUs) / 1000)
     ...[get(L.p8), get(P.baseTime), get(P.eventNumber), get(P.delayUs), f64.mul, f64.floor, f64c(1000)],
-    ...[f64.div, f64.floor, f64.add, f64store(TS_AT)],
+    ...[f64.div, f64.floor, f64.add, tee(L.ts), f64store(TS_AT)],
     // kind: offset < pp person, < pp + ap auction, else bid
     ...[get(P.offset), get(P.ppa), i32.ltS, if_],
-    ...[get(L.p4), i32c(1), i32c(2), get(P.offset), get(P.pp), i32.ltS, select, i32store(KIND_AT)],
+    ...[get(P.offset), get(P.pp), i32.ltS, if_],
+    ...[get(L.p4), i32c(1), i32store(KIND_AT), ...person],
     else_,
-    ...[get(L.p4), i32c(0), i32store(KIND_AT)],
-    // auction: lastAuction = epoch * ap + ap - 1
-    ...[get(P.epoch), get(P.apF), f64.mul, get(P.apF), f64.add, f64c(1), f64.sub, set(L.last)],
-    ...hotOrDrawn(
-      [get(P.hotAuctionRatio)],
-      // hot: trunc(lastAuction / 100) * 100
-      [get(L.last), f64c(100), f64.div, f64.trunc, f64c(100), f64.mul],
-      // minAuction + nextLong(maxAuction - minAuction + 1 + auctionIdLead)
-      [
-        ...[get(L.last), get(P.numInFlightAuctions), f64.sub, f64c(0), f64.max, tee(L.min)],
-        ...nextLong([get(L.last), get(L.min), f64.sub, f64c(1), f64.add, get(P.auctionIdLead), f64.add]),
-        f64.add,
-      ],
-    ),
-    ...[f64c(1000), f64.add, set(L.v), get(L.p8), get(L.v), f64store(AUCTION_AT)],
-    // bidder: lastPerson = epoch * pp + pp - 1
-    ...[get(P.epoch), get(P.ppF), f64.mul, get(P.ppF), f64.add, f64c(1), f64.sub, set(L.last)],
-    ...hotOrDrawn(
-      [get(P.hotBiddersRatio)],
-      // hot: min(trunc(lastPerson / 100) * 100 + 1, lastPerson + personIdLead)
-      [
-        ...[get(L.last), f64c(100), f64.div, f64.trunc, f64c(100), f64.mul, f64c(1), f64.add],
-        ...[get(L.last), get(P.personIdLead), f64.add, f64.min],
-      ],
-      // numPeople - active + nextLong(active + personIdLead), active = min(numPeople, numActivePeople)
-      [
-        ...[get(L.last), f64c(1), f64.add, tee(L.v), get(L.v), get(P.numActivePeople), f64.min, tee(L.min)],
-        ...[f64.sub, ...nextLong([get(L.min), get(P.personIdLead), f64.add]), f64.add],
-      ],
-    ),
-    ...[f64c(1000), f64.add, set(L.v), get(L.p8), get(L.v), f64store(BIDDER_AT)],
-    // price = priceFor(nextDouble())
-    ...[
-      get(L.p8),
-      ...next(),
-      f64.convertI32U,
-      f64c(INV_TWO_POW_32),
-      f64.mul,
-      call(PRICE),
-      f64store(PRICE_AT),
-    ],
-    // channel: nextInt(2) > 0 ? hot channel nextInt(4) (stored as -1 - i) : nextInt(10000). Both
-    // from the same draw u, chosen without a branch.
-    ...[...nextInt([f64c(2)]), f64c(0), f64.gt, set(L.flag), ...next(), set(L.u)],
-    ...[get(L.p4), i32c(-1), get(L.u), f64.convertI32U, f64c(4), ...scaleFloor, i32.truncF64S, i32.sub],
-    ...[get(L.u), f64.convertI32U, f64c(10000), ...scaleFloor, i32.truncF64S, get(L.flag), select],
-    i32store(CHANNEL_AT),
-    // extra: nextExtra(32, avgBidByteSize): length extraBase + nextInt(extraRange), then the offset
-    ...[get(L.p4), i32c(0), i32store(EXTRA_LEN_AT), get(P.extraDraw), if_],
-    ...[get(P.extraRange), f64c(0), f64.ne, if_, ...nextInt([get(P.extraRange)])],
-    ...[get(P.extraBase), f64.add, set(L.v), else_, get(P.extraBase), set(L.v), end],
-    ...[get(L.v), f64c(0), f64.gt, if_],
-    ...[get(L.p4), get(L.v), i32.truncF64S, i32store(EXTRA_LEN_AT)],
-    ...[
-      get(L.p4),
-      ...nextInt([f64c(EXTRA_POOL_SIZE), get(L.v), f64.sub]),
-      i32.truncF64S,
-      i32store(EXTRA_OFF_AT),
-    ],
-    ...[end, end],
-    end, // bid
+    ...[get(L.p4), i32c(2), i32store(KIND_AT), ...auction],
+    end,
+    else_,
+    ...[get(L.p4), i32c(0), i32store(KIND_AT), ...bid],
+    end,
     // next event: eventId++, eventNumber++, offset++ (wrapping into the next epoch)
     ...[
       get(P.eventId),
@@ -483,11 +737,13 @@ const fill: Func = {
     ...[i32c(0), set(P.offset), get(P.epoch), f64c(1), f64.add, set(P.epoch), end],
     ...[get(L.i), i32c(1), i32.add, tee(L.i), get(P.count), i32.ltS, brIf(0)],
     end, // loop
+    ...[get(L.pos), i32c(CHARS_AT), i32.sub],
   ],
 };
 
-/** The columns of the last `fill`, as views over the module's memory. */
+/** The module's `fill` and views of its columns (see the memory layout above). */
 export interface NexmarkWasm {
+  /** Fills the columns with `count` events; returns how many chars it wrote (`chars`). */
   fill(
     count: number,
     eventId: number,
@@ -504,22 +760,30 @@ export interface NexmarkWasm {
     delayUs: number,
     hotAuctionRatio: number,
     hotBiddersRatio: number,
+    hotSellersRatio: number,
     numInFlightAuctions: number,
     auctionIdLead: number,
     numActivePeople: number,
     personIdLead: number,
-    extraDraw: number,
-    extraBase: number,
-    extraRange: number,
-  ): void;
+    numEventsForAuctions: number,
+    avgPersonByteSize: number,
+    avgAuctionByteSize: number,
+    avgBidByteSize: number,
+  ): number;
   timestamp: Float64Array;
-  auction: Float64Array;
-  bidder: Float64Array;
+  id: Float64Array;
+  person: Float64Array;
   price: Float64Array;
+  reserve: Float64Array;
+  expires: Float64Array;
   kind: Int32Array;
-  channel: Int32Array;
+  choice: Int32Array;
   extraOffset: Int32Array;
   extraLength: Int32Array;
+  str: Int32Array;
+  len1: Int32Array;
+  len2: Int32Array;
+  chars: Uint8Array;
 }
 
 /** undefined: not tried yet; null: unavailable (fall back to JS). */
@@ -553,16 +817,26 @@ function instantiate(): NexmarkWasm | null {
     const buffer = (exports.mem as { buffer: ArrayBuffer }).buffer;
     new Float64Array(buffer, POW2_AT, POW2.length).set(POW2);
     new Float64Array(buffer, EXP2_AT, EXP2_TABLE.length).set(EXP2_TABLE);
+    PERSON_TABLES.forEach((table, k) => {
+      new Uint8Array(buffer, LENGTHS_AT + 16 * k, table.length).set(table.map((x) => x.length));
+    });
+    const f64s = (at: number) => new Float64Array(buffer, at, CHUNK);
+    const i32s = (at: number) => new Int32Array(buffer, at, CHUNK);
     return {
       fill: exports.fill as NexmarkWasm["fill"],
-      timestamp: new Float64Array(buffer, TS_AT, CHUNK),
-      auction: new Float64Array(buffer, AUCTION_AT, CHUNK),
-      bidder: new Float64Array(buffer, BIDDER_AT, CHUNK),
-      price: new Float64Array(buffer, PRICE_AT, CHUNK),
-      kind: new Int32Array(buffer, KIND_AT, CHUNK),
-      channel: new Int32Array(buffer, CHANNEL_AT, CHUNK),
-      extraOffset: new Int32Array(buffer, EXTRA_OFF_AT, CHUNK),
-      extraLength: new Int32Array(buffer, EXTRA_LEN_AT, CHUNK),
+      ...{ timestamp: f64s(TS_AT), id: f64s(ID_AT), person: f64s(PERSON_AT), price: f64s(PRICE_AT) },
+      ...{
+        reserve: f64s(RESERVE_AT),
+        expires: f64s(EXPIRES_AT),
+        kind: i32s(KIND_AT),
+        choice: i32s(CHOICE_AT),
+      },
+      ...{ extraOffset: i32s(EXTRA_OFF_AT), extraLength: i32s(EXTRA_LEN_AT), str: i32s(STR_AT) },
+      ...{
+        len1: i32s(LEN1_AT),
+        len2: i32s(LEN2_AT),
+        chars: new Uint8Array(buffer, CHARS_AT, END_AT - CHARS_AT),
+      },
     };
   } catch {
     return null;

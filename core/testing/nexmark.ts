@@ -29,6 +29,7 @@ import {
   nextAuction,
   nextBid,
   nextPerson,
+  PERSON_TABLES,
   timestampForEvent,
 } from "./nexmark-model.js";
 import { EXTRA_POOL_SIZE, getExtraPool, seedHash, seedRandomHashed } from "./nexmark-random.js";
@@ -376,24 +377,48 @@ function fillInOrder(
   }
 }
 
-/** Bids' `extra`: nextExtra(BID_SIZE, avgBidByteSize) (see `nextBid`). */
-const BID_SIZE = 8 + 8 + 8 + 8;
-
 /**
  * Whether the wasm core makes exactly `fillInOrder`'s events for this plan: its event counter is an
- * i32, and it takes every bid's `extra` from the shared pool (JS draws strings of half the pool or
- * longer afresh).
+ * i32, and it takes every `extra` from the shared pool (JS draws strings of half the pool or longer
+ * afresh); nextExtra's length is at most avg + Math.round(avg * 0.2).
  */
 function wasmSupports(plan: NexmarkPlan): boolean {
-  const needed = plan.avgBidByteSize - BID_SIZE;
-  return plan.totalProportion <= 0x7fffffff && needed + Math.round(needed * 0.2) < EXTRA_POOL_SIZE / 2;
+  const fits = (avg: number) => avg + Math.round(avg * 0.2) < EXTRA_POOL_SIZE / 2;
+  return (
+    plan.totalProportion <= 0x7fffffff &&
+    fits(plan.avgPersonByteSize) &&
+    fits(plan.avgAuctionByteSize) &&
+    fits(plan.avgBidByteSize)
+  );
+}
+
+/** What `TextDecoder` offers here (core's type libraries do not declare it). */
+interface Decoder {
+  decode(bytes: Uint8Array): string;
+}
+const TextDecoderClass = (globalThis as { TextDecoder?: new () => Decoder }).TextDecoder;
+let decoder: Decoder | undefined;
+
+/** The ASCII bytes `chars[0 .. n - 1]` as one string. */
+function asciiString(chars: Uint8Array, n: number): string {
+  if (TextDecoderClass !== undefined) {
+    decoder ??= new TextDecoderClass();
+    return decoder.decode(chars.subarray(0, n));
+  }
+  let s = "";
+  for (let i = 0; i < n; i += 8192) {
+    s += String.fromCharCode.apply(null, chars.subarray(i, Math.min(n, i + 8192)) as unknown as number[]);
+  }
+  return s;
 }
 
 /**
  * `fillInOrder` through the wasm core (see nexmark-wasm.ts): it seeds and draws each event and
- * computes its timestamp and, for bids, every field as a number, `CHUNK` events per call; here
- * the objects are made from those columns (same fields, same order as `nextBid`). People and
- * auctions are made by the JS functions, seeded for their event as `eventAt` does.
+ * writes its numbers to columns, the chars of its strings (people's emailAddress and creditCard,
+ * auctions' itemName and description) one after another, `CHUNK` events per call. Here those chars
+ * become one string per chunk that the events' strings are slices of, and the objects are made
+ * from the columns, with the same fields in the same order as `nextPerson`, `nextAuction` and
+ * `nextBid`.
  */
 function fillWithWasm(
   wasm: NexmarkWasm,
@@ -404,20 +429,17 @@ function fillWithWasm(
   timestamps: Float64Array,
 ): void {
   const { hotNames, hotUrls, names, urls } = bidChannelTables();
+  const [firstNames, lastNames, cities, states] = PERSON_TABLES as [string[], string[], string[], string[]];
   const pool = getExtraPool();
   const { personProportion: pp, auctionProportion: ap, totalProportion: total } = plan;
-  // nextExtra(BID_SIZE, avgBidByteSize): nothing if BID_SIZE > avg, else a length of
-  // needed - delta + (delta === 0 ? 0 : nextInt(2 * delta)).
-  const extraDraw = BID_SIZE > plan.avgBidByteSize ? 0 : 1;
-  const needed = plan.avgBidByteSize - BID_SIZE;
-  const delta = Math.round(needed * 0.2);
-  const { timestamp: ts, auction, bidder, price, kind, channel, extraOffset, extraLength } = wasm;
+  const { timestamp: ts, id, person, price, reserve, expires, kind, choice } = wasm;
+  const { extraOffset, extraLength, str, len1, len2 } = wasm;
   let eventId = plan.firstEventId + start;
   let epoch = Math.floor(eventId / total);
   let offset = eventId - epoch * total;
   for (let done = 0; done < n; done += CHUNK) {
     const count = Math.min(CHUNK, n - done);
-    wasm.fill(
+    const numChars = wasm.fill(
       count,
       eventId,
       start + done,
@@ -433,43 +455,76 @@ function fillWithWasm(
       plan.interEventDelayUs,
       plan.hotAuctionRatio,
       plan.hotBiddersRatio,
+      plan.hotSellersRatio,
       plan.numInFlightAuctions,
       plan.auctionIdLead,
       plan.numActivePeople,
       plan.personIdLead,
-      extraDraw,
-      needed - delta,
-      2 * delta,
+      plan.numEventsForAuctions,
+      plan.avgPersonByteSize,
+      plan.avgAuctionByteSize,
+      plan.avgBidByteSize,
     );
+    const text = numChars === 0 ? "" : asciiString(wasm.chars, numChars);
     for (let i = 0; i < count; i++) {
       const timestamp = ts[i]!;
       timestamps[done + i] = timestamp;
       const k = kind[i]!;
+      const len = extraLength[i]!;
+      const off = extraOffset[i]!;
+      const extra = len === 0 ? "" : pool.slice(off, off + len);
       if (k === 0) {
-        const c = channel[i]!;
-        const len = extraLength[i]!;
-        const off = extraOffset[i]!;
+        const c = choice[i]!;
         values.push({
           kind: "bid",
           timestamp,
           bid: {
-            auction: auction[i]!,
-            bidder: bidder[i]!,
+            auction: id[i]!,
+            bidder: person[i]!,
             price: price[i]!,
             channel: c < 0 ? hotNames[-1 - c]! : names[c]!,
             url: c < 0 ? hotUrls[-1 - c]! : urls[c]!,
             dateTime: timestamp,
-            extra: len === 0 ? "" : pool.slice(off, off + len),
+            extra,
+          },
+        });
+      } else if (k === 2) {
+        const at = str[i]!;
+        const split = at + len1[i]!;
+        values.push({
+          kind: "auction",
+          timestamp,
+          auction: {
+            id: id[i]!,
+            itemName: text.slice(at, split),
+            description: text.slice(split, split + len2[i]!),
+            initialBid: price[i]!,
+            reserve: reserve[i]!,
+            dateTime: timestamp,
+            expires: expires[i]!,
+            seller: person[i]!,
+            category: choice[i]!,
+            extra,
           },
         });
       } else {
-        const id = eventId + i;
-        seedRandomHashed(plan.seedHash, id);
-        values.push(
-          k === 1
-            ? { kind: "person", timestamp, person: nextPerson(plan, id, timestamp) }
-            : { kind: "auction", timestamp, auction: nextAuction(plan, id, start + done + i, timestamp) },
-        );
+        const at = str[i]!;
+        const split = at + len1[i]!;
+        const c = choice[i]!;
+        values.push({
+          kind: "person",
+          timestamp,
+          person: {
+            id: id[i]!,
+            name: `${firstNames[c & 0xff]} ${lastNames[(c >>> 8) & 0xff]}`,
+            emailAddress: text.slice(at, split),
+            creditCard: text.slice(split, split + 19),
+            city: cities[(c >>> 16) & 0xff]!,
+            state: states[c >>> 24]!,
+            dateTime: timestamp,
+            extra,
+          },
+        });
       }
     }
     eventId += count;
