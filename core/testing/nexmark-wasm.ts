@@ -60,6 +60,8 @@ const VOID = 0x40; // empty block type
 
 // Instructions (WebAssembly core spec, section 5.4). Each returns its bytes.
 type Ins = number[];
+/** A sequence of instructions (and bare opcode bytes); flattened when assembled. */
+type Code = (number | Ins)[];
 const get = (i: number): Ins => [0x20, ...uleb(i)];
 const set = (i: number): Ins => [0x21, ...uleb(i)];
 const tee = (i: number): Ins => [0x22, ...uleb(i)];
@@ -90,6 +92,7 @@ const i32 = {
   add: [0x6a],
   sub: [0x6b],
   mul: [0x6c],
+  and: [0x71],
   or: [0x72],
   xor: [0x73],
   shl: [0x74],
@@ -100,7 +103,15 @@ const i32 = {
   wrapI64: [0xa7],
   truncF64S: [0xaa],
 };
-const i64 = { shrU: [0x88], const32: [0x42, 32], truncF64U: [0xb1], reinterpretF64: [0xbd] };
+const i64 = {
+  shrU: [0x88],
+  mul: [0x7e],
+  const32: [0x42, 32],
+  extendI32U: [0xad],
+  truncF64U: [0xb1],
+  reinterpretF64: [0xbd],
+};
+const i64c = (v: number): Ins => [0x42, ...sleb(v)]; // v < 2^31
 const f64 = {
   le: [0x65],
   gt: [0x64],
@@ -124,7 +135,7 @@ interface Func {
   params: number[];
   results: number[];
   locals: number[];
-  body: (number | Ins)[];
+  body: Code;
   export?: string;
 }
 
@@ -200,7 +211,6 @@ const INV_TWO_POW_32 = 1 / 4294967296;
 
 // Function indexes.
 const POW10X6 = 0;
-const PRICE = 1;
 
 // `fill`'s locals (after its parameters, see `P`).
 /** `fill`'s locals, numbered after its parameters (`P`): the i32 ones, then the f64 ones. */
@@ -222,7 +232,24 @@ const I32_LOCALS = [
   "end",
   "size",
 ] as const;
-const F64_LOCALS = ["last", "min", "v", "n", "hi", "delta", "ts"] as const;
+const F64_LOCALS = [
+  "last",
+  "min",
+  "v",
+  "n",
+  "hi",
+  "delta",
+  "ts",
+  "pu",
+  "py",
+  "pn",
+  "pf",
+  "pj",
+  "pr",
+  "px",
+  "price",
+  "margin",
+] as const;
 type LocalName = (typeof I32_LOCALS)[number] | (typeof F64_LOCALS)[number];
 const L = Object.fromEntries([...I32_LOCALS, ...F64_LOCALS].map((name, k) => [name, 24 + k])) as Record<
   LocalName,
@@ -234,14 +261,14 @@ const FILL_LOCALS = [...I32_LOCALS.map(() => I32), ...F64_LOCALS.map(() => F64)]
 // call costs about as much as a draw), with the state in the local `L.s`, as in nexmark-random.ts.
 
 /** fmix32 of the i32 on the stack: murmur3's finaliser, as `fmix32`; uses the local `L.h`. */
-const fmix32 = (): Ins[] => [
+const fmix32 = (): Code => [
   ...[set(L.h), get(L.h), get(L.h), i32c(16), i32.shrU, i32.xor, i32c(0x85ebca6b), i32.mul, set(L.h)],
   ...[get(L.h), get(L.h), i32c(13), i32.shrU, i32.xor, i32c(0xc2b2ae35), i32.mul, set(L.h)],
   ...[get(L.h), get(L.h), i32c(16), i32.shrU, i32.xor],
 ];
 
 /** nextU32's 32 bits (mulberry32) as an i32 on the stack; uses the local `L.t`. */
-const next = (): Ins[] => [
+const next = (): Code => [
   ...[get(L.s), i32c(0x6d2b79f5), i32.add, set(L.s)],
   // t = imul(s ^ (s >>> 15), 1 | s)
   ...[get(L.s), get(L.s), i32c(15), i32.shrU, i32.xor, get(L.s), i32c(1), i32.or, i32.mul, set(L.t)],
@@ -253,10 +280,10 @@ const next = (): Ins[] => [
 ];
 
 /** floor(u * n * 2^-32) for u, n on the stack: the rest of nextInt. */
-const scaleFloor: Ins[] = [f64.mul, f64c(INV_TWO_POW_32), f64.mul, f64.floor];
+const scaleFloor: Code = [f64.mul, f64c(INV_TWO_POW_32), f64.mul, f64.floor];
 
 /** nextInt(n) = floor(u32 * n * 2^-32), `n` the instructions that push n (an f64). */
-const nextInt = (n: Ins[]): Ins[] => [
+const nextInt = (n: Code): Code => [
   ...next(),
   f64.convertI32U,
   ...n,
@@ -266,8 +293,25 @@ const nextInt = (n: Ins[]): Ins[] => [
   f64.floor,
 ];
 
+/**
+ * nextInt(n) as an i32 for an i32 1 <= n <= 2^21 (pushed by `n`): then u * n < 2^53, so the f64
+ * floor(u * n * 2^-32) is exactly the integer (u * n) >>> 32, which needs no conversions.
+ */
+const nextSmall = (n: Code): Code => [
+  ...[
+    ...next(),
+    ...i64.extendI32U,
+    ...n,
+    ...i64.extendI32U,
+    ...i64.mul,
+    ...i64.const32,
+    ...i64.shrU,
+    ...i32.wrapI64,
+  ],
+];
+
 /** nextLong(n); uses the locals `L.n` and `L.hi`. */
-const nextLong = (n: Ins[]): Ins[] => [
+const nextLong = (n: Code): Code => [
   ...[...n, tee(L.n), f64c(4294967296), f64.le, ifF64, ...nextInt([get(L.n)]), else_],
   ...[...next(), i32c(11), i32.shrU, f64.convertI32U, set(L.hi)],
   // floor(((hi * 2^32 + lo) / 2^53) * n)
@@ -281,7 +325,7 @@ const nextLong = (n: Ins[]): Ins[] => [
  * and the PRNG state it advanced is thrown away when the event takes `hot`. Leaves an f64; uses the
  * locals `L.flag` and `L.s0`.
  */
-const hotOrDrawn = (ratio: Ins[], hot: Ins[], drawn: Ins[]): Ins[] => [
+const hotOrDrawn = (ratio: Code, hot: Code, drawn: Code): Code => [
   ...[...nextInt(ratio), f64c(0), f64.gt, set(L.flag), get(L.s), set(L.s0)],
   ...[...hot, i64.reinterpretF64, ...drawn, i64.reinterpretF64, get(L.flag), select, f64.reinterpretI64],
   // s = flag ? s0 : s (as if the non-hot draws never happened)
@@ -320,29 +364,51 @@ const pow10x6: Func = {
   ],
 };
 
-/** priceFor(u); locals: 1 y, 2 n, 3 f, 4 j, 5 r, 6 x, 7 price, 8 margin. */
-const price: Func = {
-  params: [F64],
-  results: [F64],
-  locals: [F64, F64, F64, F64, F64, F64, F64, F64],
-  body: [
-    ...[get(0), f64c(SIX_LOG2_10), f64.mul, tee(1), f64.floor, set(2)],
-    ...[get(1), get(2), f64.sub, tee(3), f64c(128), f64.mul, f64.floor, set(4)],
-    ...[get(3), get(4), f64c(128), f64.div, f64.sub, f64c(LN2), f64.mul, set(5)],
-    // e = 1 + r * (1 + r * (1/2 + r * (1/6 + r / 24)))
-    ...[f64c(1), get(5), f64c(1), get(5), f64c(1 / 2), get(5), f64c(1 / 6), get(5), f64c(24), f64.div],
-    ...[f64.add, f64.mul, f64.add, f64.mul, f64.add, f64.mul, f64.add],
-    // x = e * EXP2_TABLE[j] * POW2[n] * 100 + 0.5
-    ...[get(4), i32.truncF64S, i32c(3), i32.shl, f64load(EXP2_AT), f64.mul],
-    ...[get(2), i32.truncF64S, i32c(3), i32.shl, f64load(POW2_AT), f64.mul],
-    ...[f64c(100), f64.mul, f64c(0.5), f64.add, tee(6), f64.floor, set(7)],
-    ...[get(6), f64c(1e-12), f64.mul, set(8)],
-    // if (x - price > margin && price + 1 - x > margin) return price
-    ...[get(6), get(7), f64.sub, get(8), f64.gt],
-    ...[if_, get(7), f64c(1), f64.add, get(6), f64.sub, get(8), f64.gt, if_, get(7), ret, end, end],
-    ...[get(0), call(POW10X6), f64c(100), f64.mul, f64c(0.5), f64.add, f64.floor],
+/**
+ * nextPrice() = priceFor(nextDouble()), written out where `fill` draws a price, as `priceFor` in
+ * nexmark-random.ts: leaves the price (f64); uses the locals `L.pu` .. `L.margin`.
+ */
+const nextPrice = (): Code => [
+  ...[...next(), f64.convertI32U, f64c(INV_TWO_POW_32), f64.mul, tee(L.pu)],
+  ...[f64c(SIX_LOG2_10), f64.mul, tee(L.py), f64.floor, set(L.pn)],
+  ...[get(L.py), get(L.pn), f64.sub, tee(L.pf), f64c(128), f64.mul, f64.floor, set(L.pj)],
+  ...[get(L.pf), get(L.pj), f64c(128), f64.div, f64.sub, f64c(LN2), f64.mul, set(L.pr)],
+  // e = 1 + r * (1 + r * (1/2 + r * (1/6 + r / 24)))
+  ...[
+    f64c(1),
+    get(L.pr),
+    f64c(1),
+    get(L.pr),
+    f64c(1 / 2),
+    get(L.pr),
+    f64c(1 / 6),
+    get(L.pr),
+    f64c(24),
+    f64.div,
   ],
-};
+  ...[f64.add, f64.mul, f64.add, f64.mul, f64.add, f64.mul, f64.add],
+  // x = e * EXP2_TABLE[j] * POW2[n] * 100 + 0.5
+  ...[get(L.pj), i32.truncF64S, i32c(3), i32.shl, f64load(EXP2_AT), f64.mul],
+  ...[get(L.pn), i32.truncF64S, i32c(3), i32.shl, f64load(POW2_AT), f64.mul],
+  ...[f64c(100), f64.mul, f64c(0.5), f64.add, tee(L.px), f64.floor, set(L.price)],
+  ...[get(L.px), f64c(1e-12), f64.mul, set(L.margin)],
+  // x - price > margin && price + 1 - x > margin ? price : floor(pow10x6(u) * 100 + 0.5)
+  ...[get(L.px), get(L.price), f64.sub, get(L.margin), f64.gt],
+  ...[get(L.price), f64c(1), f64.add, get(L.px), f64.sub, get(L.margin), f64.gt, i32.and],
+  ...[
+    ifF64,
+    get(L.price),
+    else_,
+    get(L.pu),
+    call(POW10X6),
+    f64c(100),
+    f64.mul,
+    f64c(0.5),
+    f64.add,
+    f64.floor,
+    end,
+  ],
+];
 
 // `fill`'s parameters, in order (see `NexmarkWasm.fill`).
 const P = {
@@ -401,13 +467,13 @@ const store8 = (offset: number): Ins => [0x3a, 0, ...uleb(offset)];
  * last char: a leading space is not kept (`pos` stays), and `pos` falls back to after the last
  * non-space at the end. One draw per char, as in nexmark-random.ts.
  */
-const nextStringAt = (maxLength: number): Ins[] => [
+const nextStringAt = (maxLength: number): Code => [
   // len = 3 + nextInt(maxLength - 3)
-  ...[...nextInt([f64c(maxLength - 3)]), i32.truncF64S, i32c(3), i32.add, set(L.len)],
+  ...[...nextSmall([i32c(maxLength - 3)]), i32c(3), i32.add, set(L.len)],
   ...[get(L.pos), tee(L.start), set(L.end), i32c(0), set(L.j)],
   loop,
   // k = nextInt(13 * 26); c = k < 26 ? " " : "a" + k % 26
-  ...[...nextInt([f64c(13 * 26)]), i32.truncF64S, set(L.c)],
+  ...[...nextSmall([i32c(13 * 26)]), set(L.c)],
   ...[
     i32c(32),
     get(L.c),
@@ -431,9 +497,9 @@ const nextStringAt = (maxLength: number): Ins[] => [
 ];
 
 /** Beam's nextCreditCard: four nextInt(10000), each as 4 digits, joined by spaces (19 chars at `L.pos`). */
-const creditCardAt = (): Ins[] =>
+const creditCardAt = (): Code =>
   [0, 1, 2, 3].flatMap((g) => [
-    ...[...nextInt([f64c(10000)]), i32.truncF64S, set(L.c)],
+    ...[...nextSmall([i32c(10000)]), set(L.c)],
     ...[get(L.pos), get(L.c), i32c(1000), i32.divU, i32c(48), i32.add, store8(0)],
     ...[get(L.pos), get(L.c), i32c(100), i32.divU, i32c(10), i32.remU, i32c(48), i32.add, store8(1)],
     ...[get(L.pos), get(L.c), i32c(10), i32.divU, i32c(10), i32.remU, i32c(48), i32.add, store8(2)],
@@ -448,7 +514,7 @@ const creditCardAt = (): Ins[] =>
  * floor(x + 0.5): the same for x >= 0 below 2^52), length needed - delta (+ nextInt(2 * delta) if
  * delta > 0), and a non-empty one at nextInt(EXTRA_POOL_SIZE - length).
  */
-const extraFor = (currentSize: Ins[], avg: Ins[]): Ins[] => [
+const extraFor = (currentSize: Code, avg: Code): Code => [
   ...[get(L.p4), i32c(0), i32store(EXTRA_LEN_AT), ...currentSize, tee(L.v), ...avg, f64.gt, i32.eqz, if_],
   ...[...avg, get(L.v), f64.sub, tee(L.v), f64c(0.2), f64.mul, f64c(0.5), f64.add, f64.floor, set(L.delta)],
   ...[get(L.v), get(L.delta), f64.sub, set(L.v)],
@@ -458,7 +524,8 @@ const extraFor = (currentSize: Ins[], avg: Ins[]): Ins[] => [
     f64.ne,
     if_,
     get(L.v),
-    ...nextInt([get(L.delta), f64c(2), f64.mul]),
+    ...nextSmall([get(L.delta), f64c(2), f64.mul, i32.truncF64S]),
+    f64.convertI32U,
     f64.add,
     set(L.v),
     end,
@@ -467,22 +534,21 @@ const extraFor = (currentSize: Ins[], avg: Ins[]): Ins[] => [
   ...[get(L.p4), get(L.v), i32.truncF64S, i32store(EXTRA_LEN_AT)],
   ...[
     get(L.p4),
-    ...nextInt([f64c(EXTRA_POOL_SIZE), get(L.v), f64.sub]),
-    i32.truncF64S,
+    ...nextSmall([i32c(EXTRA_POOL_SIZE), get(L.v), i32.truncF64S, i32.sub]),
     i32store(EXTRA_OFF_AT),
   ],
   ...[end, end],
 ];
 
 /** A random recent person (base 0) given lastPerson in `L.last`: nextBase0PersonId. */
-const drawnPerson = (): Ins[] => [
+const drawnPerson = (): Code => [
   // numPeople - active + nextLong(active + personIdLead), active = min(numPeople, numActivePeople)
   ...[get(L.last), f64c(1), f64.add, tee(L.v), get(L.v), get(P.numActivePeople), f64.min, tee(L.min)],
   ...[f64.sub, ...nextLong([get(L.min), get(P.personIdLead), f64.add]), f64.add],
 ];
 
 /** A bid (`nextBid`): hot auction?, [auction], hot bidder?, [bidder], price, hot channel?, channel, extra. */
-const bid: Ins[] = [
+const bid: Code = [
   // auction: lastAuction = epoch * ap + ap - 1
   ...[get(P.epoch), get(P.apF), f64.mul, get(P.apF), f64.add, f64c(1), f64.sub, set(L.last)],
   ...hotOrDrawn(
@@ -510,18 +576,20 @@ const bid: Ins[] = [
   ),
   ...[f64c(1000), f64.add, set(L.v), get(L.p8), get(L.v), f64store(PERSON_AT)],
   // price = priceFor(nextDouble())
-  ...[get(L.p8), ...next(), f64.convertI32U, f64c(INV_TWO_POW_32), f64.mul, call(PRICE), f64store(PRICE_AT)],
+  ...[get(L.p8), ...nextPrice(), f64store(PRICE_AT)],
   // channel: nextInt(2) > 0 ? hot channel nextInt(4) (stored as -1 - i) : nextInt(10000). Both
   // from the same draw u, chosen without a branch.
-  ...[...nextInt([f64c(2)]), f64c(0), f64.gt, set(L.flag), ...next(), set(L.u)],
-  ...[get(L.p4), i32c(-1), get(L.u), f64.convertI32U, f64c(4), ...scaleFloor, i32.truncF64S, i32.sub],
-  ...[get(L.u), f64.convertI32U, f64c(10000), ...scaleFloor, i32.truncF64S, get(L.flag), select],
+  // (nextInt(2) > 0 is u >= 2^31, nextInt(4) is u >>> 30: see nextSmall)
+  ...[...next(), i32c(31), i32.shrU, set(L.flag), ...next(), set(L.u)],
+  ...[get(L.p4), i32c(-1), get(L.u), i32c(30), i32.shrU, i32.sub],
+  ...[get(L.u), ...i64.extendI32U, i64c(10000), ...i64.mul, ...i64.const32, ...i64.shrU, ...i32.wrapI64],
+  ...[get(L.flag), select],
   i32store(CHOICE_AT),
   ...extraFor([f64c(8 + 8 + 8 + 8)], [get(P.avgBidByteSize)]),
 ];
 
 /** A person (`nextPerson`): name, emailAddress, creditCard, city, state, extra. */
-const person: Ins[] = [
+const person: Code = [
   // id = epoch * pp + offset + 1000 (lastBase0PersonId)
   ...[
     get(L.p8),
@@ -536,18 +604,9 @@ const person: Ins[] = [
   ],
   f64store(ID_AT),
   // name: first and last name indexes; size = 8 + name.length
-  ...[...nextInt([f64c(NAME_COUNTS[0])]), i32.truncF64S, tee(L.c), set(L.flag)],
+  ...[...nextSmall([i32c(NAME_COUNTS[0])]), tee(L.c), set(L.flag)],
   ...[get(L.c), i32load8(LENGTHS_AT), i32c(9), i32.add, set(L.size)],
-  ...[
-    ...nextInt([f64c(NAME_COUNTS[1])]),
-    i32.truncF64S,
-    tee(L.c),
-    i32c(8),
-    i32.shl,
-    get(L.flag),
-    i32.or,
-    set(L.flag),
-  ],
+  ...[...nextSmall([i32c(NAME_COUNTS[1])]), tee(L.c), i32c(8), i32.shl, get(L.flag), i32.or, set(L.flag)],
   ...[get(L.c), i32load8(LENGTHS_AT + 16), get(L.size), i32.add, set(L.size)],
   // emailAddress = nextString(7) + "@" + nextString(5) + ".com"
   ...[get(L.p4), get(L.pos), i32c(CHARS_AT), i32.sub, i32store(STR_AT), get(L.pos), set(L.u)],
@@ -571,34 +630,16 @@ const person: Ins[] = [
   ...creditCardAt(),
   ...[get(L.p4), i32c(19), i32store(LEN2_AT), get(L.size), i32c(19), i32.add, set(L.size)],
   // city, state
-  ...[
-    ...nextInt([f64c(NAME_COUNTS[2])]),
-    i32.truncF64S,
-    tee(L.c),
-    i32c(16),
-    i32.shl,
-    get(L.flag),
-    i32.or,
-    set(L.flag),
-  ],
+  ...[...nextSmall([i32c(NAME_COUNTS[2])]), tee(L.c), i32c(16), i32.shl, get(L.flag), i32.or, set(L.flag)],
   ...[get(L.c), i32load8(LENGTHS_AT + 32), get(L.size), i32.add, set(L.size)],
-  ...[
-    ...nextInt([f64c(NAME_COUNTS[3])]),
-    i32.truncF64S,
-    tee(L.c),
-    i32c(24),
-    i32.shl,
-    get(L.flag),
-    i32.or,
-    set(L.flag),
-  ],
+  ...[...nextSmall([i32c(NAME_COUNTS[3])]), tee(L.c), i32c(24), i32.shl, get(L.flag), i32.or, set(L.flag)],
   ...[get(L.c), i32load8(LENGTHS_AT + 48), get(L.size), i32.add, set(L.size)],
   ...[get(L.p4), get(L.flag), i32store(CHOICE_AT)],
   ...extraFor([get(L.size), f64.convertI32U], [get(P.avgPersonByteSize)]),
 ];
 
 /** An auction (`nextAuction`): seller, category, initialBid, expires, itemName, description, reserve, extra. */
-const auction: Ins[] = [
+const auction: Code = [
   // id = epoch * ap + (offset - pp) + 1000 (lastBase0AuctionId)
   ...[
     get(L.p8),
@@ -621,9 +662,9 @@ const auction: Ins[] = [
   ),
   ...[f64c(1000), f64.add, set(L.v), get(L.p8), get(L.v), f64store(PERSON_AT)],
   // category = 10 + nextInt(5)
-  ...[get(L.p4), ...nextInt([f64c(5)]), i32.truncF64S, i32c(10), i32.add, i32store(CHOICE_AT)],
+  ...[get(L.p4), ...nextSmall([i32c(5)]), i32c(10), i32.add, i32store(CHOICE_AT)],
   // initialBid = nextPrice()
-  ...[get(L.p8), ...next(), f64.convertI32U, f64c(INV_TWO_POW_32), f64.mul, call(PRICE), f64store(PRICE_AT)],
+  ...[get(L.p8), ...nextPrice(), f64store(PRICE_AT)],
   // expires = timestamp + 1 + nextLong(max(horizonMs * 2, 1)), horizonMs =
   // timestampForEvent(eventNumber + numEventsForAuctions) - timestamp
   ...[
@@ -656,16 +697,7 @@ const auction: Ins[] = [
   ...nextStringAt(100),
   ...[get(L.p4), get(L.pos), get(L.u), i32.sub, tee(L.c), i32store(LEN2_AT)],
   // reserve = initialBid + nextPrice()
-  ...[
-    get(L.p8),
-    get(L.p8),
-    f64load(PRICE_AT),
-    ...next(),
-    f64.convertI32U,
-    f64c(INV_TWO_POW_32),
-    f64.mul,
-    call(PRICE),
-  ],
+  ...[get(L.p8), get(L.p8), f64load(PRICE_AT), ...nextPrice()],
   ...[f64.add, f64store(RESERVE_AT)],
   // currentSize = 8 + itemName.length + description.length + 8 + 8 + 8 + 8 + 8
   ...extraFor(
@@ -812,7 +844,7 @@ function instantiate(): NexmarkWasm | null {
   try {
     const wa = (globalThis as { WebAssembly?: WasmGlobal }).WebAssembly;
     if (wa === undefined) return null;
-    const bytes = assemble([pow10x6, price, fill], PAGES);
+    const bytes = assemble([pow10x6, fill], PAGES);
     const exports = new wa.Instance(new wa.Module(bytes)).exports;
     const buffer = (exports.mem as { buffer: ArrayBuffer }).buffer;
     new Float64Array(buffer, POW2_AT, POW2.length).set(POW2);

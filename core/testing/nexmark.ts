@@ -466,6 +466,8 @@ function fillWithWasm(
       plan.avgBidByteSize,
     );
     const text = numChars === 0 ? "" : asciiString(wasm.chars, numChars);
+    // values.length + i: stores at the end grow the array as push does (TurboFan did not inline push here).
+    const at0 = values.length;
     for (let i = 0; i < count; i++) {
       const timestamp = ts[i]!;
       timestamps[done + i] = timestamp;
@@ -475,7 +477,7 @@ function fillWithWasm(
       const extra = len === 0 ? "" : pool.slice(off, off + len);
       if (k === 0) {
         const c = choice[i]!;
-        values.push({
+        values[at0 + i] = {
           kind: "bid",
           timestamp,
           bid: {
@@ -487,11 +489,11 @@ function fillWithWasm(
             dateTime: timestamp,
             extra,
           },
-        });
+        };
       } else if (k === 2) {
         const at = str[i]!;
         const split = at + len1[i]!;
-        values.push({
+        values[at0 + i] = {
           kind: "auction",
           timestamp,
           auction: {
@@ -506,12 +508,12 @@ function fillWithWasm(
             category: choice[i]!,
             extra,
           },
-        });
+        };
       } else {
         const at = str[i]!;
         const split = at + len1[i]!;
         const c = choice[i]!;
-        values.push({
+        values[at0 + i] = {
           kind: "person",
           timestamp,
           person: {
@@ -524,7 +526,7 @@ function fillWithWasm(
             dateTime: timestamp,
             extra,
           },
-        });
+        };
       }
     }
     eventId += count;
