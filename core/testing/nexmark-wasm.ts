@@ -213,6 +213,39 @@ const INV_TWO_POW_32 = 1 / 4294967296;
 const POW10X6 = 0;
 
 // `fill`'s locals (after its parameters, see `P`).
+/** `fill`'s parameters, in order, and their types (see `NexmarkWasm.fill`). */
+const PARAM_TYPES = {
+  count: I32,
+  eventId: F64,
+  eventNumber: F64,
+  epoch: F64,
+  offset: I32,
+  seedHash: I32,
+  pp: I32,
+  ppa: I32, // personProportion + auctionProportion
+  total: I32,
+  ppF: F64,
+  apF: F64,
+  baseTime: F64,
+  delayUs: F64,
+  hotAuctionRatio: I32,
+  hotBiddersRatio: I32,
+  hotSellersRatio: I32,
+  numInFlightAuctions: F64,
+  auctionIdLead: F64,
+  numActivePeople: F64,
+  personIdLead: F64,
+  numEventsForAuctions: F64,
+  avgPersonByteSize: F64,
+  avgAuctionByteSize: F64,
+  avgBidByteSize: F64,
+};
+const P = Object.fromEntries(Object.keys(PARAM_TYPES).map((name, k) => [name, k])) as Record<
+  keyof typeof PARAM_TYPES,
+  number
+>;
+const FILL_PARAMS = Object.values(PARAM_TYPES);
+
 /** `fill`'s locals, numbered after its parameters (`P`): the i32 ones, then the f64 ones. */
 const I32_LOCALS = [
   "i",
@@ -251,10 +284,9 @@ const F64_LOCALS = [
   "margin",
 ] as const;
 type LocalName = (typeof I32_LOCALS)[number] | (typeof F64_LOCALS)[number];
-const L = Object.fromEntries([...I32_LOCALS, ...F64_LOCALS].map((name, k) => [name, 24 + k])) as Record<
-  LocalName,
-  number
->;
+const L = Object.fromEntries(
+  [...I32_LOCALS, ...F64_LOCALS].map((name, k) => [name, FILL_PARAMS.length + k]),
+) as Record<LocalName, number>;
 const FILL_LOCALS = [...I32_LOCALS.map(() => I32), ...F64_LOCALS.map(() => F64)];
 
 // The PRNG, written out inline wherever `fill` draws (V8 does not inline wasm calls by default, and a
@@ -278,9 +310,6 @@ const next = (): Code => [
   // t ^ (t >>> 14)
   ...[get(L.t), get(L.t), i32c(14), i32.shrU, i32.xor],
 ];
-
-/** floor(u * n * 2^-32) for u, n on the stack: the rest of nextInt. */
-const scaleFloor: Code = [f64.mul, f64c(INV_TWO_POW_32), f64.mul, f64.floor];
 
 /** nextInt(n) = floor(u32 * n * 2^-32), `n` the instructions that push n (an f64). */
 const nextInt = (n: Code): Code => [
@@ -312,11 +341,21 @@ const nextSmall = (n: Code): Code => [
 
 /** nextLong(n); uses the locals `L.n` and `L.hi`. */
 const nextLong = (n: Code): Code => [
-  ...[...n, tee(L.n), f64c(4294967296), f64.le, ifF64, ...nextInt([get(L.n)]), else_],
+  ...[
+    ...n,
+    tee(L.n),
+    f64c(2 ** 21),
+    f64.le,
+    ifF64,
+    ...nextSmall([get(L.n), i32.truncF64S]),
+    f64.convertI32U,
+    else_,
+  ],
+  ...[get(L.n), f64c(4294967296), f64.le, ifF64, ...nextInt([get(L.n)]), else_],
   ...[...next(), i32c(11), i32.shrU, f64.convertI32U, set(L.hi)],
   // floor(((hi * 2^32 + lo) / 2^53) * n)
   ...[get(L.hi), f64c(4294967296), f64.mul, ...next(), f64.convertI32U, f64.add],
-  ...[f64c(9007199254740992), f64.div, get(L.n), f64.mul, f64.floor, end],
+  ...[f64c(9007199254740992), f64.div, get(L.n), f64.mul, f64.floor, end, end],
 ];
 
 /**
@@ -326,7 +365,8 @@ const nextLong = (n: Code): Code => [
  * locals `L.flag` and `L.s0`.
  */
 const hotOrDrawn = (ratio: Code, hot: Code, drawn: Code): Code => [
-  ...[...nextInt(ratio), f64c(0), f64.gt, set(L.flag), get(L.s), set(L.s0)],
+  // nextInt(ratio) > 0 is u * ratio >= 2^32 (exact for any ratio < 2^32): (u * ratio) >>> 32 !== 0
+  ...[...nextSmall(ratio), set(L.flag), get(L.s), set(L.s0)],
   ...[...hot, i64.reinterpretF64, ...drawn, i64.reinterpretF64, get(L.flag), select, f64.reinterpretI64],
   // s = flag ? s0 : s (as if the non-hot draws never happened)
   ...[get(L.s0), get(L.s), get(L.flag), select, set(L.s)],
@@ -409,56 +449,6 @@ const nextPrice = (): Code => [
     end,
   ],
 ];
-
-// `fill`'s parameters, in order (see `NexmarkWasm.fill`).
-const P = {
-  count: 0,
-  eventId: 1,
-  eventNumber: 2,
-  epoch: 3,
-  offset: 4,
-  seedHash: 5,
-  pp: 6,
-  ppa: 7, // personProportion + auctionProportion
-  total: 8,
-  ppF: 9,
-  apF: 10,
-  baseTime: 11,
-  delayUs: 12,
-  hotAuctionRatio: 13,
-  hotBiddersRatio: 14,
-  hotSellersRatio: 15,
-  numInFlightAuctions: 16,
-  auctionIdLead: 17,
-  numActivePeople: 18,
-  personIdLead: 19,
-  numEventsForAuctions: 20,
-  avgPersonByteSize: 21,
-  avgAuctionByteSize: 22,
-  avgBidByteSize: 23,
-};
-const FILL_PARAMS = [
-  I32,
-  F64,
-  F64,
-  F64,
-  I32,
-  I32,
-  I32,
-  I32,
-  I32,
-  F64,
-  F64,
-  F64,
-  F64,
-  F64,
-  F64,
-  F64,
-  F64,
-  F64,
-  F64,
-];
-FILL_PARAMS.push(F64, F64, F64, F64, F64);
 
 const store8 = (offset: number): Ins => [0x3a, 0, ...uleb(offset)];
 

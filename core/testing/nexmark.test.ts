@@ -376,6 +376,16 @@ describe("nexmark wasm core", () => {
     { seed: 6, hotBiddersRatio: 1, avgBidByteSize: 0, numActivePeople: 3, numInFlightAuctions: 0 },
     { seed: 7, avgBidByteSize: 33, personIdLead: 0, auctionIdLead: 0, firstEventRate: 3 },
     { seed: 8, avgBidByteSize: 4000, firstEventId: 2 ** 40 + 17, baseTime: -1e12 },
+    // Ratios past 2^21, nextLong over (2^21, 2^32] and past 2^32.
+    { seed: 9, hotAuctionRatio: 2 ** 30, hotSellersRatio: 3_000_000, hotBiddersRatio: 2 ** 31 - 1 },
+    { seed: 10, firstEventId: 2 ** 30, numActivePeople: 10_000_000, numInFlightAuctions: 5_000_000 },
+    {
+      seed: 11,
+      firstEventId: 2 ** 45,
+      numActivePeople: 2 ** 44,
+      numInFlightAuctions: 2 ** 40,
+      hotAuctionRatio: 1,
+    },
   ];
   for (const config of configs) {
     it(`makes the JS path's events exactly: ${JSON.stringify(config)}`, () => {
@@ -394,6 +404,9 @@ describe("nexmark wasm core", () => {
       bidProportion: 1,
     };
     expect(batch(config, 30, 0, true)).toEqual(batch(config, 30, 0, false));
+    // Hot ratios past 2^31 - 1.
+    const ratio = { seed: 4, hotBiddersRatio: 2 ** 31 };
+    expect(batch(ratio, 3000, 0, true)).toEqual(batch(ratio, 3000, 0, false));
   });
 
   it("the forced JS path matches the pinned stream too", () => {

@@ -378,14 +378,17 @@ function fillInOrder(
 }
 
 /**
- * Whether the wasm core makes exactly `fillInOrder`'s events for this plan: its event counter is an
- * i32, and it takes every `extra` from the shared pool (JS draws strings of half the pool or longer
+ * Whether the wasm core makes exactly `fillInOrder`'s events for this plan: its event counter and
+ * the hot ratios are i32s, and it takes every `extra` from the shared pool (JS draws strings of half the pool or longer
  * afresh); nextExtra's length is at most avg + Math.round(avg * 0.2).
  */
 function wasmSupports(plan: NexmarkPlan): boolean {
   const fits = (avg: number) => avg + Math.round(avg * 0.2) < EXTRA_POOL_SIZE / 2;
   return (
     plan.totalProportion <= 0x7fffffff &&
+    plan.hotAuctionRatio <= 0x7fffffff &&
+    plan.hotBiddersRatio <= 0x7fffffff &&
+    plan.hotSellersRatio <= 0x7fffffff &&
     fits(plan.avgPersonByteSize) &&
     fits(plan.avgAuctionByteSize) &&
     fits(plan.avgBidByteSize)
