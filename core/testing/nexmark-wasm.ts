@@ -77,17 +77,24 @@ const f64load = (offset: number): Ins => [0x2b, 3, ...uleb(offset)];
 const f64store = (offset: number): Ins => [0x39, 3, ...uleb(offset)];
 const i32store = (offset: number): Ins => [0x36, 2, ...uleb(offset)];
 const i32load8 = (offset: number): Ins => [0x2d, 0, ...uleb(offset)]; // i32.load8_u
+const block = [0x02, VOID];
 const loop = [0x03, VOID];
 const if_ = [0x04, VOID];
 const ifF64 = [0x04, F64];
 const else_ = [0x05];
 const end = [0x0b];
+const br = (depth: number): Ins => [0x0c, ...uleb(depth)];
 const brIf = (depth: number): Ins => [0x0d, ...uleb(depth)];
+/** memory.copy(dest, src, n) (bulk memory). */
+const memoryCopy = [0xfc, 10, 0, 0];
 const ret = [0x0f];
 const i32 = {
   eqz: [0x45],
   eq: [0x46],
   ltS: [0x48],
+  ltU: [0x49],
+  leU: [0x4d],
+  geU: [0x4f],
   geS: [0x4e],
   add: [0x6a],
   sub: [0x6b],
@@ -180,6 +187,7 @@ export const CHUNK = 4096;
 const POW2_AT = 0; // 21 f64: 2^0 .. 2^20
 const EXP2_AT = 256; // 128 f64: 2^(j/128)
 const LENGTHS_AT = 1536; // u8 string lengths: first names +0, last names +16, cities +32, states +48
+const CHAR_TABLE_AT = 1600; // 338 u8: nextString's char for each k = nextInt(13 * 26)
 const COLS_AT = 2048;
 // f64 columns
 const TS_AT = COLS_AT; // timestamp
@@ -259,7 +267,6 @@ const I32_LOCALS = [
   "u",
   "pos",
   "len",
-  "j",
   "c",
   "start",
   "end",
@@ -453,37 +460,27 @@ const nextPrice = (): Code => [
 const store8 = (offset: number): Ins => [0x3a, 0, ...uleb(offset)];
 
 /**
- * nextString(maxLength) (`special` a space, trimmed) written at `L.pos`, which ends up past its
- * last char: a leading space is not kept (`pos` stays), and `pos` falls back to after the last
- * non-space at the end. One draw per char, as in nexmark-random.ts.
+ * nextString(maxLength) (`special` a space, then trimmed) written at `L.pos`, which ends up past its
+ * last char. One draw per char, as in nexmark-random.ts: k = nextInt(13 * 26) picks the char
+ * CHAR_TABLE[k] (a space for k < 26, else "a" + k % 26).
  */
 const nextStringAt = (maxLength: number): Code => [
-  // len = 3 + nextInt(maxLength - 3)
-  ...[...nextSmall([i32c(maxLength - 3)]), i32c(3), i32.add, set(L.len)],
-  ...[get(L.pos), tee(L.start), set(L.end), i32c(0), set(L.j)],
+  // len = 3 + nextInt(maxLength - 3); end = pos + len
+  ...[...nextSmall([i32c(maxLength - 3)]), i32c(3), i32.add, get(L.pos), tee(L.start), i32.add, set(L.end)],
   loop,
-  // k = nextInt(13 * 26); c = k < 26 ? " " : "a" + k % 26
-  ...[...nextSmall([i32c(13 * 26)]), set(L.c)],
-  ...[
-    i32c(32),
-    get(L.c),
-    i32c(26),
-    i32.remU,
-    i32c(97),
-    i32.add,
-    get(L.c),
-    i32c(26),
-    i32.ltS,
-    select,
-    set(L.c),
-  ],
-  ...[get(L.pos), get(L.c), store8(0)],
-  // pos += !(c === " " && pos === start); end = c !== " " ? pos : end
-  ...[get(L.pos), get(L.c), i32c(32), i32.ne, get(L.pos), get(L.start), i32.ne, i32.or, i32.add, set(L.pos)],
-  ...[get(L.pos), get(L.end), get(L.c), i32c(32), i32.ne, select, set(L.end)],
-  ...[get(L.j), i32c(1), i32.add, tee(L.j), get(L.len), i32.ltS, brIf(0)],
+  ...[get(L.pos), ...nextSmall([i32c(13 * 26)]), i32load8(CHAR_TABLE_AT), store8(0)],
+  ...[get(L.pos), i32c(1), i32.add, tee(L.pos), get(L.end), i32.ltU, brIf(0)],
   end,
-  ...[get(L.end), set(L.pos)],
+  // trim: drop trailing spaces, then leading ones (moving the rest down, rarely needed)
+  ...[block, loop, get(L.pos), get(L.start), i32.leU, brIf(1)],
+  ...[get(L.pos), i32c(1), i32.sub, i32load8(0), i32c(32), i32.ne, brIf(1)],
+  ...[get(L.pos), i32c(1), i32.sub, set(L.pos), br(0), end, end],
+  ...[get(L.start), set(L.end), block, loop, get(L.end), get(L.pos), i32.geU, brIf(1)],
+  ...[get(L.end), i32load8(0), i32c(32), i32.ne, brIf(1)],
+  ...[get(L.end), i32c(1), i32.add, set(L.end), br(0), end, end],
+  ...[get(L.end), get(L.start), i32.ne, if_],
+  ...[get(L.start), get(L.end), get(L.pos), get(L.end), i32.sub, memoryCopy],
+  ...[get(L.pos), get(L.end), get(L.start), i32.sub, i32.sub, set(L.pos), end],
 ];
 
 /** Beam's nextCreditCard: four nextInt(10000), each as 4 digits, joined by spaces (19 chars at `L.pos`). */
@@ -842,6 +839,8 @@ function instantiate(): NexmarkWasm | null {
     PERSON_TABLES.forEach((table, k) => {
       new Uint8Array(buffer, LENGTHS_AT + 16 * k, table.length).set(table.map((x) => x.length));
     });
+    const charTable = new Uint8Array(buffer, CHAR_TABLE_AT, 13 * 26);
+    for (let k = 0; k < 13 * 26; k++) charTable[k] = k < 26 ? 32 : 97 + (k % 26);
     const f64s = (at: number) => new Float64Array(buffer, at, CHUNK);
     const i32s = (at: number) => new Int32Array(buffer, at, CHUNK);
     return {
