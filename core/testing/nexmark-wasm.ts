@@ -185,10 +185,10 @@ function assemble(funcs: Func[], pages: number): Uint8Array {
 /** Events per call of `fill`. */
 export const CHUNK = 4096;
 const POW2_AT = 0; // 21 f64: 2^0 .. 2^20
-const EXP2_AT = 256; // 128 f64: 2^(j/128)
 const LENGTHS_AT = 1536; // u8 string lengths: first names +0, last names +16, cities +32, states +48
 const CHAR_TABLE_AT = 1600; // 338 u8: nextString's char for each k = nextInt(13 * 26)
-const COLS_AT = 2048;
+const PRICE_TABLE_AT = 2048; // PRICE_TABLE_SIZE f64: 2^(j/128) * 2^n * 100 at n * 128 + j (see nextPrice)
+const COLS_AT = PRICE_TABLE_AT + 8 * 2560;
 // f64 columns
 const TS_AT = COLS_AT; // timestamp
 const ID_AT = TS_AT + CHUNK * 8; // bid: auction; person, auction: id
@@ -283,8 +283,6 @@ const F64_LOCALS = [
   "pu",
   "py",
   "pn",
-  "pf",
-  "pj",
   "pr",
   "px",
   "price",
@@ -411,34 +409,30 @@ const pow10x6: Func = {
   ],
 };
 
+/** Entries of PRICE_TABLE: floor(SIX_LOG2_10 * 128) + 1 (u < 1). */
+const PRICE_TABLE_SIZE = Math.floor(SIX_LOG2_10 * 128) + 1;
+
 /**
- * nextPrice() = priceFor(nextDouble()), written out where `fill` draws a price, as `priceFor` in
- * nexmark-random.ts: leaves the price (f64); uses the locals `L.pu` .. `L.margin`.
+ * nextPrice() = priceFor(nextDouble()): floor(pow10x6(u) * 100 + 0.5), written out where `fill`
+ * draws a price; leaves it (f64); uses the locals `L.pu` .. `L.margin`.
+ *
+ * The fast value is `priceFor`'s, 2^n * 2^(j/128) * e^r * 100 + 0.5, computed with fewer
+ * operations: i = n * 128 + j = floor(y * 128) (y * 128 is exact), r = (y * 128 - i) * (ln 2 / 128)
+ * (the same r bit for bit), r * (1/24) for r / 24 and PRICE_TABLE[i] = 2^(j/128) * 2^n * 100 in one
+ * multiplication. That moves the fast value by a few ulps (~1e-15 relative), far inside the
+ * PRICE_MARGIN (1e-12) that decides when it is trusted; otherwise pow10x6 decides, as in JS. So the
+ * price is the same whenever priceFor's reasoning holds (the tests compare both paths).
  */
 const nextPrice = (): Code => [
   ...[...next(), f64.convertI32U, f64c(INV_TWO_POW_32), f64.mul, tee(L.pu)],
-  ...[f64c(SIX_LOG2_10), f64.mul, tee(L.py), f64.floor, set(L.pn)],
-  ...[get(L.py), get(L.pn), f64.sub, tee(L.pf), f64c(128), f64.mul, f64.floor, set(L.pj)],
-  ...[get(L.pf), get(L.pj), f64c(128), f64.div, f64.sub, f64c(LN2), f64.mul, set(L.pr)],
-  // e = 1 + r * (1 + r * (1/2 + r * (1/6 + r / 24)))
-  ...[
-    f64c(1),
-    get(L.pr),
-    f64c(1),
-    get(L.pr),
-    f64c(1 / 2),
-    get(L.pr),
-    f64c(1 / 6),
-    get(L.pr),
-    f64c(24),
-    f64.div,
-  ],
-  ...[f64.add, f64.mul, f64.add, f64.mul, f64.add, f64.mul, f64.add],
-  // x = e * EXP2_TABLE[j] * POW2[n] * 100 + 0.5
-  ...[get(L.pj), i32.truncF64S, i32c(3), i32.shl, f64load(EXP2_AT), f64.mul],
-  ...[get(L.pn), i32.truncF64S, i32c(3), i32.shl, f64load(POW2_AT), f64.mul],
-  ...[f64c(100), f64.mul, f64c(0.5), f64.add, tee(L.px), f64.floor, set(L.price)],
-  ...[get(L.px), f64c(1e-12), f64.mul, set(L.margin)],
+  ...[f64c(SIX_LOG2_10), f64.mul, f64c(128), f64.mul, tee(L.py), f64.floor, set(L.pn)],
+  ...[get(L.py), get(L.pn), f64.sub, f64c(LN2 / 128), f64.mul, set(L.pr)],
+  // e = 1 + r * (1 + r * (1/2 + r * (1/6 + r * (1/24))))
+  ...[f64c(1), get(L.pr), f64c(1), get(L.pr), f64c(1 / 2), get(L.pr), f64c(1 / 6), get(L.pr), f64c(1 / 24)],
+  ...[f64.mul, f64.add, f64.mul, f64.add, f64.mul, f64.add, f64.mul, f64.add],
+  // x = e * PRICE_TABLE[i] + 0.5
+  ...[get(L.pn), i32.truncF64S, i32c(3), i32.shl, f64load(PRICE_TABLE_AT), f64.mul, f64c(0.5), f64.add],
+  ...[tee(L.px), f64.floor, set(L.price), get(L.px), f64c(1e-12), f64.mul, set(L.margin)],
   // x - price > margin && price + 1 - x > margin ? price : floor(pow10x6(u) * 100 + 0.5)
   ...[get(L.px), get(L.price), f64.sub, get(L.margin), f64.gt],
   ...[get(L.price), f64c(1), f64.add, get(L.px), f64.sub, get(L.margin), f64.gt, i32.and],
@@ -835,7 +829,8 @@ function instantiate(): NexmarkWasm | null {
     const exports = new wa.Instance(new wa.Module(bytes)).exports;
     const buffer = (exports.mem as { buffer: ArrayBuffer }).buffer;
     new Float64Array(buffer, POW2_AT, POW2.length).set(POW2);
-    new Float64Array(buffer, EXP2_AT, EXP2_TABLE.length).set(EXP2_TABLE);
+    const priceTable = new Float64Array(buffer, PRICE_TABLE_AT, PRICE_TABLE_SIZE);
+    for (let i = 0; i < PRICE_TABLE_SIZE; i++) priceTable[i] = EXP2_TABLE[i % 128]! * POW2[i >> 7]! * 100;
     PERSON_TABLES.forEach((table, k) => {
       new Uint8Array(buffer, LENGTHS_AT + 16 * k, table.length).set(table.map((x) => x.length));
     });
