@@ -1,22 +1,26 @@
 /**
  * A WebAssembly core for the Nexmark generator's batch path (`fillInOrder` in `nexmark.ts`).
  *
- * For a chunk of consecutive in-order events it does, per event, what the JS code does: seed
- * mulberry32 from (seed, eventId), compute the timestamp and, for bids, every draw and every
- * number (auction, bidder, price, the channel's index, the `extra` string's offset and length in
- * the shared pool). It writes them to columns in its memory; JS then builds the objects from the
- * columns and the existing string tables. People and auctions (8% of events by default, and made
- * of per-character strings) are only flagged: JS makes them with the existing functions.
+ * For a chunk of consecutive in-order events it does, per event, what `eventAt` does: seed
+ * mulberry32 from (seed, eventId), compute the timestamp, make every draw of `nextBid`,
+ * `nextPerson` or `nextAuction` in their order and compute every number (ids, prices, expiry,
+ * category, channel and name indexes, the `extra` string's offset and length in the shared pool).
+ * It writes them to columns in its memory, and the chars of people's emailAddress and creditCard
+ * and auctions' itemName and description to a byte area; JS then makes the objects from the
+ * columns, the existing string tables and one string per chunk that the strings are sliced from.
  *
- * Exactness: the wasm code repeats the JS arithmetic operation for operation: 32-bit integer
- * ops (i32.mul is Math.imul) and f64 add/sub/mul/div/floor/trunc/min/max, which WebAssembly and
- * JS both define as IEEE 754 binary64 with round-to-nearest; the two tables of powers of two are
- * copied from JS into wasm memory, and the constants are JS numbers written as their 8 bytes.
- * `nexmark.test.ts` compares both paths event by event.
+ * Exactness: the wasm code repeats the JS arithmetic: 32-bit integer ops (i32.mul is Math.imul)
+ * and f64 add/sub/mul/div/floor/trunc/min/max, which WebAssembly and JS both define as IEEE 754
+ * binary64 with round-to-nearest; constants are JS numbers written as their 8 bytes, tables are
+ * filled from JS. Where it computes differently it says why the result is the same: bounded draws
+ * as integer multiply-shifts (`nextSmall`), the hot-or-not choices without branches
+ * (`hotOrDrawn`), the price's fast value (`nextPrice`). `nexmark.test.ts` compares both paths
+ * event by event; `fillWithWasm` in nexmark.ts uses this only for configs it covers exactly.
  *
- * The module is assembled here from opcodes (no build step, no binary in git), compiled lazily on
- * first use, once; where WebAssembly is missing or may not compile bytes at runtime (e.g.
- * Cloudflare workerd), `nexmarkWasm()` returns undefined and the JS path runs instead.
+ * The module (~6.7 KB) is assembled here from opcodes (no build step, no binary in git), compiled
+ * synchronously on first use, once; where WebAssembly is missing or may not compile bytes at
+ * runtime (e.g. Cloudflare workerd; Chrome's main thread refuses synchronous compiles over 4 KB),
+ * `nexmarkWasm()` returns undefined and the JS path runs instead.
  *
  * Runtime-agnostic: no Node or DOM APIs (`WebAssembly` is a global in Node, browsers, Deno, Bun).
  */
