@@ -415,6 +415,29 @@ function asciiString(chars: Uint8Array, n: number): string {
   return s;
 }
 
+interface ChannelsByChoice {
+  channelNames: string[];
+  channelUrls: string[];
+  numHot: number;
+}
+let byChoice: ChannelsByChoice | undefined;
+
+/**
+ * The bid channels' names and urls at the wasm core's choice + numHot (it stores hot channel i as
+ * -1 - i), so a bid picks its channel without a branch.
+ */
+function channelsByChoice(): ChannelsByChoice {
+  if (byChoice === undefined) {
+    const { hotNames, hotUrls, names, urls } = bidChannelTables();
+    byChoice = {
+      channelNames: [...[...hotNames].reverse(), ...names],
+      channelUrls: [...[...hotUrls].reverse(), ...urls],
+      numHot: hotNames.length,
+    };
+  }
+  return byChoice;
+}
+
 /**
  * `fillInOrder` through the wasm core (see nexmark-wasm.ts): it seeds and draws each event and
  * writes its numbers to columns, the chars of its strings (people's emailAddress and creditCard,
@@ -431,7 +454,7 @@ function fillWithWasm(
   values: NexmarkEvent[],
   timestamps: Float64Array,
 ): void {
-  const { hotNames, hotUrls, names, urls } = bidChannelTables();
+  const { channelNames, channelUrls, numHot } = channelsByChoice();
   const [firstNames, lastNames, cities, states] = PERSON_TABLES as [string[], string[], string[], string[]];
   const pool = getExtraPool();
   const { personProportion: pp, auctionProportion: ap, totalProportion: total } = plan;
@@ -469,11 +492,11 @@ function fillWithWasm(
       plan.avgBidByteSize,
     );
     const text = numChars === 0 ? "" : asciiString(wasm.chars, numChars);
+    timestamps.set(count === CHUNK ? ts : ts.subarray(0, count), done);
     // values.length + i: stores at the end grow the array as push does (TurboFan did not inline push here).
     const at0 = values.length;
     for (let i = 0; i < count; i++) {
       const timestamp = ts[i]!;
-      timestamps[done + i] = timestamp;
       const k = kind[i]!;
       const len = extraLength[i]!;
       const off = extraOffset[i]!;
@@ -487,8 +510,8 @@ function fillWithWasm(
             auction: id[i]!,
             bidder: person[i]!,
             price: price[i]!,
-            channel: c < 0 ? hotNames[-1 - c]! : names[c]!,
-            url: c < 0 ? hotUrls[-1 - c]! : urls[c]!,
+            channel: channelNames[c + numHot]!,
+            url: channelUrls[c + numHot]!,
             dateTime: timestamp,
             extra,
           },
