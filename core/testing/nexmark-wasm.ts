@@ -60,6 +60,7 @@ function sleb(n: number): number[] {
 
 const I32 = 0x7f;
 const F64 = 0x7c;
+const I64 = 0x7e;
 const VOID = 0x40; // empty block type
 
 // Instructions (WebAssembly core spec, section 5.4). Each returns its bytes.
@@ -115,6 +116,7 @@ const i32 = {
   truncF64S: [0xaa],
 };
 const i64 = {
+  add: [0x7c],
   shrU: [0x88],
   mul: [0x7e],
   const32: [0x42, 32],
@@ -292,11 +294,11 @@ const F64_LOCALS = [
   "price",
   "margin",
 ] as const;
-type LocalName = (typeof I32_LOCALS)[number] | (typeof F64_LOCALS)[number];
+type LocalName = (typeof I32_LOCALS)[number] | (typeof F64_LOCALS)[number] | "id";
 const L = Object.fromEntries(
-  [...I32_LOCALS, ...F64_LOCALS].map((name, k) => [name, FILL_PARAMS.length + k]),
+  [...I32_LOCALS, ...F64_LOCALS, "id"].map((name, k) => [name, FILL_PARAMS.length + k]),
 ) as Record<LocalName, number>;
-const FILL_LOCALS = [...I32_LOCALS.map(() => I32), ...F64_LOCALS.map(() => F64)];
+const FILL_LOCALS = [...I32_LOCALS.map(() => I32), ...F64_LOCALS.map(() => F64), I64];
 
 // The PRNG, written out inline wherever `fill` draws (V8 does not inline wasm calls by default, and a
 // call costs about as much as a draw), with the state in the local `L.s`, as in nexmark-random.ts.
@@ -702,29 +704,13 @@ const fill: Func = {
   export: "fill",
   body: [
     ...[i32c(CHARS_AT), set(L.pos), get(P.count), i32.eqz, if_, i32c(0), ret, end],
+    ...[get(P.eventId), ...i64.truncF64U, set(L.id)],
     loop,
     // p4 = i * 4, p8 = i * 8: addresses within the i32 and f64 columns
     ...[get(L.i), i32c(2), i32.shl, set(L.p4), get(L.i), i32c(3), i32.shl, set(L.p8)],
-    // seedRandomHashed(seedHash, eventId): the low and high 32-bit halves of eventId
-    ...[
-      get(P.seedHash),
-      get(P.eventId),
-      ...i64.truncF64U,
-      ...i32.wrapI64,
-      i32c(0xcc9e2d51),
-      i32.mul,
-      i32.xor,
-    ],
-    ...fmix32(),
-    ...[
-      get(P.eventId),
-      ...i64.truncF64U,
-      ...i64.const32,
-      ...i64.shrU,
-      ...i32.wrapI64,
-      i32c(0x1b873593),
-      i32.mul,
-    ],
+    // seedRandomHashed(seedHash, eventId): the low and high 32-bit halves of eventId (L.id)
+    ...[get(P.seedHash), get(L.id), ...i32.wrapI64, i32c(0xcc9e2d51), i32.mul, i32.xor, ...fmix32()],
+    ...[get(L.id), ...i64.const32, ...i64.shrU, ...i32.wrapI64, i32c(0x1b873593), i32.mul],
     ...[i32.xor, ...fmix32(), set(L.s)],
     // timestamp = baseTime + floor(floor(eventNumber * interEventDelayUs) / 1000)
     ...[get(L.p8), get(P.baseTime), get(P.eventNumber), get(P.delayUs), f64.mul, f64.floor, f64c(1000)],
@@ -740,16 +726,8 @@ const fill: Func = {
     ...[get(L.p4), i32c(0), i32store(KIND_AT), ...bid],
     end,
     // next event: eventId++, eventNumber++, offset++ (wrapping into the next epoch)
-    ...[
-      get(P.eventId),
-      f64c(1),
-      f64.add,
-      set(P.eventId),
-      get(P.eventNumber),
-      f64c(1),
-      f64.add,
-      set(P.eventNumber),
-    ],
+    ...[get(L.id), i64c(1), ...i64.add, set(L.id)],
+    ...[get(P.eventNumber), f64c(1), f64.add, set(P.eventNumber)],
     ...[get(P.offset), i32c(1), i32.add, tee(P.offset), get(P.total), i32.eq, if_],
     ...[i32c(0), set(P.offset), get(P.epoch), f64c(1), f64.add, set(P.epoch), end],
     ...[get(L.i), i32c(1), i32.add, tee(L.i), get(P.count), i32.ltS, brIf(0)],
