@@ -372,10 +372,31 @@ describe("nexmark wasm core", () => {
   const configs: NexmarkConfig[] = [
     { seed: 42 },
     { seed: -123_456_789_012 },
-    { seed: 5, personProportion: 3, auctionProportion: 7, bidProportion: 13, hotAuctionRatio: 1 },
+    {
+      seed: 5,
+      personProportion: 3,
+      auctionProportion: 7,
+      bidProportion: 13,
+      hotAuctionRatio: 1,
+      avgAuctionByteSize: 120,
+    },
     { seed: 6, hotBiddersRatio: 1, avgBidByteSize: 0, numActivePeople: 3, numInFlightAuctions: 0 },
-    { seed: 7, avgBidByteSize: 33, personIdLead: 0, auctionIdLead: 0, firstEventRate: 3 },
-    { seed: 8, avgBidByteSize: 4000, firstEventId: 2 ** 40 + 17, baseTime: -1e12 },
+    {
+      seed: 7,
+      avgBidByteSize: 33,
+      avgPersonByteSize: 60,
+      avgAuctionByteSize: 0,
+      personIdLead: 0,
+      auctionIdLead: 0,
+    },
+    {
+      seed: 8,
+      avgBidByteSize: 4000,
+      avgPersonByteSize: 5000,
+      firstEventId: 2 ** 40 + 17,
+      baseTime: -1e12,
+      firstEventRate: 3,
+    },
     // Many prices (two per auction): wasm's fast path differs from priceFor's by a few ulps.
     { seed: 12, personProportion: 1, auctionProportion: 10, bidProportion: 10 },
     // Ratios past 2^21, nextLong over (2^21, 2^32] and past 2^32.
