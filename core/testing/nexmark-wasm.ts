@@ -781,6 +781,33 @@ export interface NexmarkWasm {
   chars: Uint8Array;
 }
 
+/** What `TextDecoder` offers here (core's type libraries do not declare it). */
+interface Decoder {
+  decode(bytes: Uint8Array): string;
+}
+const TextDecoderClass = (globalThis as { TextDecoder?: new () => Decoder }).TextDecoder;
+let decoder: Decoder | undefined;
+
+/**
+ * The ASCII bytes `chars[0 .. n - 1]` as one string: through `TextDecoder` where there is one (one
+ * call for a whole chunk's chars), else `String.fromCharCode` 8192 chars at a time.
+ */
+export function asciiString(
+  chars: Uint8Array,
+  n: number,
+  useDecoder = TextDecoderClass !== undefined,
+): string {
+  if (useDecoder && TextDecoderClass !== undefined) {
+    decoder ??= new TextDecoderClass();
+    return decoder.decode(chars.subarray(0, n));
+  }
+  let s = "";
+  for (let i = 0; i < n; i += 8192) {
+    s += String.fromCharCode.apply(null, chars.subarray(i, Math.min(n, i + 8192)) as unknown as number[]);
+  }
+  return s;
+}
+
 /** undefined: not tried yet; null: unavailable (fall back to JS). */
 let instance: NexmarkWasm | null | undefined;
 let enabled = true;

@@ -16,7 +16,7 @@ import {
   resolveNexmarkConfig,
 } from "./nexmark.js";
 import { pow10x6, priceFor } from "./nexmark-random.js";
-import { nexmarkWasm, setNexmarkWasmEnabled } from "./nexmark-wasm.js";
+import { asciiString, nexmarkWasm, setNexmarkWasmEnabled } from "./nexmark-wasm.js";
 
 const N = 50_000;
 const base = resolveNexmarkConfig({ seed: 7 });
@@ -430,6 +430,13 @@ describe("nexmark wasm core", () => {
     // Hot ratios past 2^31 - 1.
     const ratio = { seed: 4, hotBiddersRatio: 2 ** 31 };
     expect(batch(ratio, 3000, 0, true)).toEqual(batch(ratio, 3000, 0, false));
+  });
+
+  it("turns a chunk's chars into one string with or without TextDecoder", () => {
+    const bytes = new Uint8Array(20_000).map((_, i) => 32 + ((i * 7919) % 95));
+    const expected = Array.from(bytes.subarray(0, 19_999), (b) => String.fromCharCode(b)).join("");
+    expect(asciiString(bytes, 19_999, true)).toBe(expected);
+    expect(asciiString(bytes, 19_999, false)).toBe(expected);
   });
 
   it("the forced JS path matches the pinned stream too", () => {

@@ -33,7 +33,7 @@ import {
   timestampForEvent,
 } from "./nexmark-model.js";
 import { EXTRA_POOL_SIZE, getExtraPool, seedHash, seedRandomHashed } from "./nexmark-random.js";
-import { CHUNK, type NexmarkWasm, nexmarkWasm } from "./nexmark-wasm.js";
+import { asciiString, CHUNK, type NexmarkWasm, nexmarkWasm } from "./nexmark-wasm.js";
 
 export interface Person {
   id: number;
@@ -393,26 +393,6 @@ function wasmSupports(plan: NexmarkPlan): boolean {
     fits(plan.avgAuctionByteSize) &&
     fits(plan.avgBidByteSize)
   );
-}
-
-/** What `TextDecoder` offers here (core's type libraries do not declare it). */
-interface Decoder {
-  decode(bytes: Uint8Array): string;
-}
-const TextDecoderClass = (globalThis as { TextDecoder?: new () => Decoder }).TextDecoder;
-let decoder: Decoder | undefined;
-
-/** The ASCII bytes `chars[0 .. n - 1]` as one string. */
-function asciiString(chars: Uint8Array, n: number): string {
-  if (TextDecoderClass !== undefined) {
-    decoder ??= new TextDecoderClass();
-    return decoder.decode(chars.subarray(0, n));
-  }
-  let s = "";
-  for (let i = 0; i < n; i += 8192) {
-    s += String.fromCharCode.apply(null, chars.subarray(i, Math.min(n, i + 8192)) as unknown as number[]);
-  }
-  return s;
 }
 
 interface ChannelsByChoice {
