@@ -18,9 +18,10 @@
  * event by event; `fillWithWasm` in nexmark.ts uses this only for configs it covers exactly.
  *
  * The module (~6.7 KB) is assembled here from opcodes (no build step, no binary in git), compiled
- * synchronously on first use, once; where WebAssembly is missing or may not compile bytes at
- * runtime (e.g. Cloudflare workerd; Chrome's main thread refuses synchronous compiles over 4 KB),
- * `nexmarkWasm()` returns undefined and the JS path runs instead.
+ * synchronously on first use, once (it does in Node and in Chromium's page, where core's suite runs
+ * too); where WebAssembly is missing or may not compile bytes at runtime (e.g. Cloudflare workerd),
+ * or the compile throws for any other reason, `nexmarkWasm()` returns undefined and the JS path
+ * runs instead.
  *
  * Runtime-agnostic: no Node or DOM APIs (`WebAssembly` is a global in Node, browsers, Deno, Bun).
  */

@@ -365,7 +365,7 @@ describe("nexmark wasm core", () => {
     }
   }
 
-  it("is available here (Node), so the comparisons below test it", () => {
+  it("is available here (Node, Chromium), so the comparisons below test it", () => {
     expect(nexmarkWasm()).toBeDefined();
   });
 
