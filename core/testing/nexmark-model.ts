@@ -47,6 +47,8 @@ const FIRST_NAMES = [
   "Walter",
 ];
 const LAST_NAMES = ["Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris"];
+/** `nextPerson`'s first names, last names, cities and states, for the wasm path. */
+export const PERSON_TABLES: readonly (readonly string[])[] = [FIRST_NAMES, LAST_NAMES, US_CITIES, US_STATES];
 
 /** Everything the model needs, precomputed once per config (see `planFor` in nexmark.ts). */
 export interface NexmarkPlan {
@@ -223,6 +225,17 @@ function buildChannels(): void {
     channelNames = names;
     channelUrls = urls;
   });
+}
+
+/** The bid channels' names and urls (hot: HOT_CHANNELS.length of them, others: CHANNELS_NUMBER), for the wasm path. */
+export function bidChannelTables(): {
+  hotNames: readonly string[];
+  hotUrls: readonly string[];
+  names: readonly string[];
+  urls: readonly string[];
+} {
+  if (channelNames === undefined) buildChannels();
+  return { hotNames: HOT_CHANNELS, hotUrls: hotUrls!, names: channelNames!, urls: channelUrls! };
 }
 
 /**

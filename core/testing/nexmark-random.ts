@@ -75,10 +75,10 @@ export function nextLong(n: number): number {
 }
 
 /** 6 * log2(10) as a literal: number literals (and Math.LN2) are identical on every engine. */
-const SIX_LOG2_10 = 19.931568569324174;
-const LN2 = Math.LN2;
+export const SIX_LOG2_10 = 19.931568569324174;
+export const LN2 = Math.LN2;
 /** 2^0 .. 2^20, exact. */
-const POW2: number[] = [];
+export const POW2: number[] = [];
 for (let k = 0; k <= 20; k++) POW2.push(2 ** k);
 
 /**
@@ -122,7 +122,7 @@ export function pow10x6(u: number): number {
  * 2^(j/128) for j in 0..127. `**` may differ in its last bit between engines; only `nextPrice`'s
  * fast path reads these, and its result does not depend on bits that fine (see PRICE_MARGIN).
  */
-const EXP2_TABLE = new Float64Array(128);
+export const EXP2_TABLE = new Float64Array(128);
 for (let j = 0; j < 128; j++) EXP2_TABLE[j] = 2 ** (j / 128);
 
 /**
@@ -205,10 +205,10 @@ function freshExactString(length: number): string {
 }
 
 /** Size of the shared pool of random letters that `extra` strings are sliced from (as in Flink's generator). */
-const EXTRA_POOL_SIZE = 1 << 20;
+export const EXTRA_POOL_SIZE = 1 << 20;
 let extraPool: string | undefined;
 
-function getExtraPool(): string {
+export function getExtraPool(): string {
   // Fixed seed: the pool is the same for every config and seed.
   extraPool ??= withFixedRandom(0x4e45584d, 0x41524b, () => freshExactString(EXTRA_POOL_SIZE));
   return extraPool;

@@ -6,6 +6,7 @@ import {
   generateNexmark,
   generateNexmarkBatch,
   NEXMARK_DEFAULTS,
+  type NexmarkBatch,
   type NexmarkConfig,
   type NexmarkEvent,
   nexmarkEvent,
@@ -15,6 +16,7 @@ import {
   resolveNexmarkConfig,
 } from "./nexmark.js";
 import { pow10x6, priceFor } from "./nexmark-random.js";
+import { asciiString, nexmarkWasm, setNexmarkWasmEnabled } from "./nexmark-wasm.js";
 
 const N = 50_000;
 const base = resolveNexmarkConfig({ seed: 7 });
@@ -336,5 +338,108 @@ describe("nexmark shape", () => {
     expect(() => nexmarkEvent({}, -1)).toThrow(/index/);
     expect(() => nexmarkEvent({}, 1.5)).toThrow(/index/);
     expect(() => generateNexmark({}, -1)).toThrow(/index/);
+  });
+});
+
+describe("nexmark wasm core", () => {
+  function batch(config: NexmarkConfig, n: number, start: number, wasm: boolean): NexmarkBatch {
+    setNexmarkWasmEnabled(wasm);
+    try {
+      return generateNexmarkBatch(config, n, start);
+    } finally {
+      setNexmarkWasmEnabled(true);
+    }
+  }
+
+  /** Events `start .. start + n - 1` of both paths, event by event as JSON (so field order counts). */
+  function expectSameEvents(config: NexmarkConfig, start: number, n: number): void {
+    for (let at = start; at < start + n; at += 5000) {
+      const fast = batch(config, 5000, at, true);
+      const js = batch(config, 5000, at, false);
+      expect(fast.values.length).toBe(5000);
+      for (let i = 0; i < 5000; i++) {
+        const a = `${fast.timestamps[i]} ${JSON.stringify(fast.values[i])}`;
+        const b = `${js.timestamps[i]} ${JSON.stringify(js.values[i])}`;
+        if (a !== b) expect(a).toBe(b);
+      }
+    }
+  }
+
+  it("is available here (Node, Chromium), so the comparisons below test it", () => {
+    expect(nexmarkWasm()).toBeDefined();
+  });
+
+  const configs: NexmarkConfig[] = [
+    { seed: 42 },
+    { seed: -123_456_789_012 },
+    {
+      seed: 5,
+      personProportion: 3,
+      auctionProportion: 7,
+      bidProportion: 13,
+      hotAuctionRatio: 1,
+      avgAuctionByteSize: 120,
+    },
+    { seed: 6, hotBiddersRatio: 1, avgBidByteSize: 0, numActivePeople: 3, numInFlightAuctions: 0 },
+    {
+      seed: 7,
+      avgBidByteSize: 33,
+      avgPersonByteSize: 60,
+      avgAuctionByteSize: 0,
+      personIdLead: 0,
+      auctionIdLead: 0,
+    },
+    {
+      seed: 8,
+      avgBidByteSize: 4000,
+      avgPersonByteSize: 5000,
+      firstEventId: 2 ** 40 + 17,
+      baseTime: -1e12,
+      firstEventRate: 3,
+    },
+    // Many prices (two per auction): wasm's fast path differs from priceFor's by a few ulps.
+    { seed: 12, personProportion: 1, auctionProportion: 10, bidProportion: 10 },
+    // Ratios past 2^21, nextLong over (2^21, 2^32] and past 2^32.
+    { seed: 9, hotAuctionRatio: 2 ** 30, hotSellersRatio: 3_000_000, hotBiddersRatio: 2 ** 31 - 1 },
+    { seed: 10, firstEventId: 2 ** 30, numActivePeople: 10_000_000, numInFlightAuctions: 5_000_000 },
+    {
+      seed: 11,
+      firstEventId: 2 ** 45,
+      numActivePeople: 2 ** 44,
+      numInFlightAuctions: 2 ** 40,
+      hotAuctionRatio: 1,
+    },
+  ];
+  for (const config of configs) {
+    it(`makes the JS path's events exactly: ${JSON.stringify(config)}`, () => {
+      expectSameEvents(config, 0, config.avgBidByteSize === 4000 ? 20_000 : 200_000);
+      for (const start of [49, 1_000_003, 2 ** 33 - 5000]) expectSameEvents(config, start, 10_000);
+    });
+  }
+
+  it("falls back for configs it does not support, with the same events", () => {
+    // Bids' extra of half the pool or more is drawn afresh, which only the JS path does.
+    const config = {
+      seed: 3,
+      avgBidByteSize: 600_000,
+      personProportion: 1,
+      auctionProportion: 1,
+      bidProportion: 1,
+    };
+    expect(batch(config, 30, 0, true)).toEqual(batch(config, 30, 0, false));
+    // Hot ratios past 2^31 - 1.
+    const ratio = { seed: 4, hotBiddersRatio: 2 ** 31 };
+    expect(batch(ratio, 3000, 0, true)).toEqual(batch(ratio, 3000, 0, false));
+  });
+
+  it("turns a chunk's chars into one string with or without TextDecoder", () => {
+    const bytes = new Uint8Array(20_000).map((_, i) => 32 + ((i * 7919) % 95));
+    const expected = Array.from(bytes.subarray(0, 19_999), (b) => String.fromCharCode(b)).join("");
+    expect(asciiString(bytes, 19_999, true)).toBe(expected);
+    expect(asciiString(bytes, 19_999, false)).toBe(expected);
+  });
+
+  it("the forced JS path matches the pinned stream too", () => {
+    expect(batch(base, 3000, 0, false).values).toEqual(stream.slice(0, 3000));
   });
 });

@@ -22,15 +22,18 @@
 
 import { RivuletError } from "../errors.js";
 import {
+  bidChannelTables,
   lastBase0AuctionId,
   lastBase0PersonId,
   type NexmarkPlan,
   nextAuction,
   nextBid,
   nextPerson,
+  PERSON_TABLES,
   timestampForEvent,
 } from "./nexmark-model.js";
-import { seedHash, seedRandomHashed } from "./nexmark-random.js";
+import { EXTRA_POOL_SIZE, getExtraPool, seedHash, seedRandomHashed } from "./nexmark-random.js";
+import { asciiString, CHUNK, type NexmarkWasm, nexmarkWasm } from "./nexmark-wasm.js";
 
 export interface Person {
   id: number;
@@ -341,6 +344,11 @@ function fillInOrder(
   values: NexmarkEvent[],
   timestamps: Float64Array,
 ): void {
+  const wasm = nexmarkWasm();
+  if (wasm !== undefined && wasmSupports(plan)) {
+    fillWithWasm(wasm, plan, start, n, values, timestamps);
+    return;
+  }
   const { personProportion: pp, auctionProportion: ap, totalProportion: total, seedHash } = plan;
   let eventId = plan.firstEventId + start;
   let epoch = Math.floor(eventId / total);
@@ -366,5 +374,170 @@ function fillInOrder(
       offset = 0;
       epoch++;
     }
+  }
+}
+
+/**
+ * Whether the wasm core makes exactly `fillInOrder`'s events for this plan: its event counter and
+ * the hot ratios are i32s, and it takes every `extra` from the shared pool (JS draws strings of half the pool or longer
+ * afresh); nextExtra's length is at most avg + Math.round(avg * 0.2).
+ */
+function wasmSupports(plan: NexmarkPlan): boolean {
+  const fits = (avg: number) => avg + Math.round(avg * 0.2) < EXTRA_POOL_SIZE / 2;
+  return (
+    plan.totalProportion <= 0x7fffffff &&
+    plan.hotAuctionRatio <= 0x7fffffff &&
+    plan.hotBiddersRatio <= 0x7fffffff &&
+    plan.hotSellersRatio <= 0x7fffffff &&
+    fits(plan.avgPersonByteSize) &&
+    fits(plan.avgAuctionByteSize) &&
+    fits(plan.avgBidByteSize)
+  );
+}
+
+interface ChannelsByChoice {
+  channelNames: string[];
+  channelUrls: string[];
+  numHot: number;
+}
+let byChoice: ChannelsByChoice | undefined;
+
+/**
+ * The bid channels' names and urls at the wasm core's choice + numHot (it stores hot channel i as
+ * -1 - i), so a bid picks its channel without a branch.
+ */
+function channelsByChoice(): ChannelsByChoice {
+  if (byChoice === undefined) {
+    const { hotNames, hotUrls, names, urls } = bidChannelTables();
+    byChoice = {
+      channelNames: [...[...hotNames].reverse(), ...names],
+      channelUrls: [...[...hotUrls].reverse(), ...urls],
+      numHot: hotNames.length,
+    };
+  }
+  return byChoice;
+}
+
+/**
+ * `fillInOrder` through the wasm core (see nexmark-wasm.ts): it seeds and draws each event and
+ * writes its numbers to columns, the chars of its strings (people's emailAddress and creditCard,
+ * auctions' itemName and description) one after another, `CHUNK` events per call. Here those chars
+ * become one string per chunk that the events' strings are slices of, and the objects are made
+ * from the columns, with the same fields in the same order as `nextPerson`, `nextAuction` and
+ * `nextBid`.
+ */
+function fillWithWasm(
+  wasm: NexmarkWasm,
+  plan: NexmarkPlan,
+  start: number,
+  n: number,
+  values: NexmarkEvent[],
+  timestamps: Float64Array,
+): void {
+  const { channelNames, channelUrls, numHot } = channelsByChoice();
+  const [firstNames, lastNames, cities, states] = PERSON_TABLES as [string[], string[], string[], string[]];
+  const pool = getExtraPool();
+  const { personProportion: pp, auctionProportion: ap, totalProportion: total } = plan;
+  const { timestamp: ts, id, person, price, reserve, expires, kind, choice } = wasm;
+  const { extraOffset, extraLength, str, len1, len2 } = wasm;
+  let eventId = plan.firstEventId + start;
+  let epoch = Math.floor(eventId / total);
+  let offset = eventId - epoch * total;
+  for (let done = 0; done < n; done += CHUNK) {
+    const count = Math.min(CHUNK, n - done);
+    const numChars = wasm.fill(
+      count,
+      eventId,
+      start + done,
+      epoch,
+      offset,
+      plan.seedHash,
+      pp,
+      pp + ap,
+      total,
+      pp,
+      ap,
+      plan.baseTime,
+      plan.interEventDelayUs,
+      plan.hotAuctionRatio,
+      plan.hotBiddersRatio,
+      plan.hotSellersRatio,
+      plan.numInFlightAuctions,
+      plan.auctionIdLead,
+      plan.numActivePeople,
+      plan.personIdLead,
+      plan.numEventsForAuctions,
+      plan.avgPersonByteSize,
+      plan.avgAuctionByteSize,
+      plan.avgBidByteSize,
+    );
+    const text = numChars === 0 ? "" : asciiString(wasm.chars, numChars);
+    timestamps.set(count === CHUNK ? ts : ts.subarray(0, count), done);
+    // values.length + i: stores at the end grow the array as push does (TurboFan did not inline push here).
+    const at0 = values.length;
+    for (let i = 0; i < count; i++) {
+      const timestamp = ts[i]!;
+      const k = kind[i]!;
+      const len = extraLength[i]!;
+      const off = extraOffset[i]!;
+      const extra = len === 0 ? "" : pool.slice(off, off + len);
+      if (k === 0) {
+        const c = choice[i]!;
+        values[at0 + i] = {
+          kind: "bid",
+          timestamp,
+          bid: {
+            auction: id[i]!,
+            bidder: person[i]!,
+            price: price[i]!,
+            channel: channelNames[c + numHot]!,
+            url: channelUrls[c + numHot]!,
+            dateTime: timestamp,
+            extra,
+          },
+        };
+      } else if (k === 2) {
+        const at = str[i]!;
+        const split = at + len1[i]!;
+        values[at0 + i] = {
+          kind: "auction",
+          timestamp,
+          auction: {
+            id: id[i]!,
+            itemName: text.slice(at, split),
+            description: text.slice(split, split + len2[i]!),
+            initialBid: price[i]!,
+            reserve: reserve[i]!,
+            dateTime: timestamp,
+            expires: expires[i]!,
+            seller: person[i]!,
+            category: choice[i]!,
+            extra,
+          },
+        };
+      } else {
+        const at = str[i]!;
+        const split = at + len1[i]!;
+        const c = choice[i]!;
+        values[at0 + i] = {
+          kind: "person",
+          timestamp,
+          person: {
+            id: id[i]!,
+            name: `${firstNames[c & 0xff]} ${lastNames[(c >>> 8) & 0xff]}`,
+            emailAddress: text.slice(at, split),
+            creditCard: text.slice(split, split + 19),
+            city: cities[(c >>> 16) & 0xff]!,
+            state: states[c >>> 24]!,
+            dateTime: timestamp,
+            extra,
+          },
+        };
+      }
+    }
+    eventId += count;
+    offset += count;
+    epoch += Math.floor(offset / total);
+    offset %= total;
   }
 }
