@@ -95,6 +95,24 @@ describe("a job in a Web Worker", () => {
   });
 });
 
+/**
+ * Records `from .. from + n - 1`: keys that are not strings, headers, values of every kind, and a
+ * timestamp where `stamped(k)`.
+ */
+function mixedBatch(from: number, n: number, stamped: (k: number) => boolean): ProduceRecord[] {
+  return Array.from({ length: n }, (_, i) => {
+    const k = from + i;
+    const r: ProduceRecord = {
+      // A number key is outside the type; the broker makes it a string.
+      key: k % 7 === 0 ? null : k % 5 === 0 ? (k as unknown as string) : `u${k % 13}`,
+      value: k % 9 === 0 ? [k, { nested: true }] : { userId: `u${k % 13}`, n: k, ok: k % 2 === 0 },
+    };
+    if (stamped(k)) r.timestamp = k * 10;
+    if (k % 17 === 0) r.headers = { h: `${k}` };
+    return r;
+  });
+}
+
 describe("what a page that manages the worker's topics needs (the playground)", () => {
   it("a produce call that waits for the job to catch up (maxLag) holds back the calls after it", async () => {
     const job = await start({ persist: false, maxLag: 100, run: { maxBatch: 100 } });
@@ -128,18 +146,7 @@ describe("what a page that manages the worker's topics needs (the playground)", 
     await job.createTopic("raw-many", 3);
     // Batches large enough to become chunks of the topic (1,024 records or more) and small ones,
     // with keys that are not strings, records without a timestamp, headers, values of every kind.
-    const batch = (from: number, n: number) =>
-      Array.from({ length: n }, (_, i) => {
-        const k = from + i;
-        const r: ProduceRecord = {
-          // A number key is outside the type; the broker makes it a string.
-          key: k % 7 === 0 ? null : k % 5 === 0 ? (k as unknown as string) : `u${k % 13}`,
-          value: k % 9 === 0 ? [k, { nested: true }] : { userId: `u${k % 13}`, n: k, ok: k % 2 === 0 },
-        };
-        if (k % 11 !== 0) r.timestamp = k * 10;
-        if (k % 17 === 0) r.headers = { h: `${k}` };
-        return r;
-      });
+    const batch = (from: number, n: number) => mixedBatch(from, n, (k) => k % 11 !== 0);
     const input = [batch(0, 3_000), batch(3_000, 10), batch(3_010, 1_500), batch(4_510, 1_024)];
     const reference = new MemoryBroker();
     reference.now = () => -1;
@@ -169,17 +176,7 @@ describe("what a page that manages the worker's topics needs (the playground)", 
     const job = await start({ persist: false });
     await job.createTopic("kept", 1);
     // Every record with its timestamp, no partition named: the topic keeps each batch encoded.
-    const batch = (from: number, n: number) =>
-      Array.from({ length: n }, (_, i) => {
-        const k = from + i;
-        const r: ProduceRecord = {
-          key: k % 7 === 0 ? null : k % 5 === 0 ? (k as unknown as string) : `u${k % 13}`,
-          value: k % 9 === 0 ? [k, { nested: true }] : { userId: `u${k % 13}`, n: k, ok: k % 2 === 0 },
-          timestamp: k * 10,
-        };
-        if (k % 17 === 0) r.headers = { h: `${k}` };
-        return r;
-      });
+    const batch = (from: number, n: number) => mixedBatch(from, n, () => true);
     const input = [
       batch(0, 3_000),
       batch(3_000, 10),
